@@ -1,0 +1,299 @@
+"""Find GTZAN-style datasets on disk and split them into train / validation / test.
+
+Layouts recognised under a root folder, first match wins: ``genres/<class>/``,
+``genres_original/<class>/``, ``Data/genres_original/<class>/`` (the Kaggle copy),
+or ``<class>/`` directly. Class names are the sorted folder names, never a fixed
+list; a track's id is its file stem (``blues.00012``).
+
+Splits (all seeded and reproducible) work on rows of a feature table, one row per
+segment, with the row's label and track id:
+
+``segment``
+    The study's protocol: a random split over segments. The study's text says 30%
+    of the data trained and 70% tested; the public tutorial code it follows holds
+    out 0.25 for test, then 0.2 of the rest for validation (our defaults). Segments
+    of one song land on both sides, so its test accuracy is inflated (leakage).
+``track``
+    Stratified by class and grouped by track: no track on both sides.
+``fault-filtered``
+    The artist-conditional, duplicate-free GTZAN partition of Kereliuk, Sturm and
+    Larsen (2015), embedded in ``mgc/data/fault_filtered``. Tracks missing on disk
+    are skipped; tracks in none of its lists (the 70 faulty ones) are left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .config import AUDIO_EXTENSIONS
+from .errors import DatasetError, ParameterError
+
+SPLITS = ("segment", "track", "fault-filtered")
+LAYOUTS = ("genres", "genres_original", os.path.join("Data", "genres_original"), ".")
+
+
+@dataclass(frozen=True)
+class Track:
+    """One audio file of a dataset."""
+
+    track_id: str
+    label: str
+    path: Path
+
+    @property
+    def size(self) -> int:
+        """File size in bytes."""
+        return self.path.stat().st_size
+
+
+@dataclass
+class Dataset:
+    """The tracks found under a folder.
+
+    Attributes
+    ----------
+    root : Path
+        The folder the user named.
+    genres_dir : Path
+        The folder holding one sub-folder per class.
+    classes : tuple of str
+        Sorted class names.
+    tracks : list of Track
+        Sorted by class, then track id.
+    ignored : list of str
+        Files passed over (duplicate track ids), with the reason.
+    """
+
+    root: Path
+    genres_dir: Path
+    classes: tuple[str, ...]
+    tracks: list[Track]
+    ignored: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Tracks per class."""
+        out = {c: 0 for c in self.classes}
+        for t in self.tracks:
+            out[t.label] += 1
+        return out
+
+    def fingerprint(self) -> str:
+        """A short hash of the file list and sizes (not contents), to tell datasets apart."""
+        h = hashlib.sha256()
+        for t in self.tracks:
+            h.update(f"{t.label}/{t.path.name}:{t.size}\n".encode())
+        return h.hexdigest()[:16]
+
+    def relpath(self, track: Track) -> str:
+        """Path of a track relative to :attr:`genres_dir` (``<class>/<file>``)."""
+        return f"{track.label}/{track.path.name}"
+
+
+def _is_audio(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file() and not path.name.startswith(".")
+
+
+def _class_dirs(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    dirs = [d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    return [d for d in dirs if any(_is_audio(p) for p in d.iterdir())]
+
+
+def find_tracks(root: str | os.PathLike) -> Dataset:
+    """Find the tracks of a GTZAN-style dataset under ``root``.
+
+    Parameters
+    ----------
+    root : path
+        A folder holding ``genres/``, ``genres_original/``, ``Data/genres_original/``
+        or the class folders themselves.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DatasetError
+        ``root`` is missing, or holds no class folder with audio files.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder {str(root)!r} does not exist or is not a folder")
+    for layout in LAYOUTS:
+        folder = (root / layout).resolve()
+        dirs = _class_dirs(folder)
+        if dirs:
+            break
+    else:
+        raise DatasetError(
+            f"no GTZAN-style dataset under {str(root)!r}: expected class folders of audio files "
+            f"({', '.join(AUDIO_EXTENSIONS)}) in one of: " + ", ".join(f"{l}/<class>/" for l in LAYOUTS)
+        )
+    tracks, ignored = [], []
+    rank = {ext: i for i, ext in enumerate(AUDIO_EXTENSIONS)}
+    for d in dirs:
+        seen: dict[str, Path] = {}
+        files = sorted((p for p in d.iterdir() if _is_audio(p)), key=lambda p: (p.stem, rank[p.suffix.lower()]))
+        for p in files:
+            if p.stem in seen:
+                ignored.append(f"{d.name}/{p.name}: same track id as {seen[p.stem].name}, which is used")
+                continue
+            seen[p.stem] = p
+            tracks.append(Track(track_id=p.stem, label=d.name, path=p))
+    return Dataset(root=root, genres_dir=folder, classes=tuple(d.name for d in dirs), tracks=tracks, ignored=ignored)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row indices of the three parts of a split.
+
+    Attributes
+    ----------
+    name : str
+        One of :data:`SPLITS`.
+    train, validation, test : np.ndarray [shape=(n,), dtype=int64]
+        Row indices into the feature table.
+    settings : dict
+        The arguments that made it (fractions, seed).
+    """
+
+    name: str
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    settings: dict
+
+    def sizes(self) -> dict[str, int]:
+        """Rows per part."""
+        return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
+
+
+def fault_filtered_lists() -> dict[str, frozenset[str]]:
+    """The embedded Kereliuk/Sturm lists: part name -> track ids."""
+    base = resources.files("mgc") / "data" / "fault_filtered"
+    out = {}
+    for part, fname in (("train", "train.txt"), ("validation", "valid.txt"), ("test", "test.txt")):
+        text = (base / fname).read_text()
+        out[part] = frozenset(line.strip() for line in text.splitlines() if line.strip())
+    return out
+
+
+def _check_fraction(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and 0 <= value < 1):
+        raise ParameterError(f"{name}={value!r} must be a fraction in [0, 1)")
+
+
+def _segment_split(n: int, test_size: float, validation_size: float, rng) -> tuple:
+    order = rng.permutation(n)
+    n_test = int(round(test_size * n))
+    n_val = int(round(validation_size * (n - n_test)))
+    return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
+
+
+def _track_split(y, track_ids, test_size, validation_size, rng) -> tuple:
+    parts = {"train": [], "validation": [], "test": []}
+    for label in np.unique(y):
+        ids = np.unique(track_ids[y == label])
+        ids = ids[rng.permutation(len(ids))]
+        n_test = int(round(test_size * len(ids)))
+        n_val = int(round(validation_size * (len(ids) - n_test)))
+        parts["test"].extend(ids[:n_test])
+        parts["validation"].extend(ids[n_test:n_test + n_val])
+        parts["train"].extend(ids[n_test + n_val:])
+    return tuple(np.flatnonzero(np.isin(track_ids, parts[k])) for k in ("train", "validation", "test"))
+
+
+def make_split(
+    name: str,
+    *,
+    y: np.ndarray,
+    track_ids: np.ndarray,
+    test_size: float = 0.25,
+    validation_size: float = 0.2,
+    seed: int = 0,
+) -> Split:
+    """Split the rows of a feature table.
+
+    Parameters
+    ----------
+    name : {'segment', 'track', 'fault-filtered'}
+        The protocol (see the module docstring).
+    y : np.ndarray [shape=(n,)]
+        Class index of each row.
+    track_ids : np.ndarray [shape=(n,)]
+        Track id of each row (``""`` where unknown: only the segment split works then).
+    test_size : float in [0, 1)
+        Fraction held out for test (of segments or of each class's tracks).
+        Ignored by ``fault-filtered``.
+    validation_size : float in [0, 1)
+        Fraction of the rest held out for validation. Ignored by ``fault-filtered``.
+    seed : int
+        Seeds the shuffle; the same seed gives the same split.
+
+    Returns
+    -------
+    Split
+
+    Raises
+    ------
+    ParameterError
+        Unknown ``name`` or a fraction out of range.
+    DatasetError
+        A part the training needs (train, test, and validation when asked for) is
+        empty; the message says which and why.
+    """
+    if name not in SPLITS:
+        raise ParameterError(f"split={name!r} is not one of {', '.join(SPLITS)}")
+    _check_fraction("test_size", test_size)
+    _check_fraction("validation_size", validation_size)
+    y = np.asarray(y)
+    track_ids = np.asarray(track_ids).astype(str)
+    if len(y) != len(track_ids):
+        raise ParameterError(f"y has {len(y)} rows but track_ids has {len(track_ids)}")
+    if len(y) == 0:
+        raise DatasetError("the feature table is empty: no segment to split")
+    rng = np.random.default_rng(seed)
+    settings = {"test_size": test_size, "validation_size": validation_size, "seed": seed}
+    if name != "segment" and np.any(track_ids == ""):
+        raise DatasetError(
+            f"the {name!r} split needs a track id for every segment, and these features have none "
+            "(imported from the study's JSON layout?); use the 'segment' split or extract from audio"
+        )
+    if name == "segment":
+        parts = _segment_split(len(y), test_size, validation_size, rng)
+    elif name == "track":
+        parts = _track_split(y, track_ids, test_size, validation_size, rng)
+    else:
+        lists = fault_filtered_lists()
+        parts = tuple(np.flatnonzero(np.isin(track_ids, list(lists[k]))) for k in ("train", "validation", "test"))
+        settings = {"lists": "Kereliuk, Sturm & Larsen (2015)", "seed": seed}
+    train, validation, test = (np.sort(p).astype(np.int64) for p in parts)
+    split = Split(name=name, train=train, validation=validation, test=test, settings=settings)
+    _check_parts(split, n_tracks=len(np.unique(track_ids)), validation_needed=name == "fault-filtered" or validation_size > 0)
+    return split
+
+
+def _check_parts(split: Split, *, n_tracks: int, validation_needed: bool) -> None:
+    needed = ["train", "test"] + (["validation"] if validation_needed else [])
+    empty = [part for part in needed if split.sizes()[part] == 0]
+    if not empty:
+        return
+    if split.name == "fault-filtered":
+        why = (
+            f"none of this dataset's {n_tracks} tracks is in the fault-filtered {' or '.join(empty)} list(s); "
+            "the lists need the full GTZAN (a subset may hold only tracks of one part). "
+            "Use the 'track' split on a subset"
+        )
+    elif split.name == "track":
+        why = f"there are too few tracks per class ({n_tracks} tracks in all) for the fractions asked; add tracks or raise the fractions"
+    else:
+        why = "there are too few segments for the fractions asked"
+    raise DatasetError(f"the {split.name!r} split leaves its {' and '.join(empty)} part empty: {why}")
