@@ -25,19 +25,22 @@ index)``, so the same arguments give byte-identical files.
 
 from __future__ import annotations
 
+import collections
 import functools
+import itertools
 import math
 import numbers
 import os
 import pathlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import soundfile as sf
 from scipy import signal
 
 from mgc.config import SR, TRACK_DURATION
-from mgc.errors import ParameterError
+from mgc.errors import DatasetError, ParameterError
 
 __all__ = ["DEMO_STYLES", "synthesize_clip", "write_demo_dataset"]
 
@@ -108,6 +111,7 @@ _F = np.float32
 _TABLE_SIZE = 4096
 _NOISE_LEN = 2**17
 _CTRL = 64  # control-rate hop for slow modulations, in samples
+_MAX_WORKERS = 4  # threads rendering clips in write_demo_dataset
 
 
 def _mtof(midi):
@@ -167,9 +171,12 @@ def _noise_bank(sr):
     g = np.random.default_rng(20240611)
     white = g.standard_normal(_NOISE_LEN)
     brown = signal.lfilter([1.0], [1.0, -0.995], white)
-    pink = sum(signal.lfilter([1.0 - a], [1.0, -a], white) * w for a, w in ((0.99, 3.0), (0.9, 1.0), (0.5, 0.5)))
+    # Pink-ish: one-pole low-passes at spread corners, summed.
+    poles = ((0.99, 3.0), (0.9, 1.0), (0.5, 0.5))
+    pink = sum(signal.lfilter([1.0 - a], [1.0, -a], white) * w for a, w in poles)
     hiss = _filter(white, "high", min(4000.0, 0.4 * sr), sr)
-    wind = _filter(_filter(white, "low", min(900.0, 0.4 * sr), sr, order=4), "high", min(150.0, 0.2 * sr), sr)
+    wind = _filter(white, "low", min(900.0, 0.4 * sr), sr, order=4)
+    wind = _filter(wind, "high", min(150.0, 0.2 * sr), sr)
     bank = {"white": white, "pink": pink + 0.3 * white, "brown": brown, "hiss": hiss, "wind": wind}
     return {k: ((v - v.mean()) / (v.std() + 1e-12)).astype(_F) for k, v in bank.items()}
 
@@ -183,14 +190,18 @@ def _noise(rng, kind, n, sr):
 
 
 def _filter(x, btype, cutoff, sr, order=2):
+    """A Butterworth low- or high-pass, with the cutoff kept below Nyquist."""
+    if len(x) == 0:
+        return np.asarray(x, dtype=_F)
     cutoff = min(float(cutoff), 0.45 * sr)
     sos = signal.butter(order, cutoff, btype=btype, fs=sr, output="sos")
     return signal.sosfilt(sos, x).astype(_F)
 
 
 def _normalize(x, level):
+    """Scale ``x`` to a peak of ``level`` (a silent ``x`` stays silent)."""
     peak = max(float(x.max()), -float(x.min())) if len(x) else 0.0
-    return x * _F(level / (peak + 1e-9))
+    return x * _F(level / peak) if peak > 1e-30 else x
 
 
 def _slow(values_fn, n, sr):
@@ -224,10 +235,12 @@ def _line(onsets, n, sr, *values):
         return np.zeros(n, _F), [np.zeros(n, _F) for _ in values]
     head = int(onsets[0])
     lengths = np.diff(np.append(onsets, n))
-    tso = np.empty(n, _F)
-    tso[:head] = 0.0
-    tso[head:] = np.arange(head, n, dtype=_F)  # float32 counts samples exactly up to 2**24
-    tso[head:] -= np.repeat(onsets.astype(_F), lengths)
+    tso = np.zeros(n, _F)
+    if n <= 2**24:  # float32 counts samples exactly up to 2**24, and is faster
+        tso[head:] = np.arange(head, n, dtype=_F)
+        tso[head:] -= np.repeat(onsets.astype(_F), lengths)
+    else:
+        tso[head:] = np.arange(head, n) - np.repeat(onsets, lengths)
     tso *= _F(1.0 / sr)
     held = []
     for v in values:
@@ -331,13 +344,15 @@ def _drum_kit(song, *, chip=False):
         hold = int(rng.integers(2, 9))
         noise = np.repeat(np.sign(noise[::hold]), hold)[: len(ts)]
         kick = np.sign(kick) * np.abs(kick) ** 0.5 * np.exp(-t / 0.08)
-    snare_noise = _filter(noise, "high", rng.uniform(600, 1500), sr) * np.exp(-ts / rng.uniform(0.04, 0.12))
+    snare_noise = _filter(noise, "high", rng.uniform(600, 1500), sr)
+    snare_noise *= np.exp(-ts / rng.uniform(0.04, 0.12))
     snare_tone = np.sin(2 * np.pi * rng.uniform(160, 260) * ts) * np.exp(-ts / 0.04)
     snare = snare_noise + rng.uniform(0.2, 0.7) * snare_tone
 
     th = t[: int(0.2 * sr)]
     hat_noise = noise[: len(th)] if chip else rng.standard_normal(len(th))
-    hat = _filter(hat_noise, "high", rng.uniform(5000, 9000), sr) * np.exp(-th / rng.uniform(0.01, 0.045))
+    hat = _filter(hat_noise, "high", rng.uniform(5000, 9000), sr)
+    hat *= np.exp(-th / rng.uniform(0.01, 0.045))
     return kick.astype(_F), snare.astype(_F), hat.astype(_F)
 
 
@@ -400,9 +415,11 @@ def _pad(song, *, level, shapes=("sine", "triangle")):
         shape = shapes[int(rng.integers(len(shapes)))]
         out += _osc(freq * vib, shape) * _F(rng.uniform(0.4, 1.0))
     # One detuned copy of the top voice gives the slow beating of a chorus.
-    out += _osc(freqs[-1] * vib * _F(1.0 + rng.uniform(0.001, 0.005)), shapes[0]) * _F(rng.uniform(0.3, 0.8))
+    detuned = freqs[-1] * vib * _F(1.0 + rng.uniform(0.001, 0.005))
+    out += _osc(detuned, shapes[0]) * _F(rng.uniform(0.3, 0.8))
     _, (length,) = _line(onsets, n, sr, lengths)
-    env = np.minimum(tso * _F(1.0 / fade), _F(1.0)) * np.clip((length - tso) * _F(1.0 / fade), 0.0, 1.0)
+    env = np.minimum(tso * _F(1.0 / fade), _F(1.0))  # fade in ...
+    env *= np.clip((length - tso) * _F(1.0 / fade), 0.0, 1.0)  # ... and out, per chord
     lfo_rate, lfo_phi = rng.uniform(0.02, 0.15), rng.uniform(0, 2 * np.pi)
     env *= _slow(lambda t: 0.6 + 0.4 * np.sin(2 * np.pi * lfo_rate * t + lfo_phi), n, sr)
     return _normalize(out * env, level)
@@ -436,7 +453,8 @@ def _plucks(song, *, level, step_choices=(2, 4), sparse=False):
     out = np.zeros(n, _F)
     for voice in (0, 1):
         sel = slice(voice, None, 2)
-        tso, (freq, vel) = _line((times[sel] * sr).astype(np.int64), n, sr, _mtof(notes[sel]), vels[sel])
+        onsets = (times[sel] * sr).astype(np.int64)
+        tso, (freq, vel) = _line(onsets, n, sr, _mtof(notes[sel]), vels[sel])
         phase = freq * tso
         body = _osc(phase, "pluck-dull") * _decay(tso, decay, attack=0.002)
         body += _osc(phase, "pluck-bright") * _decay(tso, bright_decay, attack=0.002)
@@ -451,7 +469,8 @@ def _power_chords(song, *, level):
     step = 2 if chug else int(rng.choice([8, 16]))
     times = np.arange(0.0, song.duration, step * song.step)
     roots = song.chords[song.chord_index(times), 0] + 12 * int(rng.integers(0, 2))
-    tso, (freq, vel) = _line((times * sr).astype(np.int64), n, sr, _mtof(roots), rng.uniform(0.8, 1.0, len(times)))
+    vels = rng.uniform(0.8, 1.0, len(times))
+    tso, (freq, vel) = _line((times * sr).astype(np.int64), n, sr, _mtof(roots), vels)
     phase = freq * tso
     out = np.zeros(n, _F)
     for ratio in (1.0, 2 ** (7 / 12) * 1.002, 2.0 * 0.997):
@@ -495,12 +514,12 @@ def _chip_arp(song, *, level):
 def _noise_floor(rng, x, sr):
     """Coloured background noise, sometimes mains hum, at a random SNR."""
     n = len(x)
-    noise = _noise(rng, str(rng.choice(["white", "pink", "brown", "hiss"])), n, sr)
+    noise = _noise(rng, str(rng.choice(["white", "pink", "pink", "brown", "hiss"])), n, sr)
     if rng.random() < 0.25:
         mains = float(rng.choice([50.0, 60.0]))
         hum = _osc((np.arange(n) * (mains / sr) % 1.0).astype(_F), "square")
         noise += _F(rng.uniform(0.3, 1.5)) * hum
-    snr_db = rng.uniform(12.0, 40.0)
+    snr_db = rng.uniform(22.0, 45.0)
     rms = math.sqrt(float(np.dot(x, x)) / max(n, 1)) + 1e-9
     return x + noise * _F(rms * 10 ** (-snr_db / 20.0))
 
@@ -541,7 +560,8 @@ def _drum_machine(song):
     rng = song.rng
     x = _drums(song, level=1.0) * song.gain(0.9, low=0.2)
     if rng.random() < 0.85:
-        x += _bass(song, level=rng.uniform(0.4, 0.9), pattern=[0, 3, 6, 10] if rng.random() < 0.3 else None)
+        pattern = [0, 3, 6, 10] if rng.random() < 0.3 else None
+        x += _bass(song, level=rng.uniform(0.4, 0.9), pattern=pattern)
     if rng.random() < 0.35:
         x += _pad(song, level=rng.uniform(0.1, 0.4), shapes=("saw", "triangle")) * song.gain(0.5)
     if rng.random() < 0.25:
@@ -565,7 +585,8 @@ def _chiptune(song):
     if rng.random() < 0.8:
         x += _chip_arp(song, level=rng.uniform(0.2, 0.6))
     if rng.random() < 0.8:
-        x += _bass(song, level=rng.uniform(0.3, 0.7), shape="triangle", pattern=list(range(0, 16, 2)))
+        eighths = list(range(0, 16, 2))
+        x += _bass(song, level=rng.uniform(0.3, 0.7), shape="triangle", pattern=eighths)
     if rng.random() < 0.75:
         x += _drums(song, level=rng.uniform(0.2, 0.7), chip=rng.random() < 0.7) * song.gain(0.7)
     return x
@@ -692,8 +713,9 @@ def write_demo_dataset(
     Raises
     ------
     ParameterError
-        If an argument is out of range or a style is unknown, or ``root`` cannot
-        be used as a folder.
+        If an argument is out of range or of the wrong kind, or a style is unknown.
+    DatasetError
+        If the folders or files cannot be created under ``root``.
 
     Examples
     --------
@@ -715,7 +737,13 @@ def write_demo_dataset(
         styles = (styles,)
     elif not isinstance(styles, Iterable):
         raise ParameterError(f"styles={styles!r} must be an iterable of style names or None")
-    styles = tuple(dict.fromkeys(styles))
+    styles = tuple(styles)
+    not_str = [s for s in styles if not isinstance(s, str)]
+    if not_str:
+        raise ParameterError(
+            f"styles={list(styles)!r} must hold style names (str), not {not_str!r}"
+        )
+    styles = tuple(dict.fromkeys(styles))  # drop repeats, keep order
     if not styles:
         raise ParameterError(
             f"styles=() must name at least one style; accepted: {', '.join(DEMO_STYLES)}"
@@ -730,20 +758,41 @@ def write_demo_dataset(
         raise ParameterError(f"root={root!r} must be a path (str or os.PathLike)")
 
     genres = pathlib.Path(root) / "genres"
-    total = clips_per_style * len(styles)
-    done = 0
     for style in styles:
-        folder = genres / style
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            (genres / style).mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise ParameterError(f"root={str(root)!r} cannot hold the folder {str(folder)!r}: {e}") from e
-        style_index = DEMO_STYLES.index(style)
-        for i in range(clips_per_style):
-            rng = np.random.default_rng([seed, style_index, i])
-            y = synthesize_clip(style, rng=rng, duration=duration, sr=sr)
-            path = folder / f"{style}.{i:05d}.wav"
-            sf.write(path, y, sr, subtype="PCM_16", format="WAV")
+            raise DatasetError(
+                f"cannot create {str(genres / style)!r} under root={str(root)!r}: {e}"
+            ) from e
+
+    jobs = [(style, i) for style in styles for i in range(clips_per_style)]
+    total = len(jobs)
+
+    def render(job):
+        style, i = job
+        rng = np.random.default_rng([seed, DEMO_STYLES.index(style), i])
+        return synthesize_clip(style, rng=rng, duration=duration, sr=sr)
+
+    # numpy releases the GIL in its array loops, so a couple of threads render clips
+    # side by side; files are written, and progress reported, in order, here.
+    workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1, total))
+    todo = iter(jobs)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        first = itertools.islice(todo, 2 * workers)
+        pending = collections.deque((job, pool.submit(render, job)) for job in first)
+        done = 0
+        while pending:
+            (style, i), future = pending.popleft()
+            y = future.result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(render, nxt)))
+            path = genres / style / f"{style}.{i:05d}.wav"
+            try:
+                sf.write(path, y, sr, subtype="PCM_16", format="WAV")
+            except (OSError, sf.SoundFileError) as e:
+                raise DatasetError(f"cannot write {str(path)!r}: {e}") from e
             done += 1
             if on_progress is not None:
                 on_progress(done, total, f"wrote {style}/{path.name}")

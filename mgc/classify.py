@@ -1,0 +1,147 @@
+"""Classify a clip of any length with one or more stored runs.
+
+The clip is decoded (any supported container, rate and channel count), cut into
+the study's 3-s windows over its whole length, and each model gives a probability
+per class and window; a model's clip-level answer is the mean over windows. Work
+is bounded: at most ``max_duration`` seconds are decoded and at most
+``max_windows`` windows, spread evenly, are classified.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .audio import Source, check_signal, decode
+from .errors import ParameterError
+from .features import FeatureParams, clip_windows
+from .runs import Run
+
+#: Below this top-class probability, an answer is flagged as unsure.
+LOW_CONFIDENCE = 0.5
+
+
+@dataclass
+class ModelAnswer:
+    """One model's answer for a clip."""
+
+    run_id: str
+    label: str
+    model: str
+    classes: list[str]
+    window_probs: np.ndarray  # (k, n_classes)
+    probs: np.ndarray  # (n_classes,), mean over windows
+
+    @property
+    def predicted(self) -> str:
+        return self.classes[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+    @property
+    def window_predictions(self) -> list[str]:
+        return [self.classes[i] for i in self.window_probs.argmax(axis=1)]
+
+
+@dataclass
+class ClipResult:
+    """Answers of all models for one clip, with facts about the clip."""
+
+    name: str
+    duration: float
+    native_sr: int
+    channels: int
+    truncated: bool
+    starts: np.ndarray  # window start times, seconds
+    answers: list[ModelAnswer]
+    notes: list[str] = field(default_factory=list)
+
+
+def check_compatible(runs: list[Run]) -> None:
+    """Raise unless the runs share one feature layout (their class lists may differ)."""
+    if not runs:
+        raise ParameterError("choose at least one run to classify with")
+    shapes = {tuple(r.manifest["input_shape"]) for r in runs}
+    params = {tuple(sorted(r.manifest["features"].items())) for r in runs}
+    if len(shapes) > 1 or len(params) > 1:
+        raise ParameterError(
+            "the chosen runs use different feature settings ("
+            + ", ".join(f"{r.id}: {r.manifest['input_shape']}" for r in runs)
+            + "); choose runs made with the same MFCC parameters"
+        )
+
+
+def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "clip",
+                    max_windows: int | None = 200) -> tuple[np.ndarray, list[ModelAnswer]]:
+    """Window probabilities of every run for a mono signal already at the runs' rate.
+
+    Returns
+    -------
+    starts : np.ndarray [shape=(k,)]
+        Window start times in seconds.
+    answers : list of ModelAnswer
+    """
+    check_compatible(runs)
+    params = FeatureParams(**runs[0].manifest["features"])
+    if sr != params.sr:
+        raise ParameterError(f"sr={sr} does not match the runs' feature rate {params.sr} Hz")
+    check_signal(y, sr=sr, min_duration=params.segment_duration, name=name)
+    X, starts = clip_windows(y, params=params, max_windows=max_windows)
+    if len(X) == 0:
+        raise ParameterError(f"{name!r} gives no full {params.segment_duration:.1f}-s window")
+    answers = []
+    for run in runs:
+        probs = run.model().predict(X, batch_size=256, verbose=0).astype(np.float64)
+        answers.append(ModelAnswer(run.id, run.label, run.model_name, run.classes, probs, probs.mean(axis=0)))
+    return starts, answers
+
+
+def classify(source: Source, runs: list[Run], *, name: str | None = None, max_duration: float = 600.0,
+             max_windows: int | None = 200) -> ClipResult:
+    """Decode a file or bytes and classify it with every run.
+
+    Parameters
+    ----------
+    source : path, bytes or file object
+    runs : list of Run
+        Runs made with the same feature parameters.
+    name : str or None
+        Shown in messages (an upload's name); never opened.
+    max_duration : float
+        Seconds decoded at most (from the start).
+    max_windows : int or None
+        Windows classified at most, spread over the clip.
+
+    Returns
+    -------
+    ClipResult
+
+    Raises
+    ------
+    AudioError
+        Unreadable, too short (under one 3-s window) or silent.
+    ParameterError
+        Incompatible runs.
+    """
+    check_compatible(runs)
+    params = FeatureParams(**runs[0].manifest["features"])
+    label = name or (os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else "uploaded audio")
+    d = decode(source, sr=params.sr, max_duration=max_duration, name=label)
+    starts, answers = classify_signal(d.y, runs, sr=params.sr, name=label, max_windows=max_windows)
+    notes = []
+    if d.truncated:
+        notes.append(f"only the first {max_duration:.0f} s of {d.source_duration:.0f} s were analysed")
+    n_windows = int(len(d.y) // params.samples_per_segment)
+    if max_windows is not None and n_windows > len(starts):
+        notes.append(f"{len(starts)} of {n_windows} windows, spread over the clip, were classified")
+    for a in answers:
+        if a.confidence < LOW_CONFIDENCE:
+            notes.append(
+                f"{a.model.upper()} is unsure ({a.confidence:.0%} for {a.predicted}): the clip may be outside "
+                f"the classes it knows ({', '.join(a.classes)}), e.g. speech or another genre"
+            )
+    return ClipResult(label, d.duration, d.native_sr, d.channels, d.truncated, starts, answers, notes)

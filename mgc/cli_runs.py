@@ -1,0 +1,161 @@
+"""CLI commands that train, evaluate, classify and list runs (see :mod:`mgc.cli`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+
+from .errors import MgcError
+
+
+def _features(args):
+    from .cli import _Bar, _classes
+    from .extract import FeatureSet, extract_dataset
+
+    if args.data.endswith(".npz"):
+        return FeatureSet.load(args.data)
+    if args.data.endswith(".json"):
+        return FeatureSet.from_study_json(args.data)
+    bar = _Bar("extract")
+    try:
+        return extract_dataset(args.data, classes=_classes(getattr(args, "classes", None)), on_progress=bar)
+    finally:
+        bar.close()
+
+
+def cmd_train(args) -> int:
+    from .train import TrainConfig, train
+
+    fs = _features(args)
+    print(f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}"
+          f" ({len(fs.skipped)} files skipped)")
+    models = ["mlp", "cnn", "lstm"] if args.model == "all" else [args.model]
+    configs = [TrainConfig(model=m, recipe=args.recipe, split=args.split, epochs=args.epochs, batch_size=args.batch_size,
+                           learning_rate=args.lr, seed=args.seed) for m in models]
+    for cfg in configs:
+        def report(e, m=cfg.model):
+            lg = e.logs
+            print(f"{m} epoch {e.epoch:3d}/{e.epochs}  acc {lg.get('accuracy', 0):.4f} loss {lg.get('loss', 0):.4f}"
+                  f"  val_acc {lg.get('val_accuracy', float('nan')):.4f} val_loss {lg.get('val_loss', float('nan')):.4f}"
+                  f"  {e.seconds:.2f}s", flush=True)
+
+        run = train(fs, cfg, on_epoch=report, root=args.runs, dataset_note=args.note or "")
+        m = run.metrics
+        track = m["track_accuracy_mean"]
+        print(f"run {run.id} ({run.manifest['status']}): test segment accuracy {m['segment_accuracy']:.4f}, "
+              f"track accuracy {track if track is None else f'{track:.4f}'}, loss {m['loss']:.4f}, rmse {m['rmse']:.4f}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .runs import load_run
+    from .train import evaluate_run
+
+    run = load_run(args.run, root=args.runs)
+    m = evaluate_run(run, _features(args), split=args.split)
+    track = m["track_accuracy_mean"]
+    print(f"run {run.id} on {args.data} ({args.split + ' split, test part' if args.split else 'all segments'}): "
+          f"{m['n_segments']} segments, {m['n_tracks']} tracks")
+    print(f"segment accuracy {m['segment_accuracy']:.4f}  track accuracy (mean prob) "
+          f"{'-' if track is None else f'{track:.4f}'}  loss {m['loss']:.4f}  rmse {m['rmse']:.4f}")
+    return 0
+
+
+def cmd_classify(args) -> int:
+    from .classify import classify
+    from .runs import load_run
+
+    runs = [load_run(r, root=args.runs) for r in args.run]
+    rows = []
+    for path in args.files:
+        try:
+            res = classify(path, runs)
+        except MgcError as e:
+            rows.append({"file": path, "run": "", "predicted": "", "confidence": "", "windows": 0, "error": str(e)})
+            continue
+        for a in res.answers:
+            rows.append({"file": path, "run": a.run_id, "predicted": a.predicted, "confidence": round(a.confidence, 4),
+                         "windows": len(res.starts), "error": "",
+                         "probabilities": {c: round(float(p), 4) for c, p in zip(a.classes, a.probs)}})
+    if args.format == "json":
+        print(json.dumps(rows, indent=1))
+    elif args.format == "csv":
+        classes = sorted({c for r in rows for c in r.get("probabilities", {})})
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["file", "run", "predicted", "confidence", "windows", *[f"p_{c}" for c in classes], "error"])
+        for r in rows:
+            p = r.get("probabilities", {})
+            w.writerow([r["file"], r["run"], r["predicted"], r["confidence"], r["windows"],
+                        *[p.get(c, "") for c in classes], r["error"]])
+        print(out.getvalue(), end="")
+    else:
+        for r in rows:
+            if r["error"]:
+                print(f"{r['file']}: ERROR {r['error']}")
+            else:
+                top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+                print(f"{r['file']}  [{r['run']}]  {r['predicted']} ({r['confidence']:.0%}, {r['windows']} windows)  "
+                      + "  ".join(f"{c} {p:.2f}" for c, p in top))
+    return 0 if any(not r["error"] for r in rows) else 2
+
+
+def cmd_runs(args) -> int:
+    from .runs import delete_run, list_runs
+
+    if args.delete:
+        delete_run(args.delete, root=args.runs)
+        print(f"deleted {args.delete}")
+        return 0
+    runs, problems = list_runs(args.runs)
+    for r in runs:
+        m = r.metrics
+        t = m.get("track_accuracy_mean")
+        print(f"{r.id:55s} {r.model_name:5s} {r.manifest['split']['name']:14s} {r.manifest['recipe']:8s} "
+              f"{r.manifest['status']:8s} seg {m['segment_accuracy']:.3f} track {'-' if t is None else f'{t:.3f}'}")
+    for p in problems:
+        print(f"damaged: {p}", file=sys.stderr)
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Register ``train``, ``evaluate``, ``classify`` and ``runs`` on the CLI's sub-parsers."""
+    from .dataset import SPLITS
+    from .train import RECIPES
+
+    s = sub.add_parser("train", help="train the study's models; prints per-epoch lines and the run ids")
+    s.add_argument("--data", required=True, help="dataset folder, or features (.npz from extract, study .json)")
+    s.add_argument("--model", choices=["mlp", "cnn", "lstm", "all"], default="all")
+    s.add_argument("--split", choices=SPLITS, default="segment")
+    s.add_argument("--recipe", choices=list(RECIPES), default="study",
+                   help="study: the study's pipeline as is; improved: standardised inputs, early stopping, class weights")
+    s.add_argument("--epochs", type=int, default=100)
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the study's 1e-4)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
+    s.add_argument("--runs", help="runs folder (default artifacts/runs)")
+    s.add_argument("--note", help="free text stored in the manifest")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="a trained run on another dataset or split")
+    s.add_argument("run", help="run id or folder")
+    s.add_argument("--data", required=True, help="dataset folder or features file")
+    s.add_argument("--split", choices=SPLITS, default=None, help="evaluate on this split's test part (default: all)")
+    s.add_argument("--classes", help="comma-separated classes to keep")
+    s.add_argument("--runs", help="runs folder (default artifacts/runs)")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("classify", help="classify audio files with one or more runs")
+    s.add_argument("files", nargs="+", help="audio files")
+    s.add_argument("--run", action="append", required=True, help="run id or folder (repeat for several)")
+    s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.add_argument("--runs", help="runs folder (default artifacts/runs)")
+    s.set_defaults(func=cmd_classify)
+
+    s = sub.add_parser("runs", help="list stored runs (or delete one)")
+    s.add_argument("--runs", help="runs folder (default artifacts/runs)")
+    s.add_argument("--delete", metavar="RUN_ID", help="delete this run")
+    s.set_defaults(func=cmd_runs)

@@ -1,0 +1,204 @@
+"""The study's three networks as Keras builders.
+
+Each builder takes the input shape ``(frames, n_mfcc)`` and the number of classes
+and returns a named, uncompiled ``keras.Model`` (softmax output). An optional
+``normalize`` layer (a fitted ``keras.layers.Normalization``) is put first when
+the caller standardises inputs inside the model (the "improved" configuration);
+the study-exact configuration has none.
+
+The CNN and the study's text
+----------------------------
+Table 1 of the study gives three 32-filter convolutions (3x3, 3x3, 2x2, ReLU),
+each followed by max-pooling with a "3x3 grid size, 3x3 strides", edges padded,
+and batch normalisation. Taken literally on a 130 x 13 input with unpadded
+("valid") convolutions, the width shrinks 13 -> 11 -> pool 4 -> 2 -> pool 1, and
+the third 2x2 convolution no longer fits a width of 1: the network cannot be
+built. The public tutorial code the study follows pools with 3x3 windows and
+2x2 strides (2x2 window for the last pool), which fits (13 -> 11 -> 6 -> 4 -> 2
+-> 1 -> 1). :func:`build_cnn` uses that as the default (``pool_strides=2``) and
+keeps the stride a parameter; ``pool_strides=3`` raises a
+:class:`~mgc.errors.ParameterError` that says where the shape collapses unless
+``conv_padding="same"`` is also chosen.
+"""
+
+from __future__ import annotations
+
+from .errors import ParameterError
+
+MODEL_NAMES = ("mlp", "cnn", "lstm")
+
+#: Learning rate of Adam per model: the study states 1e-4 for the RNN-LSTM; the
+#: tutorial code it follows uses 1e-4 for all three.
+STUDY_LEARNING_RATE = {"mlp": 1e-4, "cnn": 1e-4, "lstm": 1e-4}
+
+#: What the CNN builder does differently from the study's literal text.
+CNN_DEVIATION = (
+    "The study's literal pooling (3x3 windows, 3x3 strides) cannot be built on a 130x13 input: "
+    "after the second pooling the map is 1 coefficient wide, too narrow for the third 2x2 convolution. "
+    "We use the stride of the tutorial code the study follows (3x3 windows, 2x2 strides, 'same' padding; "
+    "2x2 window for the last pooling), which fits; the stride is a parameter."
+)
+
+
+def _check(input_shape, n_classes: int) -> tuple[int, int]:
+    if len(tuple(input_shape)) != 2 or min(input_shape) <= 0:
+        raise ParameterError(f"input_shape={tuple(input_shape)} must be (frames, n_mfcc) with positive sizes")
+    if not isinstance(n_classes, int) or n_classes < 2:
+        raise ParameterError(f"n_classes={n_classes!r} must be an integer >= 2")
+    return int(input_shape[0]), int(input_shape[1])
+
+
+def _dropout(name: str, rate: float) -> float:
+    if not 0 <= rate < 1:
+        raise ParameterError(f"{name}={rate!r} must be in [0, 1)")
+    return rate
+
+
+def _inputs(shape, normalize):
+    import keras
+
+    inputs = keras.Input(shape=shape, name="mfcc")
+    return inputs, (normalize(inputs) if normalize is not None else inputs)
+
+
+def build_mlp(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=None):
+    """The study's MLP: flatten -> Dense 512 -> 256 -> 128 (ReLU), dropout after each.
+
+    Parameters
+    ----------
+    input_shape : tuple (frames, n_mfcc)
+    n_classes : int >= 2
+    dropout : float in [0, 1)
+        Rate after each hidden layer (0.3 in the tutorial code).
+    normalize : keras layer or None
+        Put first (e.g. a fitted ``keras.layers.Normalization``).
+
+    Returns
+    -------
+    keras.Model named ``"mlp"``, uncompiled.
+    """
+    import keras
+    from keras import layers
+
+    shape = _check(input_shape, n_classes)
+    _dropout("dropout", dropout)
+    inputs, x = _inputs(shape, normalize)
+    x = layers.Flatten()(x)
+    # three fully connected layers, each followed by dropout
+    for units in (512, 256, 128):
+        x = layers.Dense(units, activation="relu")(x)
+        x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="genre")(x)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+def build_cnn(
+    input_shape,
+    n_classes: int,
+    *,
+    pool_strides: int = 2,
+    conv_padding: str = "valid",
+    dropout: float = 0.3,
+    normalize=None,
+):
+    """The study's CNN (Table 1), with the pooling stride as a parameter.
+
+    Three blocks of Conv2D (32 filters; 3x3, 3x3, 2x2; ReLU) -> MaxPooling
+    (3x3, 3x3, 2x2 windows; ``pool_strides``; padded) -> BatchNormalization, then
+    flatten -> Dense 64 (ReLU) -> dropout -> softmax. See the module docstring for
+    why the default stride is 2, not the 3 of the study's text.
+
+    Parameters
+    ----------
+    input_shape : tuple (frames, n_mfcc)
+    n_classes : int >= 2
+    pool_strides : int
+        Stride of every pooling layer (2 fits; the study's text says 3).
+    conv_padding : {'valid', 'same'}
+        Padding of the convolutions ('valid' as in the tutorial code).
+    dropout : float in [0, 1)
+        Rate before the output (0.3 in the study).
+    normalize : keras layer or None
+
+    Returns
+    -------
+    keras.Model named ``"cnn"``, uncompiled.
+
+    Raises
+    ------
+    ParameterError
+        The feature map becomes too small for a layer with these settings.
+    """
+    import keras
+    from keras import layers
+
+    frames, coeffs = _check(input_shape, n_classes)
+    _dropout("dropout", dropout)
+    if conv_padding not in ("valid", "same"):
+        raise ParameterError(f"conv_padding={conv_padding!r} must be 'valid' or 'same'")
+    if not isinstance(pool_strides, int) or pool_strides < 1:
+        raise ParameterError(f"pool_strides={pool_strides!r} must be a positive integer")
+    inputs, x = _inputs((frames, coeffs), normalize)
+    x = layers.Reshape((frames, coeffs, 1))(x)
+    h, w = frames, coeffs
+    for i, (kernel, pool) in enumerate(((3, 3), (3, 3), (2, 2)), start=1):
+        if conv_padding == "valid":
+            h, w = h - kernel + 1, w - kernel + 1
+        if h < 1 or w < 1:
+            raise ParameterError(
+                f"pool_strides={pool_strides} with conv_padding={conv_padding!r}: the {kernel}x{kernel} kernel of "
+                f"convolution {i} does not fit the {h + kernel - 1}x{w + kernel - 1} feature map it receives; "
+                "use pool_strides=2 (the tutorial code's) or conv_padding='same'"
+            )
+        # convolution, pooling ('same' padding pads the edges), batch normalisation
+        x = layers.Conv2D(32, (kernel, kernel), activation="relu", padding=conv_padding)(x)
+        x = layers.MaxPooling2D((pool, pool), strides=(pool_strides, pool_strides), padding="same")(x)
+        x = layers.BatchNormalization()(x)
+        h, w = -(-h // pool_strides), -(-w // pool_strides)
+    # classifier head
+    x = layers.Flatten()(x)
+    x = layers.Dense(64, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="genre")(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+def build_lstm(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=None):
+    """The study's RNN-LSTM: LSTM 64 (sequences) -> LSTM 64 -> Dense 64 ReLU -> dropout -> softmax.
+
+    Parameters
+    ----------
+    input_shape : tuple (frames, n_mfcc)
+        Frames are the time steps.
+    n_classes : int >= 2
+    dropout : float in [0, 1)
+    normalize : keras layer or None
+
+    Returns
+    -------
+    keras.Model named ``"lstm"``, uncompiled.
+    """
+    import keras
+    from keras import layers
+
+    shape = _check(input_shape, n_classes)
+    _dropout("dropout", dropout)
+    inputs, x = _inputs(shape, normalize)
+    # two stacked LSTM layers over the frames
+    x = layers.LSTM(64, return_sequences=True)(x)
+    x = layers.LSTM(64)(x)
+    # classifier head
+    x = layers.Dense(64, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="genre")(x)
+    return keras.Model(inputs, outputs, name="lstm")
+
+
+BUILDERS = {"mlp": build_mlp, "cnn": build_cnn, "lstm": build_lstm}
+
+
+def build(name: str, input_shape, n_classes: int, **kwargs):
+    """Build one of :data:`MODEL_NAMES` by name (keyword arguments go to its builder)."""
+    if name not in BUILDERS:
+        raise ParameterError(f"model={name!r} is not one of {', '.join(MODEL_NAMES)}")
+    return BUILDERS[name](input_shape, n_classes, **kwargs)

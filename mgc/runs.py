@@ -1,0 +1,182 @@
+"""The run store: one folder per training run under ``artifacts/runs/<id>/``.
+
+A run folder holds ``manifest.json`` (what data, split, parameters, versions,
+times and status), ``model.keras`` (weights, no optimizer state; loaded with
+``safe_mode=True``), ``history.json`` (per-epoch curves), ``metrics.json`` (test
+metrics) and ``predictions.npz`` (per-segment test probabilities; loaded with
+``allow_pickle=False``). A run is written to a hidden temporary folder and renamed
+into place, so a half-written run is never listed. A damaged run is reported by
+:func:`list_runs`, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import artifacts_dir
+from .errors import ArtifactError, ParameterError
+
+FILES = ("manifest.json", "model.keras", "history.json", "metrics.json", "predictions.npz")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def runs_dir(path: str | os.PathLike | None = None) -> Path:
+    """The runs folder: ``path`` or ``artifacts/runs``."""
+    return Path(path) if path else artifacts_dir() / "runs"
+
+
+def check_id(run_id: str) -> str:
+    """Return ``run_id`` if it is a safe folder name (letters, digits, ``. _ -``), else raise."""
+    if not isinstance(run_id, str) or not _ID.match(run_id) or ".." in run_id:
+        raise ParameterError(
+            f"run id {run_id!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return run_id
+
+
+@dataclass
+class Run:
+    """A stored run. ``history``, ``metrics`` and ``manifest`` are loaded eagerly; the model lazily."""
+
+    id: str
+    path: Path
+    manifest: dict
+    history: dict
+    metrics: dict
+    _model: object = field(default=None, repr=False)
+
+    @property
+    def model_name(self) -> str:
+        return self.manifest["model"]
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.manifest["dataset"]["classes"])
+
+    @property
+    def label(self) -> str:
+        """A short human label: ``CNN · track split · improved · <id>``."""
+        from .config import MODEL_TITLES
+
+        m = self.manifest
+        return f"{MODEL_TITLES.get(m['model'], m['model'])} · {m['split']['name']} split · {m['recipe']} · {self.id}"
+
+    def model(self):
+        """The Keras model (loaded once, ``safe_mode=True``, uncompiled)."""
+        if self._model is None:
+            from .train import keras_module
+
+            keras = keras_module()
+            try:
+                self._model = keras.models.load_model(self.path / "model.keras", compile=False, safe_mode=True)
+            except (OSError, ValueError, TypeError, KeyError) as e:
+                raise ArtifactError(f"run {self.id!r}: model.keras could not be loaded safely: {e}") from e
+        return self._model
+
+    def predictions(self) -> dict[str, np.ndarray]:
+        """Per-segment test predictions: ``track_ids``, ``segment_index``, ``y_true``, ``probs``."""
+        try:
+            with np.load(self.path / "predictions.npz", allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError) as e:
+            raise ArtifactError(f"run {self.id!r}: predictions.npz is unreadable: {e}") from e
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ArtifactError(f"{path.parent.name}/{path.name} is missing or not valid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path.parent.name}/{path.name} does not hold a JSON object")
+    return data
+
+
+def load_run(run: str | os.PathLike, *, root: str | os.PathLike | None = None) -> Run:
+    """Load a run by id (from ``root``) or by folder path.
+
+    Raises
+    ------
+    ArtifactError
+        Missing or damaged files.
+    """
+    path = Path(run)
+    if not path.is_dir():
+        path = runs_dir(root) / check_id(str(run))
+    if not path.is_dir():
+        raise ArtifactError(f"no run {str(run)!r} in {runs_dir(root)}")
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        raise ArtifactError(f"run {path.name!r} is incomplete: missing {', '.join(missing)}")
+    manifest = _read_json(path / "manifest.json")
+    for key in ("model", "dataset", "split", "recipe", "status"):
+        if key not in manifest:
+            raise ArtifactError(f"run {path.name!r}: manifest.json lacks {key!r}")
+    return Run(id=path.name, path=path, manifest=manifest, history=_read_json(path / "history.json"),
+               metrics=_read_json(path / "metrics.json"))
+
+
+def list_runs(root: str | os.PathLike | None = None) -> tuple[list[Run], list[str]]:
+    """All runs under ``root``, newest first, and a message per damaged folder."""
+    base = runs_dir(root)
+    runs, problems = [], []
+    if not base.is_dir():
+        return runs, problems
+    for d in sorted(base.iterdir()):
+        if not d.is_dir() or d.name.startswith("."):
+            continue
+        try:
+            runs.append(load_run(d))
+        except ArtifactError as e:
+            problems.append(str(e))
+    runs.sort(key=lambda r: (r.manifest.get("created", ""), r.id), reverse=True)
+    return runs, problems
+
+
+def delete_run(run_id: str, *, root: str | os.PathLike | None = None) -> None:
+    """Delete a run folder."""
+    path = runs_dir(root) / check_id(run_id)
+    if not path.is_dir():
+        raise ArtifactError(f"no run {run_id!r} in {runs_dir(root)}")
+    shutil.rmtree(path)
+
+
+def save_run(
+    run_id: str,
+    *,
+    manifest: dict,
+    history: dict,
+    metrics: dict,
+    predictions: dict[str, np.ndarray],
+    model,
+    root: str | os.PathLike | None = None,
+) -> Path:
+    """Write a run atomically: into a hidden temporary folder, then renamed into place.
+
+    The model is saved uncompiled (no optimizer state) as ``model.keras``.
+    """
+    base = runs_dir(root)
+    base.mkdir(parents=True, exist_ok=True)
+    final = base / check_id(run_id)
+    if final.exists():
+        raise ArtifactError(f"run {run_id!r} exists already in {base}")
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=base))
+    try:
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        (tmp / "history.json").write_text(json.dumps(history))
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        np.savez_compressed(tmp / "predictions.npz", **{k: np.asarray(v) for k, v in predictions.items()})
+        model.save(tmp / "model.keras")
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final

@@ -1,0 +1,351 @@
+"""One training run: split, build, compile, fit with callbacks, evaluate, store.
+
+Two recipes, named so that results say what made them:
+
+``study``
+    The study's pipeline taken as is: raw MFCCs (no input scaling), Adam, the
+    study's learning rate and dropout, every epoch run, no class weights.
+``improved``
+    The same networks, trained the way an honest split needs: per-coefficient
+    standardisation fitted on the training part only (a ``Normalization`` layer
+    inside the model, so classification applies it too), early stopping on the
+    validation loss with the best weights restored, and balanced class weights.
+
+Every run records, per epoch and for train and validation, the accuracy, the
+cross-entropy loss, and the RMSE between the one-hot label and the softmax output
+(the study's "error"; see :mod:`mgc.evaluate`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from . import __version__
+from .dataset import SPLITS, make_split
+from .errors import ParameterError
+from .evaluate import evaluate_predictions
+from .extract import FeatureSet
+from .models import CNN_DEVIATION, MODEL_NAMES, STUDY_LEARNING_RATE, build
+from .runs import Run, load_run, runs_dir, save_run
+
+RECIPES = {
+    "study": {"standardize": False, "early_stopping": 0, "class_weight": False},
+    "improved": {"standardize": True, "early_stopping": 15, "class_weight": True},
+}
+
+
+def keras_module():
+    """Import Keras on the TensorFlow backend with TensorFlow's start-up chatter silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
+    return keras
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run besides the data.
+
+    Attributes
+    ----------
+    model : {'mlp', 'cnn', 'lstm'}
+    recipe : {'study', 'improved'}
+        Sets the defaults of ``standardize``, ``early_stopping`` and ``class_weight``.
+    split : {'segment', 'track', 'fault-filtered'}
+    epochs : int
+        At most this many epochs (100 in the study's figures).
+    batch_size : int
+    learning_rate : float or None
+        Adam's rate; None takes the study's (1e-4).
+    seed : int
+        Seeds the split, the weights and the shuffling.
+    test_size, validation_size : float
+        Fractions for the segment and track splits.
+    dropout : float
+    cnn_pool_strides : int
+        Pooling stride of the CNN (see :mod:`mgc.models`).
+    standardize, early_stopping, class_weight : optional
+        Override the recipe: standardise inputs; patience in epochs (0 = off);
+        balanced class weights.
+    """
+
+    model: str = "cnn"
+    recipe: str = "study"
+    split: str = "segment"
+    epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float | None = None
+    seed: int = 0
+    test_size: float = 0.25
+    validation_size: float = 0.2
+    dropout: float = 0.3
+    cnn_pool_strides: int = 2
+    standardize: bool | None = None
+    early_stopping: int | None = None
+    class_weight: bool | None = None
+
+    def __post_init__(self):
+        if self.model not in MODEL_NAMES:
+            raise ParameterError(f"model={self.model!r} is not one of {', '.join(MODEL_NAMES)}")
+        if self.recipe not in RECIPES:
+            raise ParameterError(f"recipe={self.recipe!r} is not one of {', '.join(RECIPES)}")
+        if self.split not in SPLITS:
+            raise ParameterError(f"split={self.split!r} is not one of {', '.join(SPLITS)}")
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ParameterError(f"{name}={v!r} must be a positive integer")
+        if self.learning_rate is not None and not 0 < self.learning_rate < 1:
+            raise ParameterError(f"learning_rate={self.learning_rate!r} must be in (0, 1)")
+        if self.early_stopping is not None and self.early_stopping < 0:
+            raise ParameterError(f"early_stopping={self.early_stopping!r} must be >= 0 epochs (0 turns it off)")
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with the recipe's defaults and the study's learning rate filled in."""
+        recipe = RECIPES[self.recipe]
+        return replace(
+            self,
+            learning_rate=self.learning_rate or STUDY_LEARNING_RATE[self.model],
+            standardize=recipe["standardize"] if self.standardize is None else self.standardize,
+            early_stopping=recipe["early_stopping"] if self.early_stopping is None else self.early_stopping,
+            class_weight=recipe["class_weight"] if self.class_weight is None else self.class_weight,
+        )
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What ``on_epoch`` receives after each epoch."""
+
+    epoch: int  # 1-based
+    epochs: int
+    logs: dict  # accuracy, loss, rmse, val_accuracy, val_loss, val_rmse
+    seconds: float  # of this epoch
+    elapsed: float  # since fit began
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "mgc": __version__}
+    for pkg in ("numpy", "tensorflow", "tensorflow-cpu", "keras", "librosa", "soundfile"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _new_id(cfg: TrainConfig, root) -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{cfg.model}-{cfg.split}-{cfg.recipe}-s{cfg.seed}"
+    run_id, n = base, 1
+    while (runs_dir(root) / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def _seed(seed: int):
+    keras = keras_module()
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return keras
+
+
+def _class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
+    counts = np.bincount(y, minlength=n_classes)
+    return {i: float(len(y) / (n_classes * c)) for i, c in enumerate(counts) if c}
+
+
+def train(
+    features: FeatureSet,
+    config: TrainConfig,
+    *,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    root=None,
+    run_id: str | None = None,
+    dataset_note: str = "",
+) -> Run:
+    """Train one model on extracted features and store the run.
+
+    Parameters
+    ----------
+    features : FeatureSet
+        The segment table (:func:`mgc.extract.extract_dataset`).
+    config : TrainConfig
+    on_epoch : callable(EpochReport) or None
+        Called after every epoch (progress, live curves).
+    should_stop : callable() -> bool or None
+        Polled after every epoch; when it returns True the run ends cleanly there
+        and is stored with status ``stopped``. Ctrl-C does the same.
+    root : path or None
+        Runs folder (default ``artifacts/runs``).
+    run_id : str or None
+        Folder name; default ``<time>-<model>-<split>-<recipe>-s<seed>``.
+    dataset_note : str
+        Free text stored in the manifest (e.g. which classes were dropped).
+
+    Returns
+    -------
+    Run
+        The stored run, read back.
+
+    Raises
+    ------
+    DatasetError
+        The split leaves a needed part empty.
+    ParameterError
+        Bad configuration.
+    """
+    cfg = config.resolved()
+    split = make_split(cfg.split, y=features.y, track_ids=features.track_ids, test_size=cfg.test_size,
+                       validation_size=cfg.validation_size, seed=cfg.seed)
+    keras = _seed(cfg.seed)
+    n_classes = len(features.classes)
+    if n_classes < 2:
+        raise ParameterError(f"the features hold {n_classes} class; at least 2 are needed to train")
+    X, y = features.X, features.y
+    X_train, y_train = X[split.train], y[split.train]
+    X_val, y_val = X[split.validation], y[split.validation]
+    onehot = np.eye(n_classes, dtype=np.float32)
+
+    normalize = None
+    if cfg.standardize:
+        flat = X_train.reshape(-1, X_train.shape[-1]).astype(np.float64)
+        normalize = keras.layers.Normalization(axis=-1, mean=flat.mean(0), variance=flat.var(0), name="standardize")
+    kwargs = {"dropout": cfg.dropout, "normalize": normalize}
+    if cfg.model == "cnn":
+        kwargs["pool_strides"] = cfg.cnn_pool_strides
+    model = build(cfg.model, X.shape[1:], n_classes, **kwargs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")],
+    )
+
+    history: dict[str, list] = {k: [] for k in ("epoch", "accuracy", "loss", "rmse", "val_accuracy", "val_loss",
+                                                "val_rmse", "seconds")}
+    state = {"user_stop": False, "t0": time.perf_counter(), "t_epoch": 0.0}
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            state["t_epoch"] = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            seconds = time.perf_counter() - state["t_epoch"]
+            history["epoch"].append(epoch + 1)
+            history["seconds"].append(seconds)
+            for k in ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse"):
+                history[k].append(logs.get(k))
+            if on_epoch:
+                on_epoch(EpochReport(epoch + 1, cfg.epochs, logs, seconds, time.perf_counter() - state["t0"]))
+            if should_stop and should_stop():
+                state["user_stop"] = True
+                self.model.stop_training = True
+
+    callbacks = [Recorder()]
+    early = None
+    if cfg.early_stopping and len(X_val):
+        early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping,
+                                              restore_best_weights=True)
+        callbacks.append(early)
+    started = dt.datetime.now().isoformat(timespec="seconds")
+    try:
+        model.fit(
+            X_train, onehot[y_train],
+            validation_data=(X_val, onehot[y_val]) if len(X_val) else None,
+            epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True, verbose=0, callbacks=callbacks,
+            class_weight=_class_weights(y_train, n_classes) if cfg.class_weight else None,
+        )
+    except KeyboardInterrupt:
+        if not history["epoch"]:
+            raise
+        state["user_stop"] = True
+    fit_seconds = time.perf_counter() - state["t0"]
+
+    X_test, y_test, t_test = X[split.test], y[split.test], features.track_ids[split.test]
+    probs = model.predict(X_test, batch_size=256, verbose=0)
+    metrics = evaluate_predictions(probs, y_test, t_test, features.classes)
+    best_epoch = None
+    if early is not None and history["val_loss"]:
+        best_epoch = int(np.nanargmin(np.array(history["val_loss"], dtype=float))) + 1
+    status = "stopped" if state["user_stop"] else "finished"
+    manifest = {
+        "id": None,
+        "model": cfg.model,
+        "recipe": cfg.recipe,
+        "status": status,
+        "created": started,
+        "finished": dt.datetime.now().isoformat(timespec="seconds"),
+        "fit_seconds": round(fit_seconds, 2),
+        "epoch_seconds_mean": round(float(np.mean(history["seconds"])), 4) if history["seconds"] else None,
+        "epochs_requested": cfg.epochs,
+        "epochs_run": len(history["epoch"]),
+        "best_epoch": best_epoch,
+        "config": asdict(cfg),
+        "features": features.params.to_dict(),
+        "input_shape": list(X.shape[1:]),
+        "n_params": int(model.count_params()),
+        "dataset": {
+            "source": features.source,
+            "fingerprint": features.fingerprint,
+            "classes": list(features.classes),
+            "n_tracks": int(features.n_tracks),
+            "n_segments": int(len(X)),
+            "per_class": features.counts(),
+            "skipped_files": [s.path for s in features.skipped],
+            "note": dataset_note,
+        },
+        "split": {
+            "name": split.name,
+            "settings": split.settings,
+            "segments": split.sizes(),
+            "tracks": {part: int(len(np.unique(features.track_ids[getattr(split, part)])))
+                       for part in ("train", "validation", "test")},
+        },
+        "deviation": CNN_DEVIATION if cfg.model == "cnn" and cfg.cnn_pool_strides != 3 else "",
+        "versions": _versions(),
+    }
+    run_id = run_id or _new_id(cfg, root)
+    manifest["id"] = run_id
+    predictions = {"track_ids": t_test.astype(str), "segment_index": features.segment_index[split.test],
+                   "y_true": y_test, "probs": probs.astype(np.float32)}
+    # store an uncompiled copy: no optimizer state in the shipped file
+    export = keras.models.clone_model(model)
+    export.set_weights(model.get_weights())
+    save_run(run_id, manifest=manifest, history=history, metrics=metrics, predictions=predictions,
+             model=export, root=root)
+    return load_run(run_id, root=root)
+
+
+def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, seed: int | None = None) -> dict:
+    """Metrics of a stored run's model on other features (all of them, or a split's test part).
+
+    Classes are matched by name; every class of ``features`` must be one the run knows.
+    """
+    known = run.classes
+    unknown = [c for c in features.classes if c not in known]
+    if unknown:
+        raise ParameterError(f"the run {run.id!r} knows the classes {known}; these are not among them: {unknown}")
+    if list(features.input_shape if hasattr(features, "input_shape") else features.X.shape[1:]) != run.manifest["input_shape"]:
+        raise ParameterError(f"features of shape {features.X.shape[1:]} do not fit the run's input {run.manifest['input_shape']}")
+    mapping = np.array([known.index(c) for c in features.classes])
+    rows = np.arange(len(features.y))
+    if split:
+        s = make_split(split, y=features.y, track_ids=features.track_ids,
+                       seed=run.manifest["config"]["seed"] if seed is None else seed)
+        rows = s.test
+    probs = run.model().predict(features.X[rows], batch_size=256, verbose=0)
+    return evaluate_predictions(probs, mapping[features.y[rows]], features.track_ids[rows], known)
