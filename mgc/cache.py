@@ -106,3 +106,15 @@ def write(path: Path, entries: dict[str, Entry], params: FeatureParams) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def status(path: Path) -> dict:
+    """What a cache file holds, reading only its index: ``{"exists", "files", "failed"}``."""
+    if not path.exists():
+        return {"exists": False, "files": 0, "failed": 0}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            errors = z["errors"]
+        return {"exists": True, "files": int(len(errors)), "failed": int(sum(bool(e) for e in errors))}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return {"exists": True, "files": 0, "failed": 0, "damaged": True}

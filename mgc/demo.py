@@ -514,17 +514,22 @@ def _chip_arp(song, *, level):
 def _noise_floor(rng, x, sr):
     """Coloured background noise, sometimes mains hum, at a random SNR."""
     n = len(x)
-    noise = _noise(rng, str(rng.choice(["white", "pink", "pink", "brown", "hiss"])), n, sr)
+    kind = str(rng.choice(["pink", "pink", "pink", "white", "brown", "hiss"]))
+    noise = _noise(rng, kind, n, sr)
     if rng.random() < 0.25:
         mains = float(rng.choice([50.0, 60.0]))
         hum = _osc((np.arange(n) * (mains / sr) % 1.0).astype(_F), "square")
         noise += _F(rng.uniform(0.3, 1.5)) * hum
-    snr_db = rng.uniform(22.0, 45.0)
+    snr_db = rng.uniform(25.0, 45.0)
     rms = math.sqrt(float(np.dot(x, x)) / max(n, 1)) + 1e-9
     return x + noise * _F(rms * 10 ** (-snr_db / 20.0))
 
 
 # --------------------------------------------------------------------------- styles
+
+
+# Each style = one signature layer, loud most of the time, plus quieter layers that
+# several styles share (drums, bass, pads), so that some segments are ambiguous.
 
 
 def _ambient_drone(song):
@@ -536,23 +541,23 @@ def _ambient_drone(song):
         wash = _noise(rng, "wind", song.n, song.sr)
         rate, phi = rng.uniform(0.03, 0.2), rng.uniform(0, 2 * np.pi)
         wash *= _slow(lambda t: 0.5 + 0.5 * np.sin(2 * np.pi * rate * t + phi), song.n, song.sr)
-        x += _normalize(wash, rng.uniform(0.1, 0.4))
-    if rng.random() < 0.35:
-        x += _plucks(song, level=rng.uniform(0.1, 0.35), step_choices=(4, 8), sparse=True)
+        x += _normalize(wash, rng.uniform(0.1, 0.3))
     if rng.random() < 0.3:
-        x += _drums(song, level=rng.uniform(0.1, 0.35), sparse=True) * song.gain(0.5)
+        x += _plucks(song, level=rng.uniform(0.1, 0.3), step_choices=(4, 8), sparse=True)
+    if rng.random() < 0.25:
+        x += _drums(song, level=rng.uniform(0.1, 0.3), sparse=True) * song.gain(0.5)
     return x
 
 
 def _plucked_arpeggio(song):
     rng = song.rng
     x = _plucks(song, level=1.0) * song.gain(0.9, low=0.15)
-    if rng.random() < 0.6:
-        x += _bass(song, level=rng.uniform(0.3, 0.7), shape=str(rng.choice(["sine", "triangle"])))
-    if rng.random() < 0.4:
-        x += _pad(song, level=rng.uniform(0.1, 0.35)) * song.gain(0.6)
-    if rng.random() < 0.45:
-        x += _drums(song, level=rng.uniform(0.2, 0.6)) * song.gain(0.6)
+    if rng.random() < 0.5:
+        x += _bass(song, level=rng.uniform(0.2, 0.5), shape=str(rng.choice(["sine", "triangle"])))
+    if rng.random() < 0.3:
+        x += _pad(song, level=rng.uniform(0.1, 0.25)) * song.gain(0.6)
+    if rng.random() < 0.35:
+        x += _drums(song, level=rng.uniform(0.15, 0.4)) * song.gain(0.6)
     return x
 
 
@@ -561,11 +566,11 @@ def _drum_machine(song):
     x = _drums(song, level=1.0) * song.gain(0.9, low=0.2)
     if rng.random() < 0.85:
         pattern = [0, 3, 6, 10] if rng.random() < 0.3 else None
-        x += _bass(song, level=rng.uniform(0.4, 0.9), pattern=pattern)
-    if rng.random() < 0.35:
-        x += _pad(song, level=rng.uniform(0.1, 0.4), shapes=("saw", "triangle")) * song.gain(0.5)
+        x += _bass(song, level=rng.uniform(0.3, 0.7), pattern=pattern)
     if rng.random() < 0.25:
-        x += _plucks(song, level=rng.uniform(0.1, 0.4), sparse=True) * song.gain(0.5)
+        x += _pad(song, level=rng.uniform(0.1, 0.3), shapes=("saw", "triangle")) * song.gain(0.5)
+    if rng.random() < 0.2:
+        x += _plucks(song, level=rng.uniform(0.1, 0.3), sparse=True) * song.gain(0.5)
     return x
 
 
@@ -573,22 +578,23 @@ def _distorted_power_chords(song):
     rng = song.rng
     x = _power_chords(song, level=1.0) * song.gain(0.9, low=0.15)
     if rng.random() < 0.9:
-        x += _drums(song, level=rng.uniform(0.4, 1.0)) * song.gain(0.85)
+        x += _drums(song, level=rng.uniform(0.4, 0.8)) * song.gain(0.85)
     if rng.random() < 0.7:
-        x += _bass(song, level=rng.uniform(0.3, 0.7), shape="saw", pattern=list(range(0, 16, 2)))
+        eighths = list(range(0, 16, 2))
+        x += _bass(song, level=rng.uniform(0.2, 0.5), shape="saw", pattern=eighths)
     return x
 
 
 def _chiptune(song):
     rng = song.rng
-    x = _chip_lead(song, level=rng.uniform(0.5, 1.0)) * song.gain(0.85, low=0.1)
+    x = _chip_lead(song, level=1.0) * song.gain(0.85, low=0.1)
     if rng.random() < 0.8:
-        x += _chip_arp(song, level=rng.uniform(0.2, 0.6))
+        x += _chip_arp(song, level=rng.uniform(0.2, 0.5))
     if rng.random() < 0.8:
         eighths = list(range(0, 16, 2))
-        x += _bass(song, level=rng.uniform(0.3, 0.7), shape="triangle", pattern=eighths)
-    if rng.random() < 0.75:
-        x += _drums(song, level=rng.uniform(0.2, 0.7), chip=rng.random() < 0.7) * song.gain(0.7)
+        x += _bass(song, level=rng.uniform(0.2, 0.5), shape="triangle", pattern=eighths)
+    if rng.random() < 0.7:
+        x += _drums(song, level=rng.uniform(0.2, 0.5), chip=rng.random() < 0.7) * song.gain(0.7)
     return x
 
 
@@ -651,8 +657,8 @@ def synthesize_clip(style, *, rng, duration=float(TRACK_DURATION), sr=SR):
     x = np.asarray(render(song), dtype=_F)
 
     # Clip-wide colour: sometimes a tone control and an echo, then the noise floor.
-    if rng.random() < 0.5:
-        x = _filter(x, "low", rng.uniform(3000.0, 10000.0), sr)
+    if rng.random() < 0.3:
+        x = _filter(x, "low", rng.uniform(4000.0, 10000.0), sr)
     if rng.random() < 0.3:
         d = int(rng.uniform(0.08, 0.4) * sr)
         g = _F(rng.uniform(0.15, 0.45))

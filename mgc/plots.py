@@ -46,7 +46,7 @@ def _template() -> go.layout.Template:
     template = go.layout.Template(pio.templates["plotly_white"])
     template.layout.update(
         font=dict(family="'Source Sans Pro', 'Source Sans 3', Arial, sans-serif", size=14, color="#262730"),
-        title=dict(font=dict(size=17), x=0.0, xanchor="left", xref="paper", y=0.97, yanchor="top"),
+        title=dict(font=dict(size=17), x=0.0, xanchor="left", xref="paper"),
         margin=dict(l=70, r=30, t=60, b=55),
         height=HEIGHT,
         hovermode="closest",
@@ -143,10 +143,9 @@ def apply_style(
     go.Figure
         The same figure, for chaining.
     """
-    text = title if not subtitle else f"{title}<br><span style='font-size:12px;color:#666'>{subtitle}</span>"
-    fig.update_layout(template=TEMPLATE, title_text=text, height=height or HEIGHT)
+    fig.update_layout(template=TEMPLATE, title_text=title, height=height or HEIGHT)
     if subtitle:
-        fig.update_layout(margin=dict(t=75))
+        fig.update_layout(title_subtitle=dict(text=subtitle, font=dict(size=12, color="#666")), margin=dict(t=80))
     if x_title is not None:
         fig.update_xaxes(title_text=x_title)
     if y_title is not None:
@@ -356,7 +355,10 @@ def mfcc(m: "MFCC", *, segments: np.ndarray | None = None, title: str | None = N
     -------
     go.Figure
     """
-    span = float(np.max(np.abs(m.M))) if m.M.size else 1.0
+    # coefficient 0 (the overall level) is far larger than the rest: the colours span the others
+    rest = m.M[1:] if len(m.M) > 1 else m.M
+    span = float(np.percentile(np.abs(rest), 99)) if rest.size else 1.0
+    span = span if span > 0 else 1.0
     trace = _heatmap(m.M, x=m.times, y=m.coefficients, colorscale="RdBu_r", colorbar_title="value",
                      hover="%{x:.2f} s<br>MFCC %{y:.0f}<br>%{z:.1f}", max_y=len(m.coefficients),
                      how="mean", zmid=0, zmin=-span, zmax=span)
@@ -366,6 +368,7 @@ def mfcc(m: "MFCC", *, segments: np.ndarray | None = None, title: str | None = N
             fig.add_vline(x=start, line=dict(color="#222", width=1, dash="dot"))
     fig.update_yaxes(dtick=1 if len(m.coefficients) <= 20 else None)
     notes = [f"n_mfcc={len(m.coefficients)}, n_mels={m.n_mels}, n_fft={m.n_fft}, hop_length={m.hop_length}",
+             "colours span 99% of coefficients 1+ (coefficient 0 saturates)" if len(m.M) > 1 else None,
              _truncation_note(m)]
     return apply_style(fig, title=title or "MFCCs", x_title="Time (s)", y_title="Coefficient",
                        subtitle=", ".join(n for n in notes if n))

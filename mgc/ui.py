@@ -135,3 +135,266 @@ def dataset_survey(root: str):
     from .represent import dataset_survey as survey
 
     return survey(dataset(root))
+
+
+# --- home page, run lists ----------------------------------------------------------------
+from .errors import MgcError  # noqa: E402  (re-exported for pages: they catch MgcError only)
+
+
+@st.cache_data(show_spinner=False, ttl=30)
+def dataset_summary(root: str) -> dict:
+    """Tracks per class, unreadable files known to the feature cache, and the cache state."""
+    import pandas as pd
+
+    from . import cache
+    from .features import STUDY_PARAMS
+
+    ds = dataset(root)
+    st_ = cache.status(cache.cache_file(artifacts_dir() / "cache", ds.genres_dir, STUDY_PARAMS))
+    table = pd.DataFrame({"class": list(ds.counts()), "tracks": list(ds.counts().values())})
+    if st_["exists"]:
+        text = (f"**{len(ds.tracks)} tracks** in {len(ds.classes)} classes. Feature cache: "
+                f"{st_['files']} files extracted, **{st_['failed']} unreadable**"
+                + (" (damaged cache: it will be rebuilt)" if st_.get("damaged") else "") + ".")
+    else:
+        text = (f"**{len(ds.tracks)} tracks** in {len(ds.classes)} classes. Feature cache: empty "
+                "(features are extracted on the Train page; unreadable files are counted then).")
+    return {"table": table, "text": text}
+
+
+def runs_overview():
+    """Stored runs as a table (no TensorFlow import), and the damaged ones."""
+    import pandas as pd
+
+    from .config import MODEL_TITLES
+    from .runs import list_runs
+
+    runs, problems = list_runs()
+    rows = []
+    for r in runs:
+        m, man = r.metrics, r.manifest
+        rows.append({
+            "run": r.id, "model": MODEL_TITLES.get(man["model"], man["model"]), "split": man["split"]["name"],
+            "recipe": man["recipe"], "classes": len(man["dataset"]["classes"]),
+            "segment acc": round(m["segment_accuracy"], 3),
+            "track acc": None if m.get("track_accuracy_mean") is None else round(m["track_accuracy_mean"], 3),
+            "epochs": man["epochs_run"], "status": man["status"],
+        })
+    return pd.DataFrame(rows), problems
+
+
+# --- train page: features and background jobs ------------------------------------------------
+def _features_key(root: str, classes) -> tuple:
+    return (root, tuple(sorted(classes)))
+
+
+def current_features(root: str, classes):
+    """The FeatureSet this session extracted for ``classes`` of ``root``, or None."""
+    return st.session_state.setdefault("features", {}).get(_features_key(root, classes))
+
+
+def extract_features(root: str, classes):
+    """Extract (or read from the disk cache) with a progress bar; kept in the session."""
+    from .extract import extract_dataset
+
+    with progress_bar("Extracting MFCC segments") as update:
+        fs = extract_dataset(root, classes=list(classes), on_progress=update)
+    st.session_state.setdefault("features", {})[_features_key(root, classes)] = fs
+    return fs
+
+
+def show_feature_summary(fs) -> None:
+    """Segments and tracks per class, cache use, and the skipped files with reasons."""
+    import pandas as pd
+
+    stats = fs.cache_stats
+    st.success(f"{len(fs.X):,} segments of {fs.X.shape[1]}x{fs.X.shape[2]} from {fs.n_tracks} tracks, "
+               f"{len(fs.classes)} classes ({stats.get('cached', 0)} files from the cache, "
+               f"{stats.get('extracted', 0)} extracted).")
+    if stats.get("cache_problem"):
+        st.warning(f"Feature cache: {stats['cache_problem']}")
+    c1, c2 = st.columns([2, 3])
+    c1.dataframe(pd.DataFrame([{"class": c, **v} for c, v in fs.counts().items()]), hide_index=True)
+    if fs.skipped:
+        c2.warning(f"{len(fs.skipped)} file(s) could not be used and were skipped:")
+        c2.dataframe(pd.DataFrame(fs.skipped_table()), hide_index=True)
+
+
+@st.cache_resource
+def job_board():
+    """The server's one board of training jobs (survives reruns and page switches)."""
+    from .jobs import JobBoard
+
+    return JobBoard()
+
+
+def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_rate, seed):
+    """Start a background job training ``models`` and remember it in the session."""
+    from .train import TrainConfig
+
+    configs = [TrainConfig(model=m, recipe=recipe, split=split, epochs=epochs, batch_size=batch_size,
+                           learning_rate=learning_rate, seed=seed) for m in models]
+    job = job_board().start(fs, configs, dataset_note=f"classes: {', '.join(fs.classes)}")
+    st.session_state["job_id"] = job.id
+    return job
+
+
+def _clock(seconds) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _render_job(job_id: str) -> None:
+    from . import plots
+
+    job = job_board().get(job_id)
+    snap = job.snapshot()
+    running = snap["status"] == "running"
+    done, total = snap["epochs_done"], snap["epochs_total"]
+    st.progress(min(1.0, done / total) if total else 0.0,
+                text=f"Job {snap['id']}: {snap['status']} · epoch {done}/{total} (all models)")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Elapsed", _clock(snap["elapsed_seconds"]))
+    c2.metric("Time left (at most)", _clock(snap["eta_seconds"]) if running else "-")
+    c3.metric("Models", " · ".join(f"{m['model'].upper()}: {m['status']}" for m in snap["models"]))
+    if running:
+        if c4.button("Stop", type="secondary", help="Ends after the current epoch and stores a 'stopped' run"):
+            job.stop()
+            st.toast("Stopping after the current epoch...")
+    if snap["error"]:
+        st.error(f"Training failed: {snap['error'].splitlines()[0]}")
+    histories = {m["model"]: m["history"] for m in snap["models"] if m["history"]}
+    if histories:
+        st.plotly_chart(plots.live_curves(histories), width="stretch")
+    finished = [m["run_id"] for m in snap["models"] if m["run_id"]]
+    if finished:
+        st.caption("Stored runs: " + ", ".join(f"`{r}`" for r in finished) + " (see the Results page)")
+    if not running and st.session_state.get("_job_seen_running") == job_id:
+        st.session_state["_job_seen_running"] = None
+        st.rerun(scope="app")
+    if running:
+        st.session_state["_job_seen_running"] = job_id
+
+
+def training_panel() -> None:
+    """The session's (or the server's latest) training job, refreshed every second while it runs."""
+    board = job_board()
+    job = board.get(st.session_state.get("job_id")) or board.latest()
+    if job is None:
+        st.info("No training yet in this server session. Start one above; it keeps running if you leave the page.")
+        return
+    if job.running:
+        st.fragment(run_every=1.0)(_render_job)(job.id)
+    else:
+        _render_job(job.id)
+
+
+# --- results and classify pages --------------------------------------------------------------
+def all_runs():
+    """Stored runs (newest first) and the damaged ones, re-read on every call (cheap: JSON only)."""
+    from .runs import list_runs
+
+    return list_runs()
+
+
+def default_result_runs(runs) -> list[str]:
+    """Reference runs when present (all of them), else the newest three."""
+    ref = [r.id for r in runs if r.id.startswith("gtzan-mini3-")]
+    return sorted(ref) if ref else [r.id for r in runs[:3]]
+
+
+def table2(runs):
+    from .report import table2 as _t
+
+    return _t(runs)
+
+
+def leakage_gaps(runs):
+    from .report import leakage_gaps as _l
+
+    return _l(runs)
+
+
+def per_class_table(run):
+    from .report import per_class_table as _p
+
+    return _p(run)
+
+
+def _track_paths() -> dict[str, str]:
+    try:
+        ds = dataset(str(dataset_root()))
+    except MgcError:
+        return {}
+    return {t.track_id: str(t.path) for t in ds.tracks}
+
+
+def misclassified(run):
+    """Misclassified test tracks, with paths of those found in the configured dataset."""
+    from .report import misclassified as _m
+
+    return _m(run, _track_paths())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def track_audio(path: str) -> bytes:
+    """A dataset track as WAV bytes for ``st.audio`` (decoded, so AU and FLAC play in every browser)."""
+    import io
+
+    import soundfile as sf
+
+    from .audio import decode
+
+    d = decode(path)
+    buf = io.BytesIO()
+    sf.write(buf, d.y, d.sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def class_groups(runs) -> dict[tuple, list]:
+    """Runs grouped by the tuple of classes they know (largest group first)."""
+    groups: dict[tuple, list] = {}
+    for r in runs:
+        groups.setdefault(tuple(r.classes), []).append(r)
+    return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
+
+
+def default_classify_runs(runs) -> list[str]:
+    """One run per model, preferring the improved recipe on an honest split, then the newest."""
+    best = {}
+    for r in runs:
+        m = r.manifest
+        rank = (m["recipe"] == "improved", m["split"]["name"] != "segment", m["status"] == "finished")
+        if r.model_name not in best or rank > best[r.model_name][0]:
+            best[r.model_name] = (rank, r.id)
+    return [best[m][1] for m in ("mlp", "cnn", "lstm") if m in best]
+
+
+@st.cache_resource(show_spinner="Loading models...", max_entries=32)
+def _loaded_run(run_id: str, stamp: float):
+    from .runs import load_run
+
+    run = load_run(run_id)
+    run.model()
+    return run
+
+
+def loaded_runs(run_ids) -> list:
+    """Runs with their Keras models loaded once per server (reloaded when a run folder changes)."""
+    from .runs import runs_dir
+
+    out = []
+    for rid in run_ids:
+        path = runs_dir() / rid
+        out.append(_loaded_run(rid, path.stat().st_mtime if path.exists() else 0.0))
+    return out
+
+
+@st.cache_data(show_spinner="Listening...", max_entries=8)
+def classify_upload(data: bytes, name: str, run_ids: tuple):
+    """Classify uploaded bytes with the given runs (cached per content and runs)."""
+    from .classify import classify
+
+    return classify(data, loaded_runs(run_ids), name=name)

@@ -1,0 +1,163 @@
+"""Training jobs that run in a background thread and outlive the page that started them.
+
+A :class:`TrainingJob` trains one or more models one after the other on a
+:class:`~mgc.extract.FeatureSet`, records every epoch as it ends, and can be asked
+to stop (it ends after the current epoch and stores a ``stopped`` run). Its state
+is read with :meth:`TrainingJob.snapshot`, a consistent copy, so a user interface
+can poll it from another thread. Nothing here knows about Streamlit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+
+from .errors import MgcError, ParameterError
+from .extract import FeatureSet
+from .train import EpochReport, TrainConfig, train
+
+
+@dataclass
+class ModelProgress:
+    """Progress of one model of a job."""
+
+    model: str
+    epochs: int
+    history: list[dict] = field(default_factory=list)  # one dict of logs (+ seconds) per epoch
+    run_id: str | None = None
+    status: str = "queued"  # queued, running, finished, stopped, failed
+
+
+class TrainingJob:
+    """Train ``configs`` on ``features`` in a daemon thread.
+
+    Parameters
+    ----------
+    features : FeatureSet
+    configs : list of TrainConfig
+    root : path or None
+        Runs folder.
+    dataset_note : str
+        Stored in every run's manifest.
+    """
+
+    def __init__(self, features: FeatureSet, configs: list[TrainConfig], *, root=None, dataset_note: str = ""):
+        if not configs:
+            raise ParameterError("configs is empty: choose at least one model to train")
+        self.id = uuid.uuid4().hex[:8]
+        self.features, self.configs, self.root, self.note = features, list(configs), root, dataset_note
+        self.models = [ModelProgress(c.model, c.epochs) for c in self.configs]
+        self.status = "created"  # created, running, finished, stopped, failed
+        self.error = ""
+        self.started = self.ended = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._main, name=f"mgc-train-{self.id}", daemon=True)
+
+    # --- control -------------------------------------------------------------------
+    def start(self) -> "TrainingJob":
+        """Start the thread (once)."""
+        with self._lock:
+            if self.status != "created":
+                raise ParameterError(f"job {self.id} was started already")
+            self.status, self.started = "running", time.time()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the job to end after the current epoch; models not begun are skipped."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end."""
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    # --- the thread --------------------------------------------------------------------
+    def _main(self) -> None:
+        try:
+            for cfg, prog in zip(self.configs, self.models):
+                if self._stop.is_set():
+                    with self._lock:
+                        prog.status = "stopped"
+                    continue
+                with self._lock:
+                    prog.status = "running"
+
+                def on_epoch(e: EpochReport, prog=prog) -> None:
+                    with self._lock:
+                        prog.history.append({**e.logs, "epoch": e.epoch, "seconds": e.seconds})
+
+                run = train(self.features, cfg, on_epoch=on_epoch, should_stop=self._stop.is_set,
+                            root=self.root, dataset_note=self.note)
+                with self._lock:
+                    prog.run_id, prog.status = run.id, run.manifest["status"]
+            final = "stopped" if self._stop.is_set() else "finished"
+        except MgcError as e:
+            final, self.error = "failed", str(e)
+        except Exception as e:  # noqa: BLE001 - a background thread must report, not vanish
+            final = "failed"
+            self.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
+        with self._lock:
+            for p in self.models:
+                if p.status in ("queued", "running"):
+                    p.status = "failed" if final == "failed" else "stopped"
+            self.status, self.ended = final, time.time()
+
+    # --- reading -----------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """A consistent copy of the job's state, with elapsed time and an estimate of what is left.
+
+        ``eta_seconds`` is an upper bound: early stopping may end a model sooner.
+        """
+        with self._lock:
+            models = [{"model": p.model, "epochs": p.epochs, "history": [dict(h) for h in p.history],
+                       "run_id": p.run_id, "status": p.status} for p in self.models]
+            status, error, started, ended = self.status, self.error, self.started, self.ended
+        now = ended or time.time()
+        done_secs = [h["seconds"] for m in models for h in m["history"]]
+        eta = None
+        if status == "running":
+            remaining = {}
+            for m in models:
+                if m["status"] in ("queued", "running"):
+                    remaining[m["model"]] = m["epochs"] - len(m["history"])
+            per_epoch = {m["model"]: (sum(h["seconds"] for h in m["history"][1:]) / max(1, len(m["history"]) - 1)
+                                      if len(m["history"]) > 1 else None) for m in models}
+            known = [v for v in per_epoch.values() if v]
+            fallback = max(known) if known else None
+            if fallback is not None:
+                eta = sum(n * (per_epoch[k] or fallback) for k, n in remaining.items())
+        return {"id": self.id, "status": status, "error": error, "models": models,
+                "elapsed_seconds": (now - started) if started else 0.0, "eta_seconds": eta,
+                "epochs_done": len(done_secs), "epochs_total": sum(m["epochs"] for m in models)}
+
+
+class JobBoard:
+    """The jobs of one process; at most one runs at a time (the CPU is shared)."""
+
+    def __init__(self):
+        self._jobs: dict[str, TrainingJob] = {}
+        self._lock = threading.Lock()
+
+    def start(self, features: FeatureSet, configs: list[TrainConfig], **kwargs) -> TrainingJob:
+        """Create and start a job, unless one is running."""
+        with self._lock:
+            busy = [j for j in self._jobs.values() if j.running]
+            if busy:
+                raise ParameterError(f"a training job ({busy[0].id}) is running; stop it or wait for it to finish")
+            job = TrainingJob(features, configs, **kwargs)
+            self._jobs[job.id] = job
+        return job.start()
+
+    def get(self, job_id: str | None) -> TrainingJob | None:
+        return self._jobs.get(job_id) if job_id else None
+
+    def latest(self) -> TrainingJob | None:
+        return next(reversed(self._jobs.values()), None) if self._jobs else None

@@ -1,0 +1,52 @@
+"""Classify page: what the trained models hear in an uploaded or recorded clip."""
+
+import streamlit as st
+
+from mgc import plots, ui
+from mgc.errors import MgcError
+
+st.title("Classify a clip")
+ui.caption_source()
+runs, _ = ui.all_runs()
+if not runs:
+    st.info("No trained runs yet: train one on the Train page.")
+    st.stop()
+
+groups = ui.class_groups(runs)
+left, right = st.columns([3, 2])
+with left:
+    upload = st.file_uploader("Upload a song or clip", type=["wav", "mp3", "ogg", "flac", "au"],
+                              help="Any length, rate and channel count; the first 10 minutes are analysed.")
+    recording = st.audio_input("...or record one (at least 3 s)")
+with right:
+    classes = st.selectbox("Classes the models know", list(groups), format_func=lambda k: ", ".join(k))
+    chosen = st.multiselect("Models (runs)", [r.id for r in groups[classes]],
+                            default=ui.default_classify_runs(groups[classes]),
+                            format_func=lambda i: next(r.label for r in runs if r.id == i))
+
+source = upload or recording
+if source is None:
+    st.info("Upload or record a clip to classify it.")
+    st.stop()
+if not chosen:
+    st.info("Choose at least one run.")
+    st.stop()
+st.audio(source)
+try:
+    result = ui.classify_upload(source.getvalue(), getattr(source, "name", "recording.wav"), tuple(chosen))
+except MgcError as e:
+    st.error(str(e))
+    st.stop()
+
+st.caption(f"{result.name}: {result.duration:.1f} s analysed, {result.native_sr} Hz, {result.channels} channel(s), "
+           f"{len(result.starts)} windows of 3 s.")
+for note in result.notes:
+    st.warning(note)
+cols = st.columns(len(result.answers))
+for col, answer in zip(cols, result.answers):
+    col.metric(answer.label.split(" · ")[0], answer.predicted, f"{answer.confidence:.0%} confidence",
+               delta_color="off")
+st.plotly_chart(plots.class_probabilities(result.answers), width="stretch")
+st.subheader("Prediction over time")
+for answer in result.answers:
+    st.plotly_chart(plots.window_timeline(result.starts, answer), width="stretch")

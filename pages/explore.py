@@ -1,0 +1,211 @@
+"""Explore: one clip from waveform to MFCCs, the study's path, plus a dataset overview.
+
+Routed by ``app.py`` (``st.navigation``); to run it alone, start it from the project root
+with the root on the import path: ``python -m streamlit run pages/explore.py``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mgc import config, plots, represent, ui
+from mgc.audio import decode
+from mgc.errors import MgcError
+
+SOURCES = ("Dataset", "Upload", "Microphone", "librosa example")
+UPLOAD_TYPES = ["wav", "mp3", "ogg", "flac", "au"]
+
+
+def fail(error: MgcError) -> None:
+    """Show a library error to the user and stop the script (no traceback)."""
+    st.error(str(error))
+    st.stop()
+
+
+def study_label(value: int, study: int) -> str:
+    return f"{value} (study)" if value == study else str(value)
+
+
+def controls() -> dict:
+    """Sidebar: the analysis parameters, the study's values first."""
+    with st.sidebar:
+        st.header("Analysis parameters")
+        n_fft = st.select_slider(
+            "n_fft: FFT window (samples)", options=[256, 512, 1024, 2048, 4096, 8192],
+            value=config.N_FFT, format_func=lambda v: study_label(v, config.N_FFT),
+        )
+        hop_length = st.select_slider(
+            "hop_length: hop between frames (samples)", options=[128, 256, 512, 1024, 2048],
+            value=config.HOP_LENGTH, format_func=lambda v: study_label(v, config.HOP_LENGTH),
+        )
+        n_mels = st.select_slider(
+            "n_mels: mel bands", options=[16, 20, 26, 32, 40, 64, 80, 96, 128, 160, 256],
+            value=config.N_MELS, format_func=lambda v: study_label(v, config.N_MELS),
+        )
+        n_mfcc = st.select_slider(
+            "n_mfcc: coefficients kept", options=list(range(1, 41)),
+            value=config.N_MFCC, format_func=lambda v: study_label(v, config.N_MFCC),
+        )
+        st.caption(
+            f"Sample rate {config.SR} Hz (study). Clips are analysed over their first "
+            f"{represent.MAX_DURATION:.0f} s, the study's clip length."
+        )
+    return {"n_fft": n_fft, "hop_length": hop_length, "n_mels": n_mels, "n_mfcc": n_mfcc}
+
+
+def pick_clip():
+    """Widgets to choose a clip; return (name, Decoded) or None when nothing is chosen yet."""
+    examples = ui.example_clips()
+    sources = [s for s in SOURCES if s != "librosa example" or examples]
+    source = st.radio("Clip from", sources, horizontal=True)
+    limit = represent.MAX_DURATION
+    if source == "Dataset":
+        data = ui.dataset(str(ui.dataset_root()))
+        counts = data.counts()
+        left, right = st.columns(2)
+        label = left.selectbox("Class", data.classes, format_func=lambda c: f"{c} ({counts[c]} track{'s' if counts[c] != 1 else ''})")
+        tracks = [t for t in data.tracks if t.label == label]
+        track = right.selectbox("Track", tracks, format_func=lambda t: t.path.name)
+        return data.relpath(track), ui.decoded(str(track.path), limit)
+    if source == "Upload":
+        upload = st.file_uploader("Audio file", type=UPLOAD_TYPES, help="Decoded in memory; never stored.")
+        if upload is None:
+            return None
+        return upload.name, decode(upload.getvalue(), name=upload.name, max_duration=limit)
+    if source == "Microphone":
+        recording = st.audio_input("Record a clip", sample_rate=None)
+        if recording is None:
+            return None
+        return "microphone recording", decode(recording.getvalue(), name="microphone recording", max_duration=limit)
+    clip = st.selectbox("Example", examples, format_func=lambda c: f"{c.key}: {c.description}")
+    return f"librosa example {clip.key!r}", ui.decoded(str(represent.example_path(clip.key)), limit)
+
+
+def section(title: str, sentence: str, figure=None) -> None:
+    """One step: a heading, one sentence, and its figure (drawn later when None)."""
+    st.subheader(title)
+    st.markdown(sentence)
+    if figure is not None:
+        st.plotly_chart(figure, theme=None)
+
+
+def show_representations(name: str, clip, p: dict) -> None:
+    """The study's walk from waveform to MFCCs, one figure and one sentence per step."""
+    note = f", first {clip.duration:.0f} s of a longer file" if clip.truncated else ""
+    st.caption(
+        f"**{name}**: {clip.duration:.1f} s at {clip.sr} Hz analysed (source {clip.native_sr} Hz, "
+        f"{clip.channels} channel{'s' if clip.channels > 1 else ''}{note})."
+    )
+    st.audio(clip.y, sample_rate=clip.sr)
+    y, sr = clip.y, clip.sr
+    frames = dict(sr=sr, n_fft=p["n_fft"], hop_length=p["hop_length"])
+    n_bins = 1 + p["n_fft"] // 2
+
+    wave = represent.waveform(y, sr=sr)
+    section(
+        "1. Waveform",
+        "Amplitude over time, with the 10 three-second segments the study cuts each 30-s clip into "
+        "(each segment is one training example); raw samples show loudness but hide pitch and timbre, "
+        "so the study turns to frequency.",
+        plots.waveform(wave),
+    )
+    section(
+        "2. FFT power spectrum",
+        "How much energy each frequency holds over the whole clip; it tells which pitches and timbres "
+        "are present but averages away *when* they occur, so the study moves to short windows.",
+    )
+    db = st.toggle("Power in dB", value=True, help="Off: linear magnitude, as in the study's tutorial figure.")
+    st.plotly_chart(plots.power_spectrum(represent.power_spectrum(y, sr=sr), db=db), theme=None)
+    section(
+        "3. STFT spectrogram",
+        f"One FFT per {p['n_fft']}-sample window every {p['hop_length']} samples keeps time and frequency, "
+        "but on a linear scale a few loud low bins dominate and most of the picture looks empty, "
+        "so the study takes the logarithm.",
+        plots.spectrogram(represent.stft(y, **frames)),
+    )
+    section(
+        "4. Log-spectrogram (dB)",
+        f"The same STFT in decibels, closer to how loudness is heard, reveals quiet harmonics and drums; "
+        f"but its {n_bins} bins per frame spend most rows on high frequencies the ear resolves coarsely, "
+        "so the study pools them into mel bands.",
+        plots.spectrogram(represent.log_spectrogram(y, **frames)),
+    )
+    section(
+        "5. Mel filterbank",
+        f"The study's Figure 1: {p['n_mels']} triangular filters, narrow at low frequencies and wide at high "
+        f"ones like the ear's resolution, each pooling FFT bins into one band; they shrink {n_bins} bins to "
+        f"{p['n_mels']} bands, which are still many and strongly correlated.",
+        plots.mel_filterbank(represent.mel_filterbank(sr=sr, n_fft=p["n_fft"], n_mels=p["n_mels"])),
+    )
+    section(
+        "6. Mel spectrogram (dB)",
+        "The power spectrogram seen through those filters: compact and perceptually spaced, but "
+        "neighbouring bands move together, so the study decorrelates each frame with a DCT into MFCCs.",
+        plots.spectrogram(represent.mel_spectrogram(y, **frames, n_mels=p["n_mels"])),
+    )
+    section(
+        "7. MFCCs",
+        f"The study's Figure 2: the first {p['n_mfcc']} DCT coefficients of each log-mel frame summarise its "
+        "spectral envelope (timbre); these, in 3-s segments (dotted), are what the study's MLP, CNN and "
+        "LSTM classify, so the path ends here.",
+        plots.mfcc(represent.mfcc(y, **frames, n_mels=p["n_mels"], n_mfcc=p["n_mfcc"]), segments=wave.segments),
+    )
+
+
+def dataset_overview() -> None:
+    """Tracks per class, durations, and files whose header cannot be read."""
+    try:
+        root = str(ui.dataset_root())
+        data = ui.dataset(root)
+        survey = ui.dataset_survey(root)
+    except MgcError as e:
+        st.error(str(e))
+        return
+    table = survey.table
+    failures = survey.failures
+    hours = table["duration"].sum(skipna=True) / 3600
+    a, b, c, d = st.columns(4)
+    a.metric("Tracks", len(table))
+    b.metric("Classes", len(survey.classes))
+    c.metric("Audio", f"{hours:.2f} h")
+    d.metric("Unreadable", len(failures))
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(plots.class_counts(survey.counts), theme=None)
+    with right:
+        st.plotly_chart(plots.durations_by_class(table), theme=None)
+    st.caption(
+        "Checked from audio headers only (fast); a file whose header reads can still fail to decode "
+        "further in, which feature extraction reports."
+    )
+    if len(failures):
+        st.markdown(f"**{len(failures)} file(s) cannot be read:**")
+        st.dataframe(failures[["file", "error"]], hide_index=True)
+    else:
+        st.success(f"All {len(table)} file headers read.")
+    if data.ignored:
+        with st.expander(f"{len(data.ignored)} file(s) passed over"):
+            st.write("\n".join(f"- {line}" for line in data.ignored))
+
+
+st.title("Explore: from sound to MFCCs")
+ui.caption_source()
+params = controls()
+clip_tab, overview_tab = st.tabs(["Clip", "Dataset overview"])
+
+# The overview is drawn first so that an error in the clip tab (which stops the script) leaves it shown.
+with overview_tab:
+    dataset_overview()
+
+with clip_tab:
+    try:
+        picked = pick_clip()
+    except MgcError as e:
+        fail(e)
+    if picked is None:
+        st.info("Choose a file or record a clip to see its representations.")
+    else:
+        try:
+            show_representations(*picked, params)
+        except MgcError as e:
+            fail(e)

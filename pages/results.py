@@ -1,0 +1,79 @@
+"""Results page: the study's Figures 6-7 and Table 2 rebuilt from stored runs, and what each run got wrong."""
+
+import streamlit as st
+
+from mgc import plots, ui
+from mgc.errors import MgcError
+
+st.title("Results")
+ui.caption_source()
+runs, problems = ui.all_runs()
+for p in problems:
+    st.warning(f"Damaged run skipped: {p}")
+if not runs:
+    st.info("No runs yet: train some on the Train page (the shipped reference runs live in artifacts/runs).")
+    st.stop()
+
+by_id = {r.id: r for r in runs}
+chosen = st.multiselect("Runs", list(by_id), default=ui.default_result_runs(runs),
+                        format_func=lambda i: by_id[i].label)
+if not chosen:
+    st.info("Choose at least one run.")
+    st.stop()
+selected = [by_id[i] for i in chosen]
+
+# --- Table 2 ---------------------------------------------------------------------------
+st.header("Table 2, side by side", divider="gray")
+st.markdown(
+    "The study's **error** column cannot be an RMSE of probabilities (that is at most √2 ≈ 1.41, and the "
+    "MLP's is 3.31): it matches the **cross-entropy loss**. Both are shown, named for what they are. "
+    "**Segment accuracy** scores each 3-s segment; **track accuracy** averages a track's segment "
+    "probabilities. With the study's *segment* split, segments of one song sit in train and test: compare "
+    "it with the *track* split of the same model to see the leakage."
+)
+st.dataframe(ui.table2(selected), hide_index=True, width="stretch")
+leak = ui.leakage_gaps(selected)
+if leak is not None:
+    st.markdown("**Leakage gap** (same model and recipe, segment split minus track split):")
+    st.dataframe(leak, hide_index=True)
+notes = {r.manifest.get("deviation") for r in selected if r.manifest.get("deviation")}
+for n in notes:
+    st.info(f"CNN deviation from the study's text: {n}")
+if any(len(r.classes) != 10 for r in selected):
+    st.caption("The paper's numbers are for 10 GTZAN genres (chance 10%); runs on fewer classes have a higher "
+               "chance level (shown per row), so compare gaps between protocols rather than raw accuracies.")
+
+# --- Figures 6 and 7 --------------------------------------------------------------------
+st.header("Figures 6 and 7: learning curves", divider="gray")
+error_metric = st.radio("Error curve", ["loss", "rmse"], horizontal=True,
+                        format_func={"loss": "cross-entropy loss (what the study's 'error' matches)",
+                                     "rmse": "RMSE of one-hot vs softmax"}.get)
+c1, c2 = st.columns(2)
+c1.plotly_chart(plots.study_curves(selected, "accuracy"), width="stretch")
+c2.plotly_chart(plots.study_curves(selected, error_metric), width="stretch")
+
+# --- one run in detail --------------------------------------------------------------------
+st.header("One run in detail", divider="gray")
+run = by_id[st.selectbox("Run", chosen, format_func=lambda i: by_id[i].label)]
+level = st.radio("Confusion matrix of", ["segments", "tracks"], horizontal=True)
+c1, c2 = st.columns([3, 2])
+c1.plotly_chart(plots.confusion_matrix(run, level=level), width="stretch")
+c2.dataframe(ui.per_class_table(run), hide_index=True, width="stretch")
+st.subheader("Misclassified tracks")
+try:
+    wrong = ui.misclassified(run)
+except MgcError as e:
+    st.error(str(e))
+    st.stop()
+if wrong.empty:
+    st.success("Every test track was classified correctly (by mean probability).")
+else:
+    st.dataframe(wrong.drop(columns=["path"]), hide_index=True, width="stretch")
+    playable = wrong[wrong["path"] != ""]
+    if playable.empty:
+        st.caption("The audio of these tracks is not in the configured dataset folder, so it cannot be played here.")
+    else:
+        pick = st.selectbox("Listen to", playable["track"].tolist())
+        st.audio(ui.track_audio(playable.set_index("track").loc[pick, "path"]))
+with st.expander("Manifest: data, split, parameters, versions"):
+    st.json(run.manifest)

@@ -1,0 +1,80 @@
+"""Train page: extract the study's features, train models under a chosen protocol, watch them learn."""
+
+import streamlit as st
+
+from mgc import ui
+from mgc.config import MODEL_TITLES
+from mgc.dataset import SPLITS
+from mgc.errors import MgcError
+from mgc.train import RECIPES
+
+SPLIT_HELP = {
+    "segment": "The study's protocol: random over 3-s segments. Segments of one song sit on both sides: leaky.",
+    "track": "Honest: whole tracks go to one side only, stratified by class.",
+    "fault-filtered": "Honest: the artist-conditional, duplicate-free GTZAN split (Kereliuk, Sturm & Larsen 2015). "
+                      "Needs the full GTZAN.",
+}
+RECIPE_HELP = {
+    "study": "The study's pipeline as is: raw MFCCs, all epochs, no class weights.",
+    "improved": "Standardised MFCCs (fitted on the training part), early stopping on validation loss "
+                "(best weights kept), balanced class weights.",
+}
+
+st.title("Train")
+ui.caption_source()
+root = ui.dataset_root()
+
+# --- 1. features -------------------------------------------------------------------
+st.header("1 · Features", divider="gray")
+try:
+    ds = ui.dataset(str(root))
+except MgcError as e:
+    st.error(str(e))
+    st.stop()
+counts = ds.counts()
+default = [c for c, n in counts.items() if n >= 3] or list(counts)
+classes = st.multiselect(
+    "Classes", list(counts), default=default, format_func=lambda c: f"{c} ({counts[c]} tracks)",
+    help="Classes with fewer than 3 tracks are left out by default: a track split cannot test them.",
+)
+st.caption("The study's features: 10 segments of 3 s per 30-s clip, 13 MFCCs each (n_fft 2048, hop 512) "
+           "-> 130 frames x 13 per segment. Cached on disk: a second extraction is instant.")
+feats = ui.current_features(str(root), classes)
+if st.button("Extract features", type="primary" if feats is None else "secondary", disabled=len(classes) < 2):
+    try:
+        feats = ui.extract_features(str(root), classes)
+    except MgcError as e:
+        st.error(str(e))
+        st.stop()
+if len(classes) < 2:
+    st.info("Choose at least two classes.")
+    st.stop()
+if feats is None:
+    st.info("Extract the features to train.")
+    st.stop()
+ui.show_feature_summary(feats)
+
+# --- 2. settings ---------------------------------------------------------------------
+st.header("2 · Models and protocol", divider="gray")
+with st.form("settings"):
+    c1, c2, c3 = st.columns(3)
+    models = c1.multiselect("Models", ["mlp", "cnn", "lstm"], default=["mlp", "cnn", "lstm"],
+                            format_func=lambda m: MODEL_TITLES[m])
+    split = c2.radio("Split", SPLITS, index=1, captions=[SPLIT_HELP[s] for s in SPLITS])
+    recipe = c3.radio("Recipe", list(RECIPES), index=0, captions=[RECIPE_HELP[r] for r in RECIPES])
+    c4, c5, c6, c7 = st.columns(4)
+    epochs = c4.number_input("Epochs (study: 100)", min_value=1, max_value=1000, value=100)
+    batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, value=32)
+    lr = c6.number_input("Learning rate (study: 1e-4)", min_value=1e-6, max_value=0.5, value=1e-4, format="%.6f")
+    seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0)
+    submitted = st.form_submit_button("Start training", type="primary")
+if submitted:
+    try:
+        ui.start_training(feats, models=models, split=split, recipe=recipe, epochs=int(epochs),
+                          batch_size=int(batch), learning_rate=float(lr), seed=int(seed))
+    except MgcError as e:
+        st.error(str(e))
+
+# --- 3. progress ---------------------------------------------------------------------
+st.header("3 · Progress", divider="gray")
+ui.training_panel()

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create .venv (Python 3.11+) and install the given requirements file into it. Sourced by the two entry scripts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REQ="${1:-requirements.txt}"
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+# reinstall only when the requirements changed since the last successful install
+stamp=".venv/.installed-$(basename "$REQ")"
+sum=$(cat requirements*.txt | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r "$REQ"
+  echo "$sum" > "$stamp"
+fi
