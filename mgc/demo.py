@@ -397,13 +397,12 @@ def _bass(song, *, level, shape=None, pattern=None):
 
 
 def _pad(song, *, level, shapes=("sine", "triangle")):
-    """Sustained chords: detuned pairs with slow vibrato, a swell per chord and a slow LFO."""
+    """Sustained chords with slow vibrato, a chorus on the top voice, swells per chord."""
     rng, n, sr = song.rng, song.n, song.sr
     n_voices = int(rng.integers(3, 5))
     change = np.arange(len(song.degrees)) * song.chord_len
     fade = min(rng.uniform(0.3, 2.0), song.chord_len / 2)
     octave = 12 * int(rng.integers(1, 3))
-    lengths = np.full(len(change), song.chord_len)
     onsets = (change * sr).astype(np.int64)
     chords = song.chords[:, :n_voices] + octave
     tso, freqs = _line(onsets, n, sr, *_mtof(chords.T))
@@ -417,9 +416,8 @@ def _pad(song, *, level, shapes=("sine", "triangle")):
     # One detuned copy of the top voice gives the slow beating of a chorus.
     detuned = freqs[-1] * vib * _F(1.0 + rng.uniform(0.001, 0.005))
     out += _osc(detuned, shapes[0]) * _F(rng.uniform(0.3, 0.8))
-    _, (length,) = _line(onsets, n, sr, lengths)
     env = np.minimum(tso * _F(1.0 / fade), _F(1.0))  # fade in ...
-    env *= np.clip((length - tso) * _F(1.0 / fade), 0.0, 1.0)  # ... and out, per chord
+    env *= np.clip((_F(song.chord_len) - tso) * _F(1.0 / fade), 0.0, 1.0)  # ... and out, per chord
     lfo_rate, lfo_phi = rng.uniform(0.02, 0.15), rng.uniform(0, 2 * np.pi)
     env *= _slow(lambda t: 0.6 + 0.4 * np.sin(2 * np.pi * lfo_rate * t + lfo_phi), n, sr)
     return _normalize(out * env, level)
@@ -688,7 +686,8 @@ def write_demo_dataset(
 
     Writes ``root/genres/<style>/<style>.000NN.wav`` for ``NN`` in
     ``0 .. clips_per_style - 1``: 16-bit PCM, mono, ``sr`` Hz, ``duration`` seconds.
-    Existing files of the same names are overwritten; other files are left alone.
+    Existing files of the same names are overwritten (each file appears whole or
+    not at all); other files are left alone.
     Clip ``i`` of style ``s`` is seeded from ``(seed, DEMO_STYLES.index(s), i)``, so
     files are byte-identical across runs and do not depend on which other styles
     are written.
@@ -795,8 +794,10 @@ def write_demo_dataset(
             if nxt is not None:
                 pending.append((nxt, pool.submit(render, nxt)))
             path = genres / style / f"{style}.{i:05d}.wav"
+            partial = path.with_name(path.name + ".partial")  # never a half-written .wav
             try:
-                sf.write(path, y, sr, subtype="PCM_16", format="WAV")
+                sf.write(partial, y, sr, subtype="PCM_16", format="WAV")
+                os.replace(partial, path)
             except (OSError, sf.SoundFileError) as e:
                 raise DatasetError(f"cannot write {str(path)!r}: {e}") from e
             done += 1

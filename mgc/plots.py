@@ -419,3 +419,111 @@ def durations_by_class(table: "pd.DataFrame", *, title: str = "Track durations")
                              boxpoints="all", jitter=0.4, pointpos=0, customdata=rows["track_id"],
                              hovertemplate="%{customdata}: %{y:.2f} s<extra></extra>", showlegend=False))
     return apply_style(fig, title=title, x_title="Class", y_title="Duration (s)")
+
+
+# =========================================================================== #
+# Training, results and classification
+# =========================================================================== #
+
+#: One colour per model, on every page (classes have theirs from class_colors).
+MODEL_COLORS = {"mlp": "#1F77B4", "cnn": "#D62728", "lstm": "#2CA02C"}
+_METRIC_TITLES = {"accuracy": "Accuracy", "loss": "Cross-entropy loss", "rmse": "RMSE (one-hot vs softmax)"}
+
+
+def live_curves(histories: Mapping[str, list[dict]]) -> go.Figure:
+    """Accuracy and loss per epoch while training: one colour per model, train solid, validation dashed.
+
+    Parameters
+    ----------
+    histories : mapping
+        Model name -> list of per-epoch dicts with ``epoch``, ``accuracy``, ``loss``,
+        ``val_accuracy``, ``val_loss``.
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Cross-entropy loss"), horizontal_spacing=0.1)
+    for model, hist in histories.items():
+        epochs = [h["epoch"] for h in hist]
+        color = MODEL_COLORS.get(model)
+        for col, metric in ((1, "accuracy"), (2, "loss")):
+            for prefix, dash, part in (("", "solid", "train"), ("val_", "dash", "validation")):
+                values = [h.get(prefix + metric) for h in hist]
+                if all(v is None for v in values):
+                    continue
+                fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines", line=dict(color=color, dash=dash),
+                                         name=f"{model.upper()} {part}", legendgroup=model,
+                                         showlegend=col == 1), row=1, col=col)
+    fig.update_xaxes(title_text="Epoch")
+    fig.update_yaxes(title_text="Accuracy (fraction)", row=1, col=1)
+    fig.update_yaxes(title_text="Loss (nats)", row=1, col=2)
+    return apply_style(fig, title="Live training curves (solid: train, dashed: validation)", height=420)
+
+
+def study_curves(runs: list, metric: str) -> go.Figure:
+    """The study's Figures 6 (accuracy) and 7 (error) rebuilt: ``metric`` per epoch, train and validation.
+
+    Parameters
+    ----------
+    runs : list of mgc.runs.Run
+    metric : {'accuracy', 'loss', 'rmse'}
+    """
+    fig = go.Figure()
+    for r in runs:
+        h = r.history
+        color = MODEL_COLORS.get(r.model_name)
+        tag = f"{r.model_name.upper()} · {r.manifest['split']['name']} · {r.manifest['recipe']}"
+        dash_base = "solid" if r.manifest["split"]["name"] == "segment" else "dot"
+        fig.add_trace(go.Scatter(x=h["epoch"], y=h[metric], mode="lines", name=f"{tag} · train",
+                                 line=dict(color=color, dash=dash_base, width=2)))
+        if any(v is not None for v in h.get("val_" + metric, [])):
+            fig.add_trace(go.Scatter(x=h["epoch"], y=h["val_" + metric], mode="lines", name=f"{tag} · validation",
+                                     line=dict(color=color, dash="dash" if dash_base == "solid" else "dashdot",
+                                               width=1.5), opacity=0.8))
+    unit = {"accuracy": "Accuracy (fraction)", "loss": "Cross-entropy loss (nats)", "rmse": "RMSE"}[metric]
+    number = "Figure 6" if metric == "accuracy" else "Figure 7"
+    fig = apply_style(fig, title=f"{number}: {_METRIC_TITLES[metric].lower()} per epoch", x_title="Epoch",
+                      y_title=unit, height=460)
+    fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=11)))
+    return fig
+
+
+def confusion_matrix(run, *, level: str = "segments") -> go.Figure:
+    """A run's test confusion matrix (rows true, columns predicted), of segments or of tracks."""
+    key = "confusion" if level == "segments" else "track_confusion"
+    matrix = np.asarray(run.metrics.get(key) or [[0]], dtype=float)
+    classes = run.classes
+    totals = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+    text = [[f"{int(matrix[i, j])}<br>{share[i, j]:.0%}" for j in range(len(classes))] for i in range(len(classes))]
+    fig = go.Figure(go.Heatmap(z=share, x=classes, y=classes, text=text, texttemplate="%{text}",
+                               colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="Row share")))
+    fig.update_yaxes(autorange="reversed")
+    n = int(matrix.sum())
+    return apply_style(fig, title=f"Confusion matrix ({n} test {level})", x_title="Predicted class",
+                       y_title="True class", height=max(360, 60 * len(classes) + 160))
+
+
+def class_probabilities(answers: list) -> go.Figure:
+    """Clip-level class probabilities per model, side by side (one bar group per class)."""
+    fig = go.Figure()
+    for a in answers:
+        fig.add_trace(go.Bar(x=a.classes, y=a.probs, name=a.model.upper(), marker_color=MODEL_COLORS.get(a.model),
+                             hovertemplate="%{x}: %{y:.1%}<extra>" + a.model.upper() + "</extra>"))
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    return apply_style(fig, title="Probability per class (mean over the clip's 3-s windows)", x_title="Class",
+                       y_title="Probability")
+
+
+def window_timeline(starts: np.ndarray, answer) -> go.Figure:
+    """One model's class probabilities for each 3-s window across the clip, stacked to 100%."""
+    colors = class_colors(answer.classes)
+    fig = go.Figure()
+    for i, c in enumerate(answer.classes):
+        fig.add_trace(go.Bar(x=np.asarray(starts) + 1.5, y=answer.window_probs[:, i], name=c, width=2.9,
+                             marker_color=colors[c], hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>"))
+    fig.update_layout(barmode="stack", bargap=0.02)
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    return apply_style(fig, title=f"{answer.model.upper()}: prediction per 3-s window "
+                                  f"(clip: {answer.predicted}, {answer.confidence:.0%})",
+                       x_title="Time (s)", y_title="Probability", height=300)

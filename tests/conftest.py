@@ -87,3 +87,9 @@ def make_features(*, classes=("a", "b", "c"), tracks_per_class: int = 6, segment
 def tiny_features():
     """3 classes x 6 tracks x 10 segments of synthetic (130, 13) features (do not modify)."""
     return make_features()
+
+
+@pytest.fixture(scope="session")
+def feature_factory():
+    """:func:`make_features`, for tests that need other sizes or classes."""
+    return make_features
