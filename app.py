@@ -17,23 +17,31 @@ def home() -> None:
     )
     ui.caption_source()
     root = ui.dataset_root()
-    left, right = st.columns(2)
+    try:
+        summary = ui.dataset_summary(str(root))
+    except ui.MgcError as e:
+        st.error(str(e))
+        summary = None
+    runs, problems = ui.runs_overview()
+    c1, c2, c3, c4 = st.columns(4)
+    if summary:
+        c1.metric("Tracks", summary["tracks"])
+        c2.metric("Classes", summary["classes"])
+        c3.metric("Unreadable files", "-" if summary["failed"] is None else summary["failed"],
+                  help="Known once features are extracted (Train page)")
+    c4.metric("Stored runs", len(runs))
+    left, right = st.columns([2, 3])
     with left:
         st.subheader("Dataset")
-        try:
-            summary = ui.dataset_summary(str(root))
-        except ui.MgcError as e:
-            st.error(str(e))
-        else:
-            st.dataframe(summary["table"], hide_index=True, width="stretch")
-            st.markdown(summary["text"])
+        if summary:
+            st.plotly_chart(ui.class_count_figure(summary["counts"]), width="stretch")
+            st.caption(summary["text"])
     with right:
         st.subheader("Runs")
-        runs, problems = ui.runs_overview()
         if runs.empty:
             st.info("No runs yet: train one on the Train page.")
         else:
-            st.dataframe(runs, hide_index=True, width="stretch")
+            st.dataframe(runs, hide_index=True, width="stretch", height=min(400, 36 * (len(runs) + 1) + 2))
         for p in problems:
             st.warning(f"Damaged run skipped: {p}")
     st.subheader("Pages")

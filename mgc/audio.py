@@ -67,6 +67,38 @@ def _describe(source: Source, name: str | None) -> str:
     return "uploaded audio"
 
 
+def _riff_shortfall(head: bytes, size: int) -> int:
+    """Bytes missing from a RIFF/WAVE file whose ``data`` chunk claims more than the file holds (0 if none)."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return 0
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, length = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if chunk == b"data":
+            if length in (0, 0xFFFFFFFF):  # streamed WAVs leave the size open
+                return 0
+            return max(0, pos + 8 + length - size)
+        pos += 8 + length + (length & 1)
+    return 0
+
+
+def _check_truncated(source: Source, label: str) -> None:
+    if isinstance(source, (bytes, bytearray)):
+        head, size = bytes(source[:65536]), len(source)
+    elif isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            head = f.read(65536)
+        size = Path(source).stat().st_size
+    else:
+        return
+    missing = _riff_shortfall(head, size)
+    if missing:
+        raise AudioError(
+            f"{label!r} is truncated: its WAV header announces {missing} more bytes of audio than the file holds; "
+            "the file was cut short (re-export or re-download it)"
+        )
+
+
 def _open(source: Source, label: str):
     """Return something soundfile can open, checking emptiness first."""
     if isinstance(source, (bytes, bytearray)):
@@ -150,6 +182,7 @@ def decode(
         raise ParameterError(f"max_duration={max_duration!r} must be a positive number of seconds or None")
     label = _describe(source, name)
     handle = _open(source, label)
+    _check_truncated(source, label)
     try:
         with sf.SoundFile(handle) as f:
             native_sr, channels, total = f.samplerate, f.channels, f.frames

@@ -204,12 +204,9 @@ def _worker(path: str, params: dict) -> tuple[np.ndarray | None, np.ndarray | No
 
 def _init_worker() -> None:
     # one BLAS thread per process: the processes themselves use the cores
-    try:
-        from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-        threadpool_limits(1)
-    except ImportError:
-        pass
+    threadpool_limits(1)
 
 
 def _pool_context():
@@ -222,9 +219,13 @@ def _pool_context():
 def _run(todo: list[tuple[str, Path]], params: FeatureParams, workers: int, report) -> dict:
     results = {}
     if workers <= 1 or len(todo) < 4:
-        for rel, p in todo:
-            results[rel] = _worker(str(p), params.to_dict())
-            report(rel)
+        # one BLAS thread, as in the workers: float32 sums then round the same way whatever the worker count
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            for rel, p in todo:
+                results[rel] = _worker(str(p), params.to_dict())
+                report(rel)
         return results
     # warm the filterbank and imports once here, so forked workers inherit them
     mfcc_batch(np.zeros((1, params.samples_per_segment), np.float32), params=params)
@@ -236,10 +237,8 @@ def _run(todo: list[tuple[str, Path]], params: FeatureParams, workers: int, repo
                 report(futures[fut])
     except cf.process.BrokenProcessPool:
         # a worker died (e.g. a decoder crash): finish the rest here, one by one
-        for rel, p in todo:
-            if rel not in results:
-                results[rel] = _worker(str(p), params.to_dict())
-                report(rel)
+        rest = [(rel, p) for rel, p in todo if rel not in results]
+        results.update(_run(rest, params, 1, report))
     return results
 
 

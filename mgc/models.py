@@ -83,11 +83,11 @@ def build_mlp(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=No
     shape = _check(input_shape, n_classes)
     _dropout("dropout", dropout)
     inputs, x = _inputs(shape, normalize)
-    x = layers.Flatten()(x)
+    x = layers.Flatten(name="flatten")(x)
     # three fully connected layers, each followed by dropout
-    for units in (512, 256, 128):
-        x = layers.Dense(units, activation="relu")(x)
-        x = layers.Dropout(dropout)(x)
+    for i, units in enumerate((512, 256, 128), start=1):
+        x = layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
+        x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="genre")(x)
     return keras.Model(inputs, outputs, name="mlp")
 
@@ -139,7 +139,7 @@ def build_cnn(
     if not isinstance(pool_strides, int) or pool_strides < 1:
         raise ParameterError(f"pool_strides={pool_strides!r} must be a positive integer")
     inputs, x = _inputs((frames, coeffs), normalize)
-    x = layers.Reshape((frames, coeffs, 1))(x)
+    x = layers.Reshape((frames, coeffs, 1), name="add_channel")(x)
     h, w = frames, coeffs
     for i, (kernel, pool) in enumerate(((3, 3), (3, 3), (2, 2)), start=1):
         if conv_padding == "valid":
@@ -151,14 +151,15 @@ def build_cnn(
                 "use pool_strides=2 (the tutorial code's) or conv_padding='same'"
             )
         # convolution, pooling ('same' padding pads the edges), batch normalisation
-        x = layers.Conv2D(32, (kernel, kernel), activation="relu", padding=conv_padding)(x)
-        x = layers.MaxPooling2D((pool, pool), strides=(pool_strides, pool_strides), padding="same")(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.Conv2D(32, (kernel, kernel), activation="relu", padding=conv_padding, name=f"conv_{i}")(x)
+        x = layers.MaxPooling2D((pool, pool), strides=(pool_strides, pool_strides), padding="same",
+                                name=f"pool_{i}")(x)
+        x = layers.BatchNormalization(name=f"batchnorm_{i}")(x)
         h, w = -(-h // pool_strides), -(-w // pool_strides)
     # classifier head
-    x = layers.Flatten()(x)
-    x = layers.Dense(64, activation="relu")(x)
-    x = layers.Dropout(dropout)(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(64, activation="relu", name="dense")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="genre")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
@@ -185,11 +186,11 @@ def build_lstm(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=N
     _dropout("dropout", dropout)
     inputs, x = _inputs(shape, normalize)
     # two stacked LSTM layers over the frames
-    x = layers.LSTM(64, return_sequences=True)(x)
-    x = layers.LSTM(64)(x)
+    x = layers.LSTM(64, return_sequences=True, name="lstm_1")(x)
+    x = layers.LSTM(64, name="lstm_2")(x)
     # classifier head
-    x = layers.Dense(64, activation="relu")(x)
-    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(64, activation="relu", name="dense")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="genre")(x)
     return keras.Model(inputs, outputs, name="lstm")
 

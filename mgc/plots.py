@@ -484,6 +484,9 @@ def study_curves(runs: list, metric: str) -> go.Figure:
     fig = apply_style(fig, title=f"{number}: {_METRIC_TITLES[metric].lower()} per epoch", x_title="Epoch",
                       y_title=unit, height=460)
     fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=11)))
+    if metric == "loss":
+        # the study's raw-MFCC MLP starts near 50 nats: a log axis keeps the later epochs readable
+        fig.update_yaxes(type="log")
     return fig
 
 

@@ -144,22 +144,25 @@ from .errors import MgcError  # noqa: E402  (re-exported for pages: they catch M
 @st.cache_data(show_spinner=False, ttl=30)
 def dataset_summary(root: str) -> dict:
     """Tracks per class, unreadable files known to the feature cache, and the cache state."""
-    import pandas as pd
-
     from . import cache
     from .features import STUDY_PARAMS
 
     ds = dataset(root)
-    st_ = cache.status(cache.cache_file(artifacts_dir() / "cache", ds.genres_dir, STUDY_PARAMS))
-    table = pd.DataFrame({"class": list(ds.counts()), "tracks": list(ds.counts().values())})
-    if st_["exists"]:
-        text = (f"**{len(ds.tracks)} tracks** in {len(ds.classes)} classes. Feature cache: "
-                f"{st_['files']} files extracted, **{st_['failed']} unreadable**"
-                + (" (damaged cache: it will be rebuilt)" if st_.get("damaged") else "") + ".")
+    state = cache.status(cache.cache_file(artifacts_dir() / "cache", ds.genres_dir, STUDY_PARAMS))
+    if state["exists"]:
+        text = (f"Feature cache: {state['files']} of {len(ds.tracks)} files extracted, {state['failed']} of them "
+                "unreadable" + (" (the cache is damaged and will be rebuilt)" if state.get("damaged") else "") + ".")
     else:
-        text = (f"**{len(ds.tracks)} tracks** in {len(ds.classes)} classes. Feature cache: empty "
-                "(features are extracted on the Train page; unreadable files are counted then).")
-    return {"table": table, "text": text}
+        text = "Feature cache: empty. Features are extracted on the Train page; unreadable files are counted then."
+    return {"tracks": len(ds.tracks), "classes": len(ds.classes), "counts": ds.counts(),
+            "failed": state["failed"] if state["exists"] else None, "text": text}
+
+
+def class_count_figure(counts: dict):
+    """Tracks per class as a bar chart in the class colours."""
+    from . import plots
+
+    return plots.class_counts(counts)
 
 
 def runs_overview():

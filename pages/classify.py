@@ -44,8 +44,8 @@ for note in result.notes:
     st.warning(note)
 cols = st.columns(len(result.answers))
 for col, answer in zip(cols, result.answers):
-    col.metric(answer.label.split(" · ")[0], answer.predicted, f"{answer.confidence:.0%} confidence",
-               delta_color="off")
+    col.metric(answer.label.split(" · ")[0], answer.predicted)
+    col.caption(f"{answer.confidence:.0%} confidence · run `{answer.run_id}`")
 st.plotly_chart(plots.class_probabilities(result.answers), width="stretch")
 st.subheader("Prediction over time")
 for answer in result.answers:

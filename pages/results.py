@@ -48,9 +48,8 @@ st.header("Figures 6 and 7: learning curves", divider="gray")
 error_metric = st.radio("Error curve", ["loss", "rmse"], horizontal=True,
                         format_func={"loss": "cross-entropy loss (what the study's 'error' matches)",
                                      "rmse": "RMSE of one-hot vs softmax"}.get)
-c1, c2 = st.columns(2)
-c1.plotly_chart(plots.study_curves(selected, "accuracy"), width="stretch")
-c2.plotly_chart(plots.study_curves(selected, error_metric), width="stretch")
+st.plotly_chart(plots.study_curves(selected, "accuracy"), width="stretch")
+st.plotly_chart(plots.study_curves(selected, error_metric), width="stretch")
 
 # --- one run in detail --------------------------------------------------------------------
 st.header("One run in detail", divider="gray")

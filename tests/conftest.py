@@ -93,3 +93,35 @@ def tiny_features():
 def feature_factory():
     """:func:`make_features`, for tests that need other sizes or classes."""
     return make_features
+
+
+# --------------------------------------------------------------------------- #
+# Stored runs for the dashboard tests (AppTest pages, browser)
+# --------------------------------------------------------------------------- #
+TINY_RUN_MODELS = ("mlp", "cnn", "lstm")
+
+
+@pytest.fixture(scope="session")
+def tiny_runs_artifacts(tmp_path_factory, tiny_dataset) -> Path:
+    """An artifacts folder whose ``runs/`` holds 1-epoch MLP, CNN and LSTM runs on ``tiny_dataset``.
+
+    Made once per session (extract + three 1-epoch fits, a few seconds); read-only: copy it before
+    adding or damaging runs. Point ``MGC_ARTIFACTS`` at it (fixture ``with_tiny_runs``) to use it.
+    """
+    from mgc.extract import extract_dataset
+    from mgc.train import TrainConfig, train
+
+    art = tmp_path_factory.mktemp("runs-artifacts")
+    fs = extract_dataset(tiny_dataset, cache_dir=art / "cache", workers=1)
+    for model in TINY_RUN_MODELS:
+        train(fs, TrainConfig(model=model, split="track", epochs=1, batch_size=64), root=art / "runs",
+              run_id=f"tiny-{model}")
+    return art
+
+
+@pytest.fixture
+def with_tiny_runs(tiny_runs_artifacts, tiny_dataset, monkeypatch) -> Path:
+    """``MGC_ARTIFACTS`` at the session's tiny runs and ``MGC_DATA_DIR`` at ``tiny_dataset``."""
+    monkeypatch.setenv("MGC_ARTIFACTS", str(tiny_runs_artifacts))
+    monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
+    return tiny_runs_artifacts

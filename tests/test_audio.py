@@ -207,7 +207,14 @@ def test_truncated_wav_with_header_only():
     data = to_bytes(tone(), SR, format="WAV", subtype="PCM_16")
     assert data[:4] == b"RIFF" and data[36:40] == b"data"
     msg = _audio_error(data[:44], name="cut.wav")  # the 44-byte header, no samples
-    assert "cut.wav" in msg and "no audio samples" in msg
+    assert "cut.wav" in msg and "truncated" in msg
+
+
+@pytest.mark.parametrize("keep", [1000, 20000])
+def test_wav_cut_inside_its_samples(keep):
+    data = to_bytes(tone(), SR, format="WAV", subtype="PCM_16")
+    msg = _audio_error(data[:keep], name="half.wav")
+    assert "half.wav" in msg and "truncated" in msg and "more bytes" in msg
 
 
 @pytest.mark.parametrize("cut", [12, 20, 30])

@@ -238,11 +238,15 @@ def test_cli_classify_json(work, cli_files):
     assert "could not decode 'bad.wav'" in rows[2]["error"] and rows[2]["windows"] == 0
 
 
-def test_cli_classify_csv(work, cli_files):
+def test_cli_classify_csv(work, cli_files, capsys):
+    # in-process (the subprocess path is covered by the json test): same parser, same command function
+    from mgc.cli import main
+
     good, bad = cli_files
-    p = _mgc("classify", good, bad, "--run", "mlp-study", "--runs", str(work["runs"]), "--format", "csv")
-    assert p.returncode == 0, p.stderr
-    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    code = main(["classify", good, bad, "--run", "mlp-study", "--runs", str(work["runs"]), "--format", "csv"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == ["file", "run", "predicted", "confidence", "windows", "p_clicks", "p_noise", "p_tones",
                              "error"]
     assert [r["file"] for r in rows] == [good, bad]
@@ -251,24 +255,36 @@ def test_cli_classify_csv(work, cli_files):
     assert rows[1]["run"] == "" and "could not decode" in rows[1]["error"]
 
 
-def test_cli_train_then_evaluate(work, tmp_path):
+def test_cli_classify_of_bad_files_only_exits_2(work, cli_files, capsys):
+    from mgc.cli import main
+
+    assert main(["classify", cli_files[1], "--run", "mlp-study", "--runs", str(work["runs"])]) == 2
+    assert "bad.wav: ERROR could not decode" in capsys.readouterr().out
+
+
+def test_cli_train_then_evaluate(work, tmp_path, capsys):
+    # in-process, like `python -m mgc train ...` (the subprocess path is covered by the classify test)
+    from mgc.cli import main
+
     runs = tmp_path / "cli-runs"
-    p = _mgc("train", "--data", str(work["npz"]), "--model", "mlp", "--split", "track", "--epochs", "1",
-             "--batch-size", "16", "--runs", str(runs))
-    assert p.returncode == 0, p.stderr
-    assert "features: 120 segments, 12 tracks, classes clicks, noise, tones" in p.stdout
-    assert re.search(r"^mlp epoch   1/1  acc \d\.\d{4} loss \d+\.\d{4}  val_acc \d\.\d{4}", p.stdout, re.M), p.stdout
-    found = re.search(r"^run (\S+) \(finished\): test segment accuracy (\d\.\d{4})", p.stdout, re.M)
-    assert found, p.stdout
+    code = main(["train", "--data", str(work["npz"]), "--model", "mlp", "--split", "track", "--epochs", "1",
+                 "--batch-size", "16", "--runs", str(runs)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "features: 120 segments, 12 tracks, classes clicks, noise, tones (0 files skipped)" in out
+    assert re.search(r"^mlp epoch   1/1  acc \d\.\d{4} loss \d+\.\d{4}  val_acc \d\.\d{4}", out, re.M), out
+    found = re.search(r"^run (\S+) \(finished\): test segment accuracy (\d\.\d{4})", out, re.M)
+    assert found, out
     run_id, accuracy = found.groups()
     stored = load_run(run_id, root=runs)
     assert stored.manifest["model"] == "mlp" and stored.manifest["split"]["name"] == "track"
     assert f"{stored.metrics['segment_accuracy']:.4f}" == accuracy
 
-    p = _mgc("evaluate", run_id, "--data", str(work["npz"]), "--split", "track", "--runs", str(runs))
-    assert p.returncode == 0, p.stderr
-    assert f"run {run_id} on {work['npz']} (track split, test part): 30 segments, 3 tracks" in p.stdout
-    assert f"segment accuracy {accuracy}" in p.stdout
+    # the same split's test part gives the same accuracy
+    assert main(["evaluate", run_id, "--data", str(work["npz"]), "--split", "track", "--runs", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert f"run {run_id} on {work['npz']} (track split, test part): 30 segments, 3 tracks" in out
+    assert f"segment accuracy {accuracy}" in out
 
 
 def test_cli_reports_a_missing_run_in_one_line(work, cli_files):

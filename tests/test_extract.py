@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +104,7 @@ def test_bad_files_are_skipped_with_reasons(small, tmp_path, monkeypatch):
     (small / "genres" / "tones" / "tones.00099.wav").write_bytes(np.random.default_rng(0).bytes(4000))
     sf.write(small / "genres" / "noise" / "noise.00098.wav", np.full(SR, 0.2, np.float32), SR)
     fs = extract_dataset(small, cache_dir=tmp_path / "c", workers=1)
+    assert all(isinstance(s, Skipped) for s in fs.skipped)
     reasons = {s.track_id: s for s in fs.skipped}
     assert set(reasons) == {"tones.00099", "noise.00098"}
     assert reasons["tones.00099"].path == "tones/tones.00099.wav"
@@ -255,14 +255,6 @@ def test_cache_is_loaded_without_pickle(small, tmp_path):
         assert all(z[k].dtype != object for k in z.files)
 
 
-def _blas_threads() -> int:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return 1
-    return max((i.get("num_threads", 1) for i in threadpool_info() if i.get("user_api") == "blas"), default=1)
-
-
 @pytest.fixture(scope="module")
 def by_workers(tmp_path_factory):
     root = write_tiny_dataset(tmp_path_factory.mktemp("workers"), per_class=2, seconds=6.2)
@@ -277,12 +269,6 @@ def test_workers_1_and_2_agree(by_workers):
     np.testing.assert_allclose(one.X, two.X, atol=1e-4, rtol=0)
 
 
-@pytest.mark.xfail(
-    _blas_threads() > 1, strict=True,
-    reason="library bug: workers=1 extracts in-process with multi-threaded BLAS, workers>1 in processes "
-    "limited to one BLAS thread; the float32 mel projection (np.einsum -> sgemm) rounds differently "
-    "(up to ~3e-5). Remove this marker once mgc/extract.py runs both paths with the same BLAS threads.",
-)
 def test_workers_1_and_2_give_identical_arrays(by_workers):
     one, two = by_workers
     np.testing.assert_array_equal(one.X, two.X)
@@ -291,10 +277,12 @@ def test_workers_1_and_2_give_identical_arrays(by_workers):
 # --------------------------------------------------------------------------- #
 # FeatureSet files
 # --------------------------------------------------------------------------- #
-@pytest.fixture
-def small_features(small, tmp_path) -> FeatureSet:
-    (small / "genres" / "tones" / "tones.00099.wav").write_bytes(b"not audio" * 100)
-    return extract_dataset(small, cache_dir=tmp_path / "c", workers=1)
+@pytest.fixture(scope="module")
+def small_features(tmp_path_factory) -> FeatureSet:
+    """Features of a small dataset with one unreadable file (shared: do not modify)."""
+    root = write_tiny_dataset(tmp_path_factory.mktemp("small-features"), per_class=2, seconds=6.2)
+    (root / "genres" / "tones" / "tones.00099.wav").write_bytes(b"not audio" * 100)
+    return extract_dataset(root, use_cache=False, workers=1)
 
 
 def test_feature_set_save_load_roundtrip(small_features, tmp_path):

@@ -337,3 +337,15 @@ def test_load_run_by_id_prefers_the_runs_folder_to_the_working_folder(run, tmp_p
     (tmp_path / "base").mkdir()  # an unrelated folder that happens to share the run's id
     monkeypatch.chdir(tmp_path)
     assert load_run("base", root=run.path.parent).path == run.path
+
+
+def test_damaged_model_and_predictions_files_raise_artifact_errors(run, tmp_path):
+    shutil.copytree(run.path, tmp_path / "damaged")
+    model_bytes = (run.path / "model.keras").read_bytes()
+    (tmp_path / "damaged" / "model.keras").write_bytes(model_bytes[: len(model_bytes) // 2])
+    (tmp_path / "damaged" / "predictions.npz").write_bytes(b"not an npz file")
+    damaged = load_run("damaged", root=tmp_path)  # listed: the JSON files are fine
+    with pytest.raises(ArtifactError, match="run 'damaged': model.keras could not be loaded safely"):
+        damaged.model()
+    with pytest.raises(ArtifactError, match="run 'damaged': predictions.npz is unreadable"):
+        damaged.predictions()

@@ -1,0 +1,251 @@
+"""Benchmark: training speed of the study's three networks, and the cost of classifying a clip.
+
+Prints a markdown table:
+
+* seconds per training epoch of each model (mlp, cnn, lstm) at full-GTZAN size: about 7,000
+  training segments of 130 x 13 (synthetic random values), 10 classes, batch 32, compiled as
+  :func:`mgc.train.train` compiles (Adam, cross-entropy, accuracy + RMSE; op determinism on).
+  One warm-up epoch (tracing) is run first, then ``--epochs`` timed epochs; the median is shown.
+* seconds to load a stored run and classify one 30-s clip (decode, 10 windows of MFCCs, predict):
+  *cold* is the first load and first prediction in a fresh process (measured in a subprocess,
+  after its imports, which are reported apart), *warm* is with the model already loaded
+  (median of ``--repeats`` calls).
+
+Runs are made by a tiny 1-epoch :func:`mgc.train.train` in a temporary folder that is deleted.
+The CPU load (``os.getloadavg``) before and after is printed: the numbers are only comparable
+on an otherwise idle machine.
+
+Usage::
+
+    python bench/train.py                       # full size, all three models
+    python bench/train.py --segments 2000 --epochs 2 --models mlp,cnn
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+PROJECT = Path(__file__).resolve().parents[1]
+if str(PROJECT) not in sys.path:  # run as a script from anywhere: the library sits beside bench/
+    sys.path.insert(0, str(PROJECT))
+
+import logging  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+# Keras warns that each new model retraces predict: expected here (one model after the other)
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+MODELS = ("mlp", "cnn", "lstm")
+SHAPE = (130, 13)
+N_CLASSES = 10
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+# --------------------------------------------------------------------------- #
+# Training speed
+# --------------------------------------------------------------------------- #
+def epoch_seconds(model_name: str, *, n: int, batch_size: int, epochs: int, seed: int = 0) -> tuple[list[float], int]:
+    """Seconds of each timed epoch (after one warm-up epoch) and the model's parameter count."""
+    from mgc.models import STUDY_LEARNING_RATE, build
+    from mgc.train import keras_module
+
+    keras = keras_module()
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()  # as mgc.train does
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, *SHAPE), dtype=np.float32)
+    y = np.eye(N_CLASSES, dtype=np.float32)[rng.integers(0, N_CLASSES, n)]
+    model = build(model_name, SHAPE, N_CLASSES)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=STUDY_LEARNING_RATE[model_name]),
+                  loss="categorical_crossentropy",
+                  metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")])
+    times: list[float] = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t)
+
+    model.fit(X, y, epochs=1 + epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=[Clock()])
+    params = int(model.count_params())
+    keras.backend.clear_session()
+    return times[1:], params
+
+
+# --------------------------------------------------------------------------- #
+# Classification cost
+# --------------------------------------------------------------------------- #
+def make_runs(root: Path, models) -> dict[str, str]:
+    """Train each model for 1 epoch on a tiny synthetic 10-class table; return model -> run id."""
+    from mgc.extract import FeatureSet
+    from mgc.train import TrainConfig, train
+
+    rng = np.random.default_rng(0)
+    per_class, segs = 2, 5
+    n = N_CLASSES * per_class * segs
+    fs = FeatureSet(
+        X=rng.standard_normal((n, *SHAPE), dtype=np.float32),
+        y=np.repeat(np.arange(N_CLASSES), per_class * segs),
+        track_ids=np.repeat([f"c{c}.{t:05d}" for c in range(N_CLASSES) for t in range(per_class)], segs),
+        segment_index=np.tile(np.arange(segs), N_CLASSES * per_class),
+        classes=tuple(f"c{c}" for c in range(N_CLASSES)),
+        source="bench (synthetic)",
+    )
+    return {m: train(fs, TrainConfig(model=m, split="segment", epochs=1), root=root, run_id=f"bench-{m}").id
+            for m in models}
+
+
+def write_clip(path: Path, seconds: float = 30.0, sr: int = 22050) -> Path:
+    import soundfile as sf
+
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.random.default_rng(1).standard_normal(len(t))
+    sf.write(path, y.astype(np.float32), sr, subtype="PCM_16")
+    return path
+
+
+def cold_child(root: str, ids: list[str], clip: str) -> None:
+    """In a fresh process: time the imports, then the first load + classify. Prints JSON."""
+    t0 = time.perf_counter()
+    from mgc.classify import classify
+    from mgc.runs import load_run
+    from mgc.train import keras_module
+
+    keras_module()
+    import tensorflow  # noqa: F401 - part of the import cost being measured
+
+    t1 = time.perf_counter()
+    runs = [load_run(i, root=root) for i in ids]
+    for r in runs:
+        r.model()
+    t2 = time.perf_counter()
+    classify(clip, runs)
+    t3 = time.perf_counter()
+    print(json.dumps({"import": t1 - t0, "load": t2 - t1, "first_classify": t3 - t2}))
+
+
+def cold(root: Path, ids: list[str], clip: Path) -> dict:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    p = subprocess.run([sys.executable, __file__, "--cold-child", str(root), str(clip), *ids],
+                       capture_output=True, text=True, env=env, check=True)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def warm(root: Path, ids: list[str], clip: Path, repeats: int) -> float:
+    from mgc.classify import classify
+    from mgc.runs import load_run
+
+    runs = [load_run(i, root=root) for i in ids]
+    classify(clip, runs)  # loads the models and traces predict
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        classify(clip, runs)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def features_only(clip: Path, repeats: int) -> float:
+    """Decode + windows + MFCC of the clip, without any model (the part every model shares)."""
+    from mgc.audio import decode
+    from mgc.features import clip_windows
+
+    times = []
+    for _ in range(repeats + 1):
+        t = time.perf_counter()
+        clip_windows(decode(clip).y)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times[1:])
+
+
+# --------------------------------------------------------------------------- #
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--segments", type=int, default=7000, help="training segments (default 7000)")
+    p.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up (default 3)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--models", default=",".join(MODELS), help="comma-separated, default mlp,cnn,lstm")
+    p.add_argument("--repeats", type=int, default=5, help="warm classification calls timed (default 5)")
+    p.add_argument("--skip-training", action="store_true", help="only the classification part")
+    p.add_argument("--cold-child", nargs="+", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.cold_child:
+        root, clip, *ids = args.cold_child
+        cold_child(root, ids, clip)
+        return 0
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        p.error(f"unknown models {unknown}; choose from {', '.join(MODELS)}")
+    load_before = _load()
+    print(f"CPU: {os.cpu_count()} cores; load average (1/5/15 min) before: {load_before}", flush=True)
+
+    train_rows = {}
+    if not args.skip_training:
+        for m in models:
+            print(f"training {m}: 1 warm-up + {args.epochs} timed epochs of {args.segments} segments ...",
+                  file=sys.stderr, flush=True)
+            secs, params = epoch_seconds(m, n=args.segments, batch_size=args.batch_size, epochs=args.epochs)
+            train_rows[m] = (statistics.median(secs), secs, params)
+
+    with tempfile.TemporaryDirectory(prefix="mgc-bench-") as tmp:
+        root = Path(tmp) / "runs"
+        print("making tiny runs and timing classification ...", file=sys.stderr, flush=True)
+        ids = make_runs(root, models)
+        clip = write_clip(Path(tmp) / "clip30.wav")
+        groups = [(m, [ids[m]]) for m in models] + ([("all three", [ids[m] for m in models])] if len(models) > 1 else [])
+        class_rows = {}
+        for label, group in groups:
+            c = cold(root, group, clip)
+            class_rows[label] = (c, warm(root, group, clip, args.repeats))
+        shared = features_only(clip, args.repeats)
+
+    load_after = _load()
+    print()
+    print(f"Training: {args.segments:,} segments of 130x13, {N_CLASSES} classes, batch {args.batch_size}, "
+          f"median of {args.epochs} epochs after 1 warm-up. Classification: one 30-s WAV "
+          f"(decode + 10 windows + predict).")
+    print()
+    print("| model | parameters | s / epoch (median) | epochs timed (s) | cold: load (s) | cold: first classify (s) "
+          "| warm classify (s) |")
+    print("|---|---:|---:|---|---:|---:|---:|")
+    for label, group in groups:
+        c, w = class_rows[label]
+        if label in train_rows:
+            med, secs, params = train_rows[label]
+            tr = f"{params:,} | {med:.2f} | {', '.join(f'{s:.2f}' for s in secs)}"
+        else:
+            tr = "- | - | -"
+        print(f"| {label} | {tr} | {c['load']:.2f} | {c['first_classify']:.2f} | {w:.3f} |")
+    imports = [c["import"] for c, _ in class_rows.values()]
+    print()
+    print(f"Imports in a fresh process (mgc + Keras + TensorFlow): {statistics.median(imports):.1f} s (median of "
+          f"{len(imports)}), not included in the cold columns.")
+    print(f"Decode + MFCC of the clip alone (no model): {shared:.3f} s (median of {args.repeats}).")
+    print(f"Load average (1/5/15 min) before: {load_before}; after: {load_after}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

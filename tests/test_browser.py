@@ -1,0 +1,231 @@
+"""Browser tests: the real server (``streamlit run app.py``) driven in Debian's Chromium with Playwright.
+
+The server reads the tiny dataset and the session's tiny MLP/CNN/LSTM runs (conftest). Each test
+saves a screenshot to ``artifacts/screenshots/`` (git-ignored); the viewport is tall because
+Streamlit scrolls inside its own container, so a full-page screenshot would show no more.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package (requirements-dev.txt)")
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="no system Chromium (apt-get install chromium); browsers are "
+                                                "never downloaded"),
+]
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHOTS = PROJECT / "artifacts" / "screenshots"
+SHARED_SONG = PROJECT.parent / "shared" / "data" / "gtzan-mini" / "extra" / "blues.00099.mp3"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+VIEWPORT = {"width": 1400, "height": 2400}
+START_TIMEOUT = 120  # s: server start to /_stcore/health ok (a loaded 2-core machine)
+RENDER_MS = 120_000  # a page's first render (TensorFlow import, model loading)
+CLASSIFY_MS = 240_000  # cold classification: TensorFlow import + three models + decoding
+CLASSES = {"clicks", "noise", "tones"}  # the tiny runs' classes
+ERROR = "[data-testid=stAlertContentError]"
+EXCEPTION = "[data-testid=stException]"
+CHART = "[data-testid=stPlotlyChart]"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.status == 200 and r.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def start_server(data_dir: Path, artifacts: Path, log_path: Path, *, timeout: float = START_TIMEOUT):
+    """Start ``streamlit run app.py`` on a free port; return (process, url) once /_stcore/health answers ok."""
+    port = _free_port()
+    env = {**os.environ, "MGC_DATA_DIR": str(data_dir), "MGC_ARTIFACTS": str(artifacts), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    log = open(log_path, "wb")  # noqa: SIM115 - closed by stop_server
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    proc.log = log  # type: ignore[attr-defined]
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while not _healthy(url):  # readiness poll with a bounded deadline
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_server(proc)
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"streamlit server not healthy on {url} (exit code {proc.returncode}):\n{tail}")
+        time.sleep(0.2)
+    return proc, url
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 15) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    proc.log.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_runs_artifacts, tiny_dataset, tmp_path_factory):
+    """The app's URL, served from the project root on the tiny dataset and the tiny runs."""
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    try:
+        proc, url = start_server(tiny_dataset, tiny_runs_artifacts, log_path)
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield url
+    stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context (one Streamlit session) per test; a screenshot is saved at the end."""
+    context = browser.new_context(viewport=VIEWPORT)
+    pg = context.new_page()
+    yield pg
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        pg.screenshot(path=str(SHOTS / f"browser-{request.node.name}.png"))
+    finally:
+        context.close()
+
+
+def _open(page, url: str, title: str):
+    page.goto(url)
+    page.locator("h1", has_text=title).wait_for(timeout=RENDER_MS)
+
+
+def _no_exception(page) -> None:
+    expect(page.locator(EXCEPTION)).to_have_count(0)
+
+
+def _grid_text(frame) -> list[str]:
+    """Cell texts of an ``st.dataframe`` (a canvas grid; its cells are mirrored in an accessible table)."""
+    return frame.locator("[role=gridcell]").all_inner_texts()
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory) -> Path:
+    """A real 30-s clip: the GTZAN extra MP3 when the shared data is there, else a synthesized WAV."""
+    if SHARED_SONG.is_file():
+        return SHARED_SONG
+    sr = 22050
+    t = np.arange(30 * sr) / sr
+    rng = np.random.default_rng(7)
+    y = 0.3 * np.sin(2 * np.pi * 196 * t) * (1 + np.sin(2 * np.pi * 2 * t)) / 2 + 0.05 * rng.standard_normal(len(t))
+    path = tmp_path_factory.mktemp("song") / "synth-song.wav"
+    sf.write(path, y.astype(np.float32), sr, subtype="PCM_16")
+    return path
+
+
+# --------------------------------------------------------------------------- #
+# tests
+# --------------------------------------------------------------------------- #
+def test_home_shows_the_title_and_the_runs(server, page):
+    _open(page, server, "GTZAN genre lab")
+    runs = page.locator("[data-testid=stDataFrame]").first
+    runs.wait_for(timeout=RENDER_MS)
+    cells = _grid_text(runs)
+    assert {"tiny-mlp", "tiny-cnn", "tiny-lstm"} <= set(cells), cells
+    expect(page.locator("[data-testid=stMetricValue]").first).to_be_visible()
+    for label in ("Explore audio and features", "Train the models", "Results vs the paper", "Classify your clip"):
+        expect(page.get_by_role("link", name=label)).to_be_visible()
+    _no_exception(page)
+
+
+def test_classify_a_real_clip(server, page, song):
+    _open(page, f"{server}/classify", "Classify a clip")
+    page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(song))
+    page.locator("[data-testid=stMetric]").first.wait_for(timeout=CLASSIFY_MS)
+    expect(page.locator("[data-testid=stMetric]")).to_have_count(3)  # one per model: MLP, CNN, LSTM
+    predicted = page.locator("[data-testid=stMetricValue]").all_inner_texts()
+    assert len(predicted) == 3 and set(predicted) <= CLASSES, predicted
+    labels = page.locator("[data-testid=stMetricLabel]").all_inner_texts()
+    assert [label.strip() for label in labels] == ["MLP", "CNN", "RNN-LSTM"], labels
+    # the clip's facts, then one probability chart and one timeline per model
+    expect(page.get_by_text(f"{song.name}: 30.0 s analysed")).to_be_visible()
+    expect(page.locator(CHART)).to_have_count(4)
+    expect(page.locator(".js-plotly-plot")).to_have_count(4)
+    _no_exception(page)
+    expect(page.locator(ERROR)).to_have_count(0)
+
+
+def test_classify_a_file_that_is_not_audio(server, page, tmp_path):
+    fake = tmp_path / "not-a-song.wav"
+    fake.write_bytes(b"This is a text file with a .wav name, not audio.\n" * 20)
+    _open(page, f"{server}/classify", "Classify a clip")
+    page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(fake))
+    error = page.locator(ERROR)
+    error.wait_for(timeout=CLASSIFY_MS)
+    text = error.inner_text()
+    assert "not-a-song.wav" in text and "not a readable audio file" in text, text
+    assert "Traceback" not in text
+    _no_exception(page)
+    expect(page.locator("[data-testid=stMetric]")).to_have_count(0)
+
+
+def test_explore_shows_the_representations(server, page):
+    _open(page, f"{server}/explore", "Explore: from sound to MFCCs")
+    charts = page.locator(CHART)
+    charts.nth(8).wait_for(state="attached", timeout=RENDER_MS)  # 7 steps + 2 in the overview tab
+    expect(charts).to_have_count(9)
+    expect(page.locator(".js-plotly-plot")).to_have_count(9)
+    visible = [c.is_visible() for c in charts.all()]
+    assert sum(visible) == 7, visible  # the clip tab is open; the overview tab's charts are hidden
+    for step in ("1. Waveform", "2. FFT power spectrum", "3. STFT spectrogram", "4. Log-spectrogram (dB)",
+                 "5. Mel filterbank", "6. Mel spectrogram (dB)", "7. MFCCs"):
+        expect(page.get_by_role("heading", name=step)).to_be_visible()
+    expect(page.get_by_text("tones/tones.00000.wav").or_(page.get_by_text("clicks/clicks.00000.wav"))).to_be_visible()
+    _no_exception(page)
+    expect(page.locator(ERROR)).to_have_count(0)
+
+
+def test_results_shows_table2_and_curves(server, page):
+    _open(page, f"{server}/results", "Results")
+    charts = page.locator(CHART)
+    charts.nth(2).wait_for(timeout=RENDER_MS)
+    expect(charts).to_have_count(3)  # Figure 6, Figure 7, confusion matrix
+    table = page.locator("[data-testid=stDataFrame]").first
+    cells = _grid_text(table)
+    assert {"MLP", "CNN", "RNN-LSTM"} <= set(cells), cells
+    expect(page.get_by_text("CNN deviation from the study's text")).to_be_visible()
+    # the curves: a train and a validation trace per run in Figures 6 and 7
+    traces = page.locator(".js-plotly-plot").evaluate_all("els => els.map(e => (e.data || []).length)")
+    assert traces[:2] == [6, 6], traces
+    _no_exception(page)
+    expect(page.locator(ERROR)).to_have_count(0)
