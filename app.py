@@ -1,21 +1,24 @@
-"""GTZAN genre lab: the dashboard's entry point. Home page and navigation only."""
+"""GTZAN genre lab: the dashboard's entry point and home page.
+
+Pages live in ``pages/`` and are found by Streamlit's pages-folder discovery (the one
+navigation system used); the sidebar menu with readable titles comes from
+:func:`mgc.ui.page_header`, which every page calls first.
+"""
 
 import streamlit as st
 
 from mgc import ui
 
-st.set_page_config(page_title="GTZAN genre lab", page_icon=":material/graphic_eq:", layout="wide")
+ui.page_header("GTZAN genre lab")
 
 
 def home() -> None:
-    st.title("GTZAN genre lab")
     st.markdown(
         "Reproduce a published deep-learning study of music genre classification on GTZAN "
         "(13 MFCCs over 3-s segments; an MLP, a CNN and an RNN-LSTM), and go past it: see how audio "
         "becomes features, train under the study's leaky split and under honest ones, compare with the "
         "paper's Table 2, and hear what a model makes of your own songs."
     )
-    ui.caption_source()
     root = ui.dataset_root()
     try:
         summary = ui.dataset_summary(str(root))
@@ -52,13 +55,4 @@ def home() -> None:
     cols[3].page_link("pages/classify.py", label="Classify your clip", icon=":material/music_note:")
 
 
-navigation = st.navigation(
-    [
-        st.Page(home, title="Home", icon=":material/home:", default=True),
-        st.Page("pages/explore.py", title="Explore", icon=":material/equalizer:"),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
-        st.Page("pages/classify.py", title="Classify", icon=":material/music_note:"),
-    ]
-)
-navigation.run()
+home()

@@ -128,8 +128,11 @@ class TrainingJob:
             for m in models:
                 if m["status"] in ("queued", "running"):
                     remaining[m["model"]] = m["epochs"] - len(m["history"])
-            per_epoch = {m["model"]: (sum(h["seconds"] for h in m["history"][1:]) / max(1, len(m["history"]) - 1)
-                                      if len(m["history"]) > 1 else None) for m in models}
+            # the first epoch carries start-up costs: leave it out once there are others
+            per_epoch = {}
+            for m in models:
+                secs = [h["seconds"] for h in m["history"]]
+                per_epoch[m["model"]] = (sum(secs[1:]) / (len(secs) - 1) if len(secs) > 1 else secs[0]) if secs else None
             known = [v for v in per_epoch.values() if v]
             fallback = max(known) if known else None
             if fallback is not None:

@@ -450,7 +450,8 @@ def live_curves(histories: Mapping[str, list[dict]]) -> go.Figure:
                 values = [h.get(prefix + metric) for h in hist]
                 if all(v is None for v in values):
                     continue
-                fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines", line=dict(color=color, dash=dash),
+                fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", marker=dict(size=4),
+                                         line=dict(color=color, dash=dash),
                                          name=f"{model.upper()} {part}", legendgroup=model,
                                          showlegend=col == 1), row=1, col=col)
     fig.update_xaxes(title_text="Epoch")

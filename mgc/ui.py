@@ -91,6 +91,26 @@ def dataset(root: str):
     return find_tracks(root)
 
 
+#: The sidebar menu: (script, label, icon). Streamlit's own page list is hidden (config.toml).
+MENU = (
+    ("app.py", "Home", ":material/home:"),
+    ("pages/explore.py", "Explore", ":material/equalizer:"),
+    ("pages/train.py", "Train", ":material/model_training:"),
+    ("pages/results.py", "Results", ":material/leaderboard:"),
+    ("pages/classify.py", "Classify", ":material/music_note:"),
+)
+
+
+def page_header(title: str) -> None:
+    """Page config, the sidebar menu, the title and the data-source line: the first call of every page."""
+    st.set_page_config(page_title=f"{title} · GTZAN genre lab", page_icon=":material/graphic_eq:", layout="wide")
+    with st.sidebar:
+        for script, label, icon in MENU:
+            st.page_link(script, label=label, icon=icon)
+    st.title(title)
+    caption_source()
+
+
 def caption_source() -> None:
     """One line under a page title saying where the data comes from."""
     st.caption(f"Dataset: {data_source().describe()}")
@@ -258,10 +278,11 @@ def _render_job(job_id: str) -> None:
     done, total = snap["epochs_done"], snap["epochs_total"]
     st.progress(min(1.0, done / total) if total else 0.0,
                 text=f"Job {snap['id']}: {snap['status']} · epoch {done}/{total} (all models)")
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
     c1.metric("Elapsed", _clock(snap["elapsed_seconds"]))
     c2.metric("Time left (at most)", _clock(snap["eta_seconds"]) if running else "-")
-    c3.metric("Models", " · ".join(f"{m['model'].upper()}: {m['status']}" for m in snap["models"]))
+    c3.markdown("  \n".join(f"**{m['model'].upper()}** · {m['status']} · epoch {len(m['history'])}/{m['epochs']}"
+                            for m in snap["models"]))
     if running:
         if c4.button("Stop", type="secondary", help="Ends after the current epoch and stores a 'stopped' run"):
             job.stop()

@@ -5,8 +5,7 @@ import streamlit as st
 from mgc import plots, ui
 from mgc.errors import MgcError
 
-st.title("Classify a clip")
-ui.caption_source()
+ui.page_header("Classify a clip")
 runs, _ = ui.all_runs()
 if not runs:
     st.info("No trained runs yet: train one on the Train page.")

@@ -188,8 +188,7 @@ def dataset_overview() -> None:
             st.write("\n".join(f"- {line}" for line in data.ignored))
 
 
-st.title("Explore: from sound to MFCCs")
-ui.caption_source()
+ui.page_header("Explore: from sound to MFCCs")
 params = controls()
 clip_tab, overview_tab = st.tabs(["Clip", "Dataset overview"])
 

@@ -5,8 +5,7 @@ import streamlit as st
 from mgc import plots, ui
 from mgc.errors import MgcError
 
-st.title("Results")
-ui.caption_source()
+ui.page_header("Results")
 runs, problems = ui.all_runs()
 for p in problems:
     st.warning(f"Damaged run skipped: {p}")

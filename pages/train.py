@@ -20,8 +20,7 @@ RECIPE_HELP = {
                 "(best weights kept), balanced class weights.",
 }
 
-st.title("Train")
-ui.caption_source()
+ui.page_header("Train")
 root = ui.dataset_root()
 
 # --- 1. features -------------------------------------------------------------------
@@ -45,14 +44,12 @@ if st.button("Extract features", type="primary" if feats is None else "secondary
         feats = ui.extract_features(str(root), classes)
     except MgcError as e:
         st.error(str(e))
-        st.stop()
 if len(classes) < 2:
     st.info("Choose at least two classes.")
-    st.stop()
-if feats is None:
-    st.info("Extract the features to train.")
-    st.stop()
-ui.show_feature_summary(feats)
+elif feats is None:
+    st.info("Extract the features to train (instant when they are cached).")
+else:
+    ui.show_feature_summary(feats)
 
 # --- 2. settings ---------------------------------------------------------------------
 st.header("2 · Models and protocol", divider="gray")
@@ -67,7 +64,7 @@ with st.form("settings"):
     batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, value=32)
     lr = c6.number_input("Learning rate (study: 1e-4)", min_value=1e-6, max_value=0.5, value=1e-4, format="%.6f")
     seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0)
-    submitted = st.form_submit_button("Start training", type="primary")
+    submitted = st.form_submit_button("Start training", type="primary", disabled=feats is None)
 if submitted:
     try:
         ui.start_training(feats, models=models, split=split, recipe=recipe, epochs=int(epochs),
@@ -75,6 +72,6 @@ if submitted:
     except MgcError as e:
         st.error(str(e))
 
-# --- 3. progress ---------------------------------------------------------------------
+# --- 3. progress: shown whatever the state above, so a running job is never out of sight ----------
 st.header("3 · Progress", divider="gray")
 ui.training_panel()
