@@ -213,7 +213,7 @@ def decode(
         sr=int(sr),
         native_sr=int(native_sr),
         channels=int(channels),
-        source_duration=data.shape[0] / native_sr,
+        source_duration=(total if total > 0 else data.shape[0]) / native_sr,
         truncated=truncated,
     )
 

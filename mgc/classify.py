@@ -61,6 +61,12 @@ class ClipResult:
     notes: list[str] = field(default_factory=list)
 
 
+def _count_windows(n_samples: int, params: FeatureParams) -> int:
+    """Windows :func:`clip_windows` takes from ``n_samples`` samples with no ``max_windows`` bound."""
+    full, rest = divmod(n_samples, params.samples_per_segment)
+    return full + int(rest > 0 and 1 + rest // params.hop_length == params.frames_per_segment)
+
+
 def check_compatible(runs: list[Run]) -> None:
     """Raise unless the runs share one feature layout (their class lists may differ)."""
     if not runs:
@@ -95,7 +101,8 @@ def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "cli
         raise ParameterError(f"{name!r} gives no full {params.segment_duration:.1f}-s window")
     answers = []
     for run in runs:
-        probs = run.model().predict(X, batch_size=256, verbose=0).astype(np.float64)
+        # one batch: predict()'s per-call set-up costs more than the windows themselves
+        probs = np.asarray(run.model().predict_on_batch(X), dtype=np.float64)
         answers.append(ModelAnswer(run.id, run.label, run.model_name, run.classes, probs, probs.mean(axis=0)))
     return starts, answers
 
@@ -135,8 +142,8 @@ def classify(source: Source, runs: list[Run], *, name: str | None = None, max_du
     notes = []
     if d.truncated:
         notes.append(f"only the first {max_duration:.0f} s of {d.source_duration:.0f} s were analysed")
-    n_windows = int(len(d.y) // params.samples_per_segment)
-    if max_windows is not None and n_windows > len(starts):
+    n_windows = _count_windows(len(d.y), params)
+    if n_windows > len(starts):
         notes.append(f"{len(starts)} of {n_windows} windows, spread over the clip, were classified")
     for a in answers:
         if a.confidence < LOW_CONFIDENCE:

@@ -124,19 +124,16 @@ class TrainingJob:
         done_secs = [h["seconds"] for m in models for h in m["history"]]
         eta = None
         if status == "running":
-            remaining = {}
-            for m in models:
-                if m["status"] in ("queued", "running"):
-                    remaining[m["model"]] = m["epochs"] - len(m["history"])
-            # the first epoch carries start-up costs: leave it out once there are others
-            per_epoch = {}
+            # per config (the same model may be queued twice); the first epoch carries start-up
+            # costs, so it is left out once there are others
+            per_epoch = []
             for m in models:
                 secs = [h["seconds"] for h in m["history"]]
-                per_epoch[m["model"]] = (sum(secs[1:]) / (len(secs) - 1) if len(secs) > 1 else secs[0]) if secs else None
-            known = [v for v in per_epoch.values() if v]
-            fallback = max(known) if known else None
-            if fallback is not None:
-                eta = sum(n * (per_epoch[k] or fallback) for k, n in remaining.items())
+                per_epoch.append((sum(secs[1:]) / (len(secs) - 1) if len(secs) > 1 else secs[0]) if secs else None)
+            known = [v for v in per_epoch if v]
+            if known:
+                eta = sum((m["epochs"] - len(m["history"])) * (per_epoch[i] or max(known))
+                          for i, m in enumerate(models) if m["status"] in ("queued", "running"))
         return {"id": self.id, "status": status, "error": error, "models": models,
                 "elapsed_seconds": (now - started) if started else 0.0, "eta_seconds": eta,
                 "epochs_done": len(done_secs), "epochs_total": sum(m["epochs"] for m in models)}
@@ -157,7 +154,7 @@ class JobBoard:
                 raise ParameterError(f"a training job ({busy[0].id}) is running; stop it or wait for it to finish")
             job = TrainingJob(features, configs, **kwargs)
             self._jobs[job.id] = job
-        return job.start()
+            return job.start()
 
     def get(self, job_id: str | None) -> TrainingJob | None:
         return self._jobs.get(job_id) if job_id else None

@@ -41,11 +41,14 @@ CNN_DEVIATION = (
 
 
 def _check(input_shape, n_classes: int) -> tuple[int, int]:
-    if len(tuple(input_shape)) != 2 or min(input_shape) <= 0:
-        raise ParameterError(f"input_shape={tuple(input_shape)} must be (frames, n_mfcc) with positive sizes")
-    if not isinstance(n_classes, int) or n_classes < 2:
+    import numbers
+
+    shape = tuple(input_shape)
+    if len(shape) != 2 or not all(isinstance(v, numbers.Integral) and v > 0 for v in shape):
+        raise ParameterError(f"input_shape={shape} must be (frames, n_mfcc) with positive integer sizes")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
         raise ParameterError(f"n_classes={n_classes!r} must be an integer >= 2")
-    return int(input_shape[0]), int(input_shape[1])
+    return int(shape[0]), int(shape[1])
 
 
 def _dropout(name: str, rate: float) -> float:

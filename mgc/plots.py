@@ -23,6 +23,8 @@ import re
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
+import pandas  # noqa: F401 - imported before plotly: plotly peeks at sys.modules["pandas"] without the import
+#                lock, and a half-imported pandas (another session's thread) breaks its template set-up
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -474,10 +476,11 @@ def study_curves(runs: list, metric: str) -> go.Figure:
         color = MODEL_COLORS.get(r.model_name)
         tag = f"{r.model_name.upper()} · {r.manifest['split']['name']} · {r.manifest['recipe']}"
         dash_base = "solid" if r.manifest["split"]["name"] == "segment" else "dot"
-        fig.add_trace(go.Scatter(x=h["epoch"], y=h[metric], mode="lines", name=f"{tag} · train",
-                                 line=dict(color=color, dash=dash_base, width=2)))
+        mode = "lines+markers" if len(h["epoch"]) < 20 else "lines"  # a short run shows its points
+        fig.add_trace(go.Scatter(x=h["epoch"], y=h[metric], mode=mode, name=f"{tag} · train",
+                                 line=dict(color=color, dash=dash_base, width=2), marker=dict(size=5)))
         if any(v is not None for v in h.get("val_" + metric, [])):
-            fig.add_trace(go.Scatter(x=h["epoch"], y=h["val_" + metric], mode="lines", name=f"{tag} · validation",
+            fig.add_trace(go.Scatter(x=h["epoch"], y=h["val_" + metric], mode=mode, name=f"{tag} · validation",
                                      line=dict(color=color, dash="dash" if dash_base == "solid" else "dashdot",
                                                width=1.5), opacity=0.8))
     unit = {"accuracy": "Accuracy (fraction)", "loss": "Cross-entropy loss (nats)", "rmse": "RMSE"}[metric]

@@ -101,18 +101,25 @@ def _read_json(path: Path) -> dict:
 
 
 def load_run(run: str | os.PathLike, *, root: str | os.PathLike | None = None) -> Run:
-    """Load a run by id (from ``root``) or by folder path.
+    """Load a run by id (a folder of ``root``) or, for anything that is not an id, by folder path.
 
     Raises
     ------
     ArtifactError
         Missing or damaged files.
     """
-    path = Path(run)
+    text = str(run)
+    if _ID.match(text) and ".." not in text:
+        # an id names a folder of the runs folder, never one of the working folder
+        path = runs_dir(root) / text
+    else:
+        path = Path(run)
+        if not path.is_dir():
+            raise ParameterError(
+                f"run {text!r} is neither a run id (1-128 letters, digits, '.', '_' or '-') nor a run folder"
+            )
     if not path.is_dir():
-        path = runs_dir(root) / check_id(str(run))
-    if not path.is_dir():
-        raise ArtifactError(f"no run {str(run)!r} in {runs_dir(root)}")
+        raise ArtifactError(f"no run {text!r} in {runs_dir(root)}")
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
         raise ArtifactError(f"run {path.name!r} is incomplete: missing {', '.join(missing)}")

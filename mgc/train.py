@@ -281,7 +281,7 @@ def train(
     best_epoch = None
     if early is not None and history["val_loss"]:
         best_epoch = int(np.nanargmin(np.array(history["val_loss"], dtype=float))) + 1
-    status = "stopped" if state["user_stop"] else "finished"
+    status = "stopped" if state["user_stop"] and len(history["epoch"]) < cfg.epochs else "finished"
     manifest = {
         "id": None,
         "model": cfg.model,
@@ -344,8 +344,9 @@ def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, se
     mapping = np.array([known.index(c) for c in features.classes])
     rows = np.arange(len(features.y))
     if split:
-        s = make_split(split, y=features.y, track_ids=features.track_ids,
-                       seed=run.manifest["config"]["seed"] if seed is None else seed)
+        cfg = run.manifest["config"]
+        s = make_split(split, y=features.y, track_ids=features.track_ids, test_size=cfg["test_size"],
+                       validation_size=cfg["validation_size"], seed=cfg["seed"] if seed is None else seed)
         rows = s.test
     probs = run.model().predict(features.X[rows], batch_size=256, verbose=0)
     return evaluate_predictions(probs, mapping[features.y[rows]], features.track_ids[rows], known)

@@ -8,6 +8,7 @@ Streamlit scrolls inside its own container, so a full-page screenshot would show
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -134,9 +135,14 @@ def _no_exception(page) -> None:
     expect(page.locator(EXCEPTION)).to_have_count(0)
 
 
-def _grid_text(frame) -> list[str]:
-    """Cell texts of an ``st.dataframe`` (a canvas grid; its cells are mirrored in an accessible table)."""
-    return frame.locator("[role=gridcell]").all_inner_texts()
+def _grid_text(frame, *expected: str) -> list[str]:
+    """Cell texts of an ``st.dataframe`` (a canvas grid whose cells are mirrored in an accessible table),
+    once the cells holding ``expected`` are there (the grid fills its cells after the element appears)."""
+    cells = frame.locator("[role=gridcell]")
+    for text in expected:
+        cells.filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")).first.wait_for(state="attached",
+                                                                                          timeout=RENDER_MS)
+    return cells.all_inner_texts()
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +166,7 @@ def test_home_shows_the_title_and_the_runs(server, page):
     _open(page, server, "GTZAN genre lab")
     runs = page.locator("[data-testid=stDataFrame]").first
     runs.wait_for(timeout=RENDER_MS)
-    cells = _grid_text(runs)
+    cells = _grid_text(runs, "tiny-mlp")
     assert {"tiny-mlp", "tiny-cnn", "tiny-lstm"} <= set(cells), cells
     expect(page.locator("[data-testid=stMetricValue]").first).to_be_visible()
     for label in ("Explore audio and features", "Train the models", "Results vs the paper", "Classify your clip"):
@@ -221,7 +227,7 @@ def test_results_shows_table2_and_curves(server, page):
     charts.nth(2).wait_for(timeout=RENDER_MS)
     expect(charts).to_have_count(3)  # Figure 6, Figure 7, confusion matrix
     table = page.locator("[data-testid=stDataFrame]").first
-    cells = _grid_text(table)
+    cells = _grid_text(table, "MLP")
     assert {"MLP", "CNN", "RNN-LSTM"} <= set(cells), cells
     expect(page.get_by_text("CNN deviation from the study's text")).to_be_visible()
     # the curves: a train and a validation trace per run in Figures 6 and 7
@@ -229,3 +235,25 @@ def test_results_shows_table2_and_curves(server, page):
     assert traces[:2] == [6, 6], traces
     _no_exception(page)
     expect(page.locator(ERROR)).to_have_count(0)
+
+
+def test_home_then_classify_right_away_on_a_fresh_server(tiny_runs_artifacts, tiny_dataset, page, tmp_path):
+    """A visitor who clicks on as soon as the home title shows, on a server that just started.
+
+    Regression: the home script was still importing pandas (lazily, in mgc/ui.py) while the Classify
+    session built plotly's template at ``import mgc.plots``; plotly reads ``sys.modules["pandas"]``
+    without the import lock and failed on the half-imported module (AttributeError, every time).
+    Fixed by importing pandas at the top of mgc/plots.py.
+    """
+    try:
+        proc, url = start_server(tiny_dataset, tiny_runs_artifacts, tmp_path / "streamlit.log")
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    try:
+        _open(page, url, "GTZAN genre lab")
+        page.goto(f"{url}/classify")
+        page.locator(f"h1, {EXCEPTION}").first.wait_for(timeout=RENDER_MS)
+        _no_exception(page)
+        expect(page.locator("h1", has_text="Classify a clip")).to_be_visible()
+    finally:
+        stop_server(proc)

@@ -147,8 +147,6 @@ def test_max_duration_truncates_and_says_so(run, tmp_path):
     assert any(n.startswith("only the first 12 s of ") for n in res.notes)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: audio.decode sets source_duration to the seconds read, not the "
-                                       "file's length, so the note says 'the first 12 s of 12 s'")
 def test_truncation_note_gives_the_files_length(run, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, _tone(70.0), SR, subtype="PCM_16")

@@ -81,9 +81,10 @@ def test_two_models_run_in_the_background(feature_factory, tmp_path, spy):
     assert [s["epochs_done"] for s in during] == [1, 2, 3, 4]
     assert [[m["status"] for m in s["models"]] for s in during] == [
         ["running", "queued"], ["running", "queued"], ["finished", "running"], ["finished", "running"]]
-    # no estimate before a model has two epochs (the first one includes tracing); then one
-    assert during[0]["eta_seconds"] is None
-    # after the MLP's 2nd epoch: the CNN's 2 epochs are left, estimated at the MLP's pace
+    # after the MLP's 1st epoch: 1 MLP + 2 CNN epochs left, all at the pace of that (only) epoch
+    first_pace = during[0]["models"][0]["history"][0]["seconds"]
+    assert during[0]["eta_seconds"] == pytest.approx(3 * first_pace)
+    # after the MLP's 2nd epoch: the CNN's 2 epochs are left; the first epoch (tracing) no longer counts
     mlp_pace = during[1]["models"][0]["history"][1]["seconds"]
     assert during[1]["eta_seconds"] == pytest.approx(2 * mlp_pace)
     assert during[3]["eta_seconds"] == pytest.approx(0.0)
@@ -170,8 +171,6 @@ def test_a_job_starts_once_and_needs_a_config(tiny_features, monkeypatch):
     assert _finish(job)["status"] == "finished"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: TrainingJob.snapshot keys eta by model name, so two configs of "
-                                       "one model (e.g. two seeds) overwrite each other (mgc/jobs.py)")
 def test_eta_with_two_configs_of_the_same_model(tiny_features, monkeypatch):
     job = TrainingJob(tiny_features, _configs("mlp", "mlp", epochs=4))
     # as after 2 of 4 epochs of the first model, 2 s each: 2 + 4 epochs left

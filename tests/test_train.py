@@ -220,8 +220,6 @@ def test_resolved_fills_the_recipe_and_keeps_overrides():
     assert (c.learning_rate, c.standardize, c.early_stopping, c.class_weight) == (1e-4, True, 0, True)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: evaluate_run re-makes the split with the default test_size, "
-                                       "not the run's (mgc/train.py evaluate_run)")
 def test_evaluate_run_uses_the_runs_own_test_fraction(run, tiny_features, tmp_path):
     # the stored run, as if trained with test_size=0.5 (3 of 6 tracks per class tested: 90 segments)
     shutil.copytree(run.path, tmp_path / "half")
@@ -331,8 +329,6 @@ def test_load_run_by_folder_path(run):
     assert again.id == "base" and again.metrics == run.metrics
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: load_run tries the id as a path relative to the working folder "
-                                       "before the runs folder (mgc/runs.py load_run)")
 def test_load_run_by_id_prefers_the_runs_folder_to_the_working_folder(run, tmp_path, monkeypatch):
     (tmp_path / "base").mkdir()  # an unrelated folder that happens to share the run's id
     monkeypatch.chdir(tmp_path)
