@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .audio import Source, check_signal, decode
+from .config import MODEL_TITLES
 from .errors import ParameterError
 from .features import FeatureParams, clip_windows
 from .runs import Run
@@ -148,7 +149,7 @@ def classify(source: Source, runs: list[Run], *, name: str | None = None, max_du
     for a in answers:
         if a.confidence < LOW_CONFIDENCE:
             notes.append(
-                f"{a.model.upper()} is unsure ({a.confidence:.0%} for {a.predicted}): the clip may be outside "
+                f"{MODEL_TITLES.get(a.model, a.model)} is unsure ({a.confidence:.0%} for {a.predicted}): the clip may be outside "
                 f"the classes it knows ({', '.join(a.classes)}), e.g. speech or another genre"
             )
     return ClipResult(label, d.duration, d.native_sr, d.channels, d.truncated, starts, answers, notes)

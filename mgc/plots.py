@@ -28,6 +28,8 @@ import pandas  # noqa: F401 - imported before plotly: plotly peeks at sys.module
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from .config import MODEL_TITLES
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -454,7 +456,7 @@ def live_curves(histories: Mapping[str, list[dict]]) -> go.Figure:
                     continue
                 fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", marker=dict(size=4),
                                          line=dict(color=color, dash=dash),
-                                         name=f"{model.upper()} {part}", legendgroup=model,
+                                         name=f"{MODEL_TITLES.get(model, model)} {part}", legendgroup=model,
                                          showlegend=col == 1), row=1, col=col)
     fig.update_xaxes(title_text="Epoch")
     fig.update_yaxes(title_text="Accuracy (fraction)", row=1, col=1)
@@ -474,7 +476,7 @@ def study_curves(runs: list, metric: str) -> go.Figure:
     for r in runs:
         h = r.history
         color = MODEL_COLORS.get(r.model_name)
-        tag = f"{r.model_name.upper()} · {r.manifest['split']['name']} · {r.manifest['recipe']}"
+        tag = f"{MODEL_TITLES.get(r.model_name, r.model_name)} · {r.manifest['split']['name']} · {r.manifest['recipe']}"
         dash_base = "solid" if r.manifest["split"]["name"] == "segment" else "dot"
         mode = "lines+markers" if len(h["epoch"]) < 20 else "lines"  # a short run shows its points
         fig.add_trace(go.Scatter(x=h["epoch"], y=h[metric], mode=mode, name=f"{tag} · train",
@@ -490,7 +492,8 @@ def study_curves(runs: list, metric: str) -> go.Figure:
     fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=11)))
     if metric == "loss":
         # the study's raw-MFCC MLP starts near 50 nats: a log axis keeps the later epochs readable
-        fig.update_yaxes(type="log")
+        ticks = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
+        fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     return fig
 
 
@@ -514,8 +517,9 @@ def class_probabilities(answers: list) -> go.Figure:
     """Clip-level class probabilities per model, side by side (one bar group per class)."""
     fig = go.Figure()
     for a in answers:
-        fig.add_trace(go.Bar(x=a.classes, y=a.probs, name=a.model.upper(), marker_color=MODEL_COLORS.get(a.model),
-                             hovertemplate="%{x}: %{y:.1%}<extra>" + a.model.upper() + "</extra>"))
+        title = MODEL_TITLES.get(a.model, a.model)
+        fig.add_trace(go.Bar(x=a.classes, y=a.probs, name=title, marker_color=MODEL_COLORS.get(a.model),
+                             hovertemplate="%{x}: %{y:.1%}<extra>" + title + "</extra>"))
     fig.update_layout(barmode="group")
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     return apply_style(fig, title="Probability per class (mean over the clip's 3-s windows)", x_title="Class",
@@ -531,6 +535,6 @@ def window_timeline(starts: np.ndarray, answer) -> go.Figure:
                              marker_color=colors[c], hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>"))
     fig.update_layout(barmode="stack", bargap=0.02)
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
-    return apply_style(fig, title=f"{answer.model.upper()}: prediction per 3-s window "
+    return apply_style(fig, title=f"{MODEL_TITLES.get(answer.model, answer.model)}: prediction per 3-s window "
                                   f"(clip: {answer.predicted}, {answer.confidence:.0%})",
                        x_title="Time (s)", y_title="Probability", height=300)

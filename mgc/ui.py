@@ -20,7 +20,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from .config import artifacts_dir
+from .config import MODEL_TITLES, artifacts_dir
 
 #: Environment variable naming the dataset folder.
 DATA_ENV = "MGC_DATA_DIR"
@@ -281,7 +281,7 @@ def _render_job(job_id: str) -> None:
     c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
     c1.metric("Elapsed", _clock(snap["elapsed_seconds"]))
     c2.metric("Time left (at most)", _clock(snap["eta_seconds"]) if running else "-")
-    c3.markdown("  \n".join(f"**{m['model'].upper()}** · {m['status']} · epoch {len(m['history'])}/{m['epochs']}"
+    c3.markdown("  \n".join(f"**{MODEL_TITLES.get(m['model'], m['model'])}** · {m['status']} · epoch {len(m['history'])}/{m['epochs']}"
                             for m in snap["models"]))
     if running:
         if c4.button("Stop", type="secondary", help="Ends after the current epoch and stores a 'stopped' run"):

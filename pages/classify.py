@@ -30,13 +30,13 @@ if source is None:
 if not chosen:
     st.info("Choose at least one run.")
     st.stop()
-st.audio(source)
 try:
     result = ui.classify_upload(source.getvalue(), getattr(source, "name", "recording.wav"), tuple(chosen))
 except MgcError as e:
     st.error(str(e))
     st.stop()
 
+st.audio(source)
 st.caption(f"{result.name}: {result.duration:.1f} s analysed, {result.native_sr} Hz, {result.channels} channel(s), "
            f"{len(result.starts)} windows of 3 s.")
 for note in result.notes:

@@ -1,7 +1,6 @@
 """Explore: one clip from waveform to MFCCs, the study's path, plus a dataset overview.
 
-Routed by ``app.py`` (``st.navigation``); to run it alone, start it from the project root
-with the root on the import path: ``python -m streamlit run pages/explore.py``.
+A page of the app started with ``streamlit run app.py`` (pages-folder discovery).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "explore.py")
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = "pages/explore.py"
 SR = 22050
 
 
@@ -35,7 +36,9 @@ def tiny_dataset(tmp_path, monkeypatch):
 
 
 def _run() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    at.switch_page(PAGE)
+    return at.run()
 
 
 def test_page_renders_every_representation_and_the_overview(tiny_dataset):
