@@ -322,8 +322,9 @@ def train(
     manifest["id"] = run_id
     predictions = {"track_ids": t_test.astype(str), "segment_index": features.segment_index[split.test],
                    "y_true": y_test, "probs": probs.astype(np.float32)}
-    # store an uncompiled copy: no optimizer state in the shipped file
-    export = keras.models.clone_model(model)
+    # store an uncompiled copy built from the config: no optimizer state in the file
+    # (clone_model compiles its clone like the original, and the Adam moments triple the size)
+    export = keras.Model.from_config(model.get_config())
     export.set_weights(model.get_weights())
     save_run(run_id, manifest=manifest, history=history, metrics=metrics, predictions=predictions,
              model=export, root=root)

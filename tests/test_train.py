@@ -345,3 +345,15 @@ def test_damaged_model_and_predictions_files_raise_artifact_errors(run, tmp_path
         damaged.model()
     with pytest.raises(ArtifactError, match="run 'damaged': predictions.npz is unreadable"):
         damaged.predictions()
+
+
+def test_the_stored_model_carries_no_optimizer_state(run, tmp_path):
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(run.path / "model.keras") as z:
+        z.extract("model.weights.h5", tmp_path)
+    with h5py.File(tmp_path / "model.weights.h5") as f:
+        assert "optimizer" not in f, list(f)
+        assert "layers" in f
