@@ -75,6 +75,8 @@ class TrainConfig:
     standardize, early_stopping, class_weight : optional
         Override the recipe: standardise inputs; patience in epochs (0 = off);
         balanced class weights.
+    monitor : {'val_loss', 'val_accuracy'}
+        What early stopping watches (and which epoch's weights it keeps).
     """
 
     model: str = "cnn"
@@ -90,6 +92,7 @@ class TrainConfig:
     cnn_pool_strides: int = 2
     standardize: bool | None = None
     early_stopping: int | None = None
+    monitor: str = "val_loss"
     class_weight: bool | None = None
 
     def __post_init__(self):
@@ -105,6 +108,8 @@ class TrainConfig:
                 raise ParameterError(f"{name}={v!r} must be a positive integer")
         if self.learning_rate is not None and not 0 < self.learning_rate < 1:
             raise ParameterError(f"learning_rate={self.learning_rate!r} must be in (0, 1)")
+        if self.monitor not in ("val_loss", "val_accuracy"):
+            raise ParameterError(f"monitor={self.monitor!r} must be 'val_loss' or 'val_accuracy'")
         if self.early_stopping is not None and self.early_stopping < 0:
             raise ParameterError(f"early_stopping={self.early_stopping!r} must be >= 0 epochs (0 turns it off)")
 
@@ -258,7 +263,7 @@ def train(
     callbacks = [Recorder()]
     early = None
     if cfg.early_stopping and len(X_val):
-        early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping,
+        early = keras.callbacks.EarlyStopping(monitor=cfg.monitor, patience=cfg.early_stopping,
                                               restore_best_weights=True)
         callbacks.append(early)
     started = dt.datetime.now().isoformat(timespec="seconds")
@@ -279,8 +284,9 @@ def train(
     probs = model.predict(X_test, batch_size=256, verbose=0)
     metrics = evaluate_predictions(probs, y_test, t_test, features.classes)
     best_epoch = None
-    if early is not None and history["val_loss"]:
-        best_epoch = int(np.nanargmin(np.array(history["val_loss"], dtype=float))) + 1
+    if early is not None and history[cfg.monitor]:
+        values = np.array(history[cfg.monitor], dtype=float)
+        best_epoch = int(np.nanargmin(values) if cfg.monitor == "val_loss" else np.nanargmax(values)) + 1
     status = "stopped" if state["user_stop"] and len(history["epoch"]) < cfg.epochs else "finished"
     manifest = {
         "id": None,
