@@ -28,7 +28,7 @@ class ModelProgress:
     epochs: int
     history: list[dict] = field(default_factory=list)  # one dict of logs (+ seconds) per epoch
     run_id: str | None = None
-    status: str = "queued"  # queued, running, finished, stopped, failed
+    status: str = "queued"  # queued, running, finished, stopped, skipped (never begun), failed
 
 
 class TrainingJob:
@@ -85,7 +85,7 @@ class TrainingJob:
             for cfg, prog in zip(self.configs, self.models):
                 if self._stop.is_set():
                     with self._lock:
-                        prog.status = "stopped"
+                        prog.status = "skipped"
                     continue
                 with self._lock:
                     prog.status = "running"
@@ -107,7 +107,7 @@ class TrainingJob:
         with self._lock:
             for p in self.models:
                 if p.status in ("queued", "running"):
-                    p.status = "failed" if final == "failed" else "stopped"
+                    p.status = "failed" if final == "failed" else ("skipped" if p.status == "queued" else "stopped")
             self.status, self.ended = final, time.time()
 
     # --- reading -----------------------------------------------------------------------

@@ -257,3 +257,31 @@ def test_home_then_classify_right_away_on_a_fresh_server(tiny_runs_artifacts, ti
         expect(page.locator("h1", has_text="Classify a clip")).to_be_visible()
     finally:
         stop_server(proc)
+
+
+def test_train_live_curves_survive_a_reload_and_stop_keeps_a_run(tiny_runs_artifacts, tiny_dataset, page, tmp_path):
+    """Extract, start training, see the live curves, reload the page (a new session), stop: a 'stopped' run."""
+    import json
+
+    artifacts = tmp_path / "artifacts"
+    shutil.copytree(tiny_runs_artifacts, artifacts)
+    before = {p.name for p in (artifacts / "runs").iterdir()}
+    proc, url = start_server(tiny_dataset, artifacts, tmp_path / "streamlit.log")
+    try:
+        _open(page, f"{url}/train", "Train")
+        page.get_by_role("button", name="Extract features").click()
+        page.get_by_text(re.compile(r"segments of 130x13 from \d+ tracks")).wait_for(timeout=RENDER_MS)
+        page.get_by_label("Epochs (study: 100)").fill("500")
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_text("Live training curves").first.wait_for(timeout=RENDER_MS)
+        page.reload()  # a new session: the job lives in the server, not in the page
+        page.get_by_text("Live training curves").first.wait_for(timeout=RENDER_MS)
+        page.get_by_role("button", name="Stop").click()
+        page.get_by_text(re.compile(r"Job \w+: stopped")).wait_for(timeout=RENDER_MS)
+        _no_exception(page)
+    finally:
+        stop_server(proc)
+    new = [p for p in (artifacts / "runs").iterdir() if p.name not in before and not p.name.startswith(".")]
+    assert len(new) == 1, new  # the first model stopped after its current epoch; the others never began
+    manifest = json.loads((new[0] / "manifest.json").read_text())
+    assert manifest["status"] == "stopped" and 1 <= manifest["epochs_run"] < 500

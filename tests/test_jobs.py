@@ -100,7 +100,7 @@ def test_stop_after_the_first_epoch(tiny_features, tmp_path, spy):
     assert snap["status"] == "stopped"
     first, second = snap["models"]
     assert first["status"] == "stopped" and len(first["history"]) == 1 and first["run_id"]
-    assert second["status"] == "stopped" and second["history"] == [] and second["run_id"] is None
+    assert second["status"] == "skipped" and second["history"] == [] and second["run_id"] is None
     runs, _ = list_runs(tmp_path)
     assert [r.id for r in runs] == [first["run_id"]]
     assert runs[0].manifest["status"] == "stopped"

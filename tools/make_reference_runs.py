@@ -31,11 +31,13 @@ def main() -> int:
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan-mini"))
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--only", help="comma-separated run ids to (re)make")
+    p.add_argument("--plan", help="comma-separated split:recipe pairs (default: all three)")
     args = p.parse_args()
     fs = extract_dataset(args.data, classes=CLASSES)
     note = ("real GTZAN audio: the classical, jazz and rock tracks of the fault-filtered split's train list "
             "(../shared/data/gtzan-mini); the seven genres with a single track there were dropped")
-    for split, recipe in PLAN:
+    plan = [tuple(x.split(":")) for x in args.plan.split(",")] if args.plan else PLAN
+    for split, recipe in plan:
         for model in ("mlp", "cnn", "lstm"):
             run_id = f"gtzan-mini3-{split}-{recipe}-{model}"
             if args.only and run_id not in args.only.split(","):
