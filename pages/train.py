@@ -16,8 +16,8 @@ SPLIT_HELP = {
 }
 RECIPE_HELP = {
     "study": "The study's pipeline as is: raw MFCCs, all epochs, no class weights.",
-    "improved": "Standardised MFCCs (fitted on the training part), early stopping on validation loss "
-                "(best weights kept), balanced class weights.",
+    "improved": "Standardised MFCCs (fitted on the training part), Adam 1e-3, early stopping on validation "
+                "loss (best weights kept), balanced class weights.",
 }
 
 ui.page_header("Train")
@@ -62,13 +62,14 @@ with st.form("settings"):
     c4, c5, c6, c7 = st.columns(4)
     epochs = c4.number_input("Epochs (study: 100)", min_value=1, max_value=1000, value=100)
     batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, value=32)
-    lr = c6.number_input("Learning rate (study: 1e-4)", min_value=1e-6, max_value=0.5, value=1e-4, format="%.6f")
+    lr = c6.number_input("Learning rate (empty: the recipe's)", min_value=1e-6, max_value=0.5, value=None,
+                         format="%.6f", placeholder="study 1e-4 · improved 1e-3")
     seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0)
     submitted = st.form_submit_button("Start training", type="primary", disabled=feats is None)
 if submitted:
     try:
         ui.start_training(feats, models=models, split=split, recipe=recipe, epochs=int(epochs),
-                          batch_size=int(batch), learning_rate=float(lr), seed=int(seed))
+                          batch_size=int(batch), learning_rate=None if lr is None else float(lr), seed=int(seed))
     except MgcError as e:
         st.error(str(e))
 

@@ -170,7 +170,7 @@ def test_improved_recipe_standardises_with_the_training_mean(tiny_features, tmp_
 
     r = _fit(tiny_features, tmp_path, "improved", recipe="improved", seed=1)
     cfg = r.manifest["config"]
-    assert (cfg["standardize"], cfg["early_stopping"], cfg["class_weight"]) == (True, 15, True)
+    assert (cfg["standardize"], cfg["early_stopping"], cfg["class_weight"], cfg["learning_rate"]) == (True, 20, True, 1e-3)
     assert RECIPES["improved"]["standardize"] and not RECIPES["study"]["standardize"]
     model = r.model()
     norm = model.layers[1]
@@ -217,7 +217,9 @@ def test_bad_config(kwargs, rule):
 
 def test_resolved_fills_the_recipe_and_keeps_overrides():
     c = TrainConfig(model="lstm", recipe="improved", early_stopping=0).resolved()
-    assert (c.learning_rate, c.standardize, c.early_stopping, c.class_weight) == (1e-4, True, 0, True)
+    assert (c.learning_rate, c.standardize, c.early_stopping, c.class_weight) == (1e-3, True, 0, True)
+    assert TrainConfig(model="lstm", recipe="study").resolved().learning_rate == 1e-4  # the study's
+    assert TrainConfig(model="cnn", recipe="improved", learning_rate=5e-4).resolved().learning_rate == 5e-4
 
 
 def test_evaluate_run_uses_the_runs_own_test_fraction(run, tiny_features, tmp_path):
