@@ -21,6 +21,7 @@ from pathlib import Path
 import streamlit as st
 
 from .config import MODEL_TITLES, artifacts_dir
+from .errors import MgcError
 
 #: Environment variable naming the dataset folder.
 DATA_ENV = "MGC_DATA_DIR"
@@ -158,7 +159,6 @@ def dataset_survey(root: str):
 
 
 # --- home page, run lists ----------------------------------------------------------------
-from .errors import MgcError  # noqa: E402  (re-exported for pages: they catch MgcError only)
 
 
 @st.cache_data(show_spinner=False, ttl=30)
@@ -327,24 +327,6 @@ def default_result_runs(runs) -> list[str]:
     """Reference runs when present (all of them), else the newest three."""
     ref = [r.id for r in runs if r.id.startswith("gtzan-mini3-")]
     return sorted(ref) if ref else [r.id for r in runs[:3]]
-
-
-def table2(runs):
-    from .report import table2 as _t
-
-    return _t(runs)
-
-
-def leakage_gaps(runs):
-    from .report import leakage_gaps as _l
-
-    return _l(runs)
-
-
-def per_class_table(run):
-    from .report import per_class_table as _p
-
-    return _p(run)
 
 
 def _track_paths() -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from mgc import plots, ui
+from mgc import plots, report, ui
 from mgc.errors import MgcError
 
 ui.page_header("Results")
@@ -30,8 +30,8 @@ st.markdown(
     "probabilities. With the study's *segment* split, segments of one song sit in train and test: compare "
     "it with the *track* split of the same model to see the leakage."
 )
-st.dataframe(ui.table2(selected), hide_index=True, width="stretch")
-leak = ui.leakage_gaps(selected)
+st.dataframe(report.table2(selected), hide_index=True, width="stretch")
+leak = report.leakage_gaps(selected)
 if leak is not None:
     st.markdown("**Leakage gap** (same model and recipe, segment split minus track split):")
     st.dataframe(leak, hide_index=True)
@@ -56,7 +56,7 @@ run = by_id[st.selectbox("Run", chosen, format_func=lambda i: by_id[i].label)]
 level = st.radio("Confusion matrix of", ["segments", "tracks"], horizontal=True)
 c1, c2 = st.columns([3, 2])
 c1.plotly_chart(plots.confusion_matrix(run, level=level), width="stretch")
-c2.dataframe(ui.per_class_table(run), hide_index=True, width="stretch")
+c2.dataframe(report.per_class_table(run), hide_index=True, width="stretch")
 st.subheader("Misclassified tracks")
 try:
     wrong = ui.misclassified(run)
