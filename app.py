@@ -8,6 +8,7 @@ navigation system used); the sidebar menu with readable titles comes from
 import streamlit as st
 
 from mgc import ui
+from mgc.errors import MgcError
 
 ui.page_header("GTZAN genre lab")
 
@@ -22,7 +23,7 @@ def home() -> None:
     root = ui.dataset_root()
     try:
         summary = ui.dataset_summary(str(root))
-    except ui.MgcError as e:
+    except MgcError as e:
         st.error(str(e))
         summary = None
     runs, problems = ui.runs_overview()
