@@ -193,7 +193,7 @@ def test_bad_n_classes(name, n_classes):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 @pytest.mark.parametrize("shape", [(130,), (130, 13, 1), (0, 13), (130, 0), (130, -1)])
 def test_bad_input_shape(name, shape):
-    with pytest.raises(ParameterError, match=r"input_shape=.* must be \(frames, n_mfcc\) with positive sizes"):
+    with pytest.raises(ParameterError, match=r"input_shape=.* must be \(frames, n_mfcc\) with positive integer sizes"):
         build(name, shape, 10)
 
 
