@@ -526,15 +526,21 @@ def class_probabilities(answers: list) -> go.Figure:
                        y_title="Probability")
 
 
-def window_timeline(starts: np.ndarray, answer) -> go.Figure:
-    """One model's class probabilities for each 3-s window across the clip, stacked to 100%."""
-    colors = class_colors(answer.classes)
-    fig = go.Figure()
-    for i, c in enumerate(answer.classes):
-        fig.add_trace(go.Bar(x=np.asarray(starts) + 1.5, y=answer.window_probs[:, i], name=c, width=2.9,
-                             marker_color=colors[c], hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>"))
+def window_timelines(starts: np.ndarray, answers: list) -> go.Figure:
+    """Each model's class probabilities per 3-s window across the clip, stacked to 100%, one row per model."""
+    from plotly.subplots import make_subplots
+
+    titles = [f"{MODEL_TITLES.get(a.model, a.model)}: {a.predicted} ({a.confidence:.0%} over the clip)" for a in answers]
+    fig = make_subplots(rows=len(answers), cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.12)
+    shown: set[str] = set()
+    for row, a in enumerate(answers, start=1):
+        colors = class_colors(a.classes)
+        for i, c in enumerate(a.classes):
+            fig.add_trace(go.Bar(x=np.asarray(starts) + 1.5, y=a.window_probs[:, i], name=c, width=2.9,
+                                 marker_color=colors[c], legendgroup=c, showlegend=c not in shown,
+                                 hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>"), row=row, col=1)
+            shown.add(c)
+        fig.update_yaxes(range=[0, 1], tickformat=".0%", title_text="Probability", row=row, col=1)
     fig.update_layout(barmode="stack", bargap=0.02)
-    fig.update_yaxes(range=[0, 1], tickformat=".0%")
-    return apply_style(fig, title=f"{MODEL_TITLES.get(answer.model, answer.model)}: prediction per 3-s window "
-                                  f"(clip: {answer.predicted}, {answer.confidence:.0%})",
-                       x_title="Time (s)", y_title="Probability", height=300)
+    fig.update_xaxes(title_text="Time (s)", row=len(answers), col=1)
+    return apply_style(fig, title="Prediction per 3-s window", height=140 + 190 * len(answers))

@@ -36,7 +36,6 @@ except MgcError as e:
     st.error(str(e))
     st.stop()
 
-st.audio(source)
 st.caption(f"{result.name}: {result.duration:.1f} s analysed, {result.native_sr} Hz, {result.channels} channel(s), "
            f"{len(result.starts)} windows of 3 s.")
 for note in result.notes:
@@ -45,7 +44,7 @@ cols = st.columns(len(result.answers))
 for col, answer in zip(cols, result.answers):
     col.metric(answer.label.split(" · ")[0], answer.predicted)
     col.caption(f"{answer.confidence:.0%} confidence · run `{answer.run_id}`")
+st.audio(source)
 st.plotly_chart(plots.class_probabilities(result.answers), width="stretch")
 st.subheader("Prediction over time")
-for answer in result.answers:
-    st.plotly_chart(plots.window_timeline(result.starts, answer), width="stretch")
+st.plotly_chart(plots.window_timelines(result.starts, result.answers), width="stretch")

@@ -183,10 +183,10 @@ def test_classify_a_real_clip(server, page, song):
     assert len(predicted) == 3 and set(predicted) <= CLASSES, predicted
     labels = page.locator("[data-testid=stMetricLabel]").all_inner_texts()
     assert [label.strip() for label in labels] == ["MLP", "CNN", "RNN-LSTM"], labels
-    # the clip's facts, then one probability chart and one timeline per model
+    # the clip's facts, then the probability chart and the timelines (one row per model, one figure)
     expect(page.get_by_text(f"{song.name}: 30.0 s analysed")).to_be_visible()
-    expect(page.locator(CHART)).to_have_count(4)
-    expect(page.locator(".js-plotly-plot")).to_have_count(4)
+    expect(page.locator(CHART)).to_have_count(2)
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)
     _no_exception(page)
     expect(page.locator(ERROR)).to_have_count(0)
 
