@@ -68,8 +68,8 @@ def _count_windows(n_samples: int, params: FeatureParams) -> int:
     return full + int(rest > 0 and 1 + rest // params.hop_length == params.frames_per_segment)
 
 
-def check_compatible(runs: list[Run]) -> None:
-    """Raise unless the runs share one feature layout (their class lists may differ)."""
+def check_compatible(runs: list[Run]) -> FeatureParams:
+    """The feature parameters the runs share; raises unless they share one layout (class lists may differ)."""
     if not runs:
         raise ParameterError("choose at least one run to classify with")
     shapes = {tuple(r.manifest["input_shape"]) for r in runs}
@@ -80,6 +80,7 @@ def check_compatible(runs: list[Run]) -> None:
             + ", ".join(f"{r.id}: {r.manifest['input_shape']}" for r in runs)
             + "); choose runs made with the same MFCC parameters"
         )
+    return FeatureParams(**runs[0].manifest["features"])
 
 
 def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "clip",
@@ -92,8 +93,7 @@ def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "cli
         Window start times in seconds.
     answers : list of ModelAnswer
     """
-    check_compatible(runs)
-    params = FeatureParams(**runs[0].manifest["features"])
+    params = check_compatible(runs)
     if sr != params.sr:
         raise ParameterError(f"sr={sr} does not match the runs' feature rate {params.sr} Hz")
     check_signal(y, sr=sr, min_duration=params.segment_duration, name=name)
@@ -135,8 +135,7 @@ def classify(source: Source, runs: list[Run], *, name: str | None = None, max_du
     ParameterError
         Incompatible runs.
     """
-    check_compatible(runs)
-    params = FeatureParams(**runs[0].manifest["features"])
+    params = check_compatible(runs)
     label = name or (os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else "uploaded audio")
     d = decode(source, sr=params.sr, max_duration=max_duration, name=label)
     starts, answers = classify_signal(d.y, runs, sr=params.sr, name=label, max_windows=max_windows)

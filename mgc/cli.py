@@ -131,12 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_demo_data)
 
-    try:
-        from . import cli_runs
-    except ImportError:  # pragma: no cover - only while the module is being written
-        cli_runs = None
-    if cli_runs is not None:
-        cli_runs.add_commands(sub)
+    from . import cli_runs
+
+    cli_runs.add_commands(sub)
     return p
 
 

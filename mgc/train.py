@@ -349,7 +349,7 @@ def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, se
     unknown = [c for c in features.classes if c not in known]
     if unknown:
         raise ParameterError(f"the run {run.id!r} knows the classes {known}; these are not among them: {unknown}")
-    if list(features.input_shape if hasattr(features, "input_shape") else features.X.shape[1:]) != run.manifest["input_shape"]:
+    if list(features.X.shape[1:]) != run.manifest["input_shape"]:
         raise ParameterError(f"features of shape {features.X.shape[1:]} do not fit the run's input {run.manifest['input_shape']}")
     mapping = np.array([known.index(c) for c in features.classes])
     rows = np.arange(len(features.y))
