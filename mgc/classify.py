@@ -23,6 +23,43 @@ from .runs import Run
 #: Below this top-class probability, an answer is flagged as unsure.
 LOW_CONFIDENCE = 0.5
 
+#: Windows go to a model in batches of exactly this many rows (the last one padded):
+#: TensorFlow traces a new graph for every new batch size, which costs 0.2-1 s per
+#: model, far more than classifying the windows; one fixed size is traced once.
+PREDICT_BATCH = 16
+
+
+def predict_windows(model, X: np.ndarray) -> np.ndarray:
+    """Class probabilities of a model for each window, in fixed-size batches.
+
+    Parameters
+    ----------
+    model : keras.Model
+    X : np.ndarray [shape=(k, frames, n_mfcc)]
+
+    Returns
+    -------
+    probs : np.ndarray [shape=(k, n_classes), dtype=float64]
+        Row ``i`` depends on window ``i`` only (padding rows are dropped; the
+        networks have no layer that mixes rows at inference).
+    """
+    X = np.asarray(X, dtype=np.float32)
+    out = []
+    for start in range(0, len(X), PREDICT_BATCH):
+        chunk = X[start:start + PREDICT_BATCH]
+        n = len(chunk)
+        if n < PREDICT_BATCH:
+            chunk = np.concatenate([chunk, np.zeros((PREDICT_BATCH - n, *X.shape[1:]), np.float32)])
+        out.append(np.asarray(model.predict_on_batch(chunk), dtype=np.float64)[:n])
+    if not out:
+        raise ParameterError("X holds no window to classify")
+    return np.concatenate(out)
+
+
+def warm_up(run: Run) -> None:
+    """Load a run's model and trace its prediction graph once, so the first clip is as fast as the next."""
+    predict_windows(run.model(), np.zeros((1, *run.manifest["input_shape"]), np.float32))
+
 
 @dataclass
 class ModelAnswer:
@@ -102,8 +139,7 @@ def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "cli
         raise ParameterError(f"{name!r} gives no full {params.segment_duration:.1f}-s window")
     answers = []
     for run in runs:
-        # one batch: predict()'s per-call set-up costs more than the windows themselves
-        probs = np.asarray(run.model().predict_on_batch(X), dtype=np.float64)
+        probs = predict_windows(run.model(), X)
         answers.append(ModelAnswer(run.id, run.label, run.model_name, run.classes, probs, probs.mean(axis=0)))
     return starts, answers
 

@@ -281,6 +281,86 @@ def make_split(
     return split
 
 
+def track_folds(
+    *,
+    y: np.ndarray,
+    track_ids: np.ndarray,
+    n_folds: int = 5,
+    validation_size: float = 0.2,
+    seed: int = 0,
+) -> list[Split]:
+    """Stratified, grouped k-fold: ``n_folds`` track splits whose test parts partition the tracks.
+
+    Each class's tracks are shuffled and dealt to the folds in turn, so every fold
+    holds about ``1/n_folds`` of each class and every track is tested exactly once.
+    Of the tracks outside a fold's test part, ``validation_size`` of each class
+    (rounded) go to its validation part.
+
+    Parameters
+    ----------
+    y, track_ids : np.ndarray [shape=(n,)]
+        Class index and track id of each row.
+    n_folds : int >= 2
+    validation_size : float in [0, 1)
+    seed : int
+
+    Returns
+    -------
+    list of Split
+        Named ``'track'``; ``settings`` holds ``fold`` (0-based), ``n_folds``,
+        ``validation_size`` and ``seed``.
+
+    Raises
+    ------
+    ParameterError
+        ``n_folds`` is not an integer >= 2, a fraction is out of range, or the
+        arrays differ in length.
+    DatasetError
+        A class has fewer tracks than folds (some fold would not test it), or a
+        part is empty.
+    """
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
+        raise ParameterError(f"n_folds={n_folds!r} must be an integer >= 2")
+    _check_fraction("validation_size", validation_size)
+    y = np.asarray(y)
+    track_ids = np.asarray(track_ids).astype(str)
+    if len(y) != len(track_ids):
+        raise ParameterError(f"y has {len(y)} rows but track_ids has {len(track_ids)}")
+    if len(y) == 0 or np.any(track_ids == ""):
+        raise DatasetError("track folds need a non-empty feature table with a track id for every segment")
+    rng = np.random.default_rng(seed)
+    fold_of: dict[str, int] = {}
+    val_ids: list[set] = [set() for _ in range(n_folds)]
+    for label in np.unique(y):
+        ids = np.unique(track_ids[y == label])
+        if len(ids) < n_folds:
+            raise DatasetError(
+                f"class {int(label)} has {len(ids)} track(s), fewer than n_folds={n_folds}: "
+                "every fold must test every class; lower n_folds or add tracks"
+            )
+        ids = ids[rng.permutation(len(ids))]
+        for i, t in enumerate(ids):
+            fold_of[t] = i % n_folds
+        for k in range(n_folds):
+            rest = ids[[fold_of[t] != k for t in ids]]
+            val_ids[k].update(rest[: int(round(validation_size * len(rest)))])
+    folds = np.array([fold_of[t] for t in track_ids])
+    out = []
+    for k in range(n_folds):
+        test = np.flatnonzero(folds == k)
+        is_val = np.isin(track_ids, list(val_ids[k])) & (folds != k)
+        split = Split(
+            name="track",
+            train=np.flatnonzero((folds != k) & ~is_val).astype(np.int64),
+            validation=np.flatnonzero(is_val).astype(np.int64),
+            test=test.astype(np.int64),
+            settings={"fold": k, "n_folds": int(n_folds), "validation_size": validation_size, "seed": seed},
+        )
+        _check_parts(split, n_tracks=len(fold_of), validation_needed=validation_size > 0)
+        out.append(split)
+    return out
+
+
 def _check_parts(split: Split, *, n_tracks: int, validation_needed: bool) -> None:
     needed = ["train", "test"] + (["validation"] if validation_needed else [])
     empty = [part for part in needed if split.sizes()[part] == 0]

@@ -117,13 +117,19 @@ def _hann(n_fft: int) -> np.ndarray:
 def mfcc_batch(segments: np.ndarray, *, params: FeatureParams = STUDY_PARAMS) -> np.ndarray:
     """MFCCs of equally long segments, each as ``librosa.feature.mfcc`` computes it alone.
 
-    The arithmetic follows librosa's own path step by step (float64 window and FFT
-    cast to complex64, ``|S|**2``, mel projection, ``power_to_db`` with ``top_db=80``
-    taken per segment, orthonormal DCT-II), so the result agrees with the
-    per-segment call to float32 rounding: within 1e-4 absolute, except on
-    near-silent segments whose c0 passes 512 in magnitude, where one float32 step
-    is already 6.1e-5. (A float32 FFT would be 1.6x faster but errs by 1.7e-4 on
-    quiet bins; a sparse mel product saves 10% but adds a rounding step.)
+    The arithmetic follows librosa's own path step by step (float64 window and
+    numpy FFT cast to complex64, ``|S|**2`` in float32, mel projection,
+    ``power_to_db`` with ``top_db=80`` taken per segment, orthonormal DCT-II), so
+    the result agrees with the per-segment call to float32 rounding: within 1e-4
+    absolute, except on near-silent segments whose c0 passes 512 in magnitude,
+    where one float32 step is already 6.1e-5.
+
+    Speed comes from doing one segment's spectrum at a time in reused buffers
+    (its 130 x 2048 float64 frames stay in the CPU cache, and no large array is
+    allocated per call) and from one matrix product per segment in the
+    (frames, bins) layout, which needs no transposed copy. Not taken, because
+    they break the 1e-4 agreement: a float32 FFT (1.6x faster, errs by 1.7e-4 on
+    quiet bins) and a sparse mel product (a different rounding order).
 
     Parameters
     ----------
@@ -142,17 +148,28 @@ def mfcc_batch(segments: np.ndarray, *, params: FeatureParams = STUDY_PARAMS) ->
     if segments.ndim != 2:
         raise ParameterError(f"segments must be 2-D (k, n), got shape {segments.shape}")
     half = params.n_fft // 2
-    # centre-padded, windowed frames (librosa.stft with center=True, pad_mode="constant")
+    # centre-padded frames (librosa.stft with center=True, pad_mode="constant"), a strided view
     padded = np.pad(segments, ((0, 0), (half, half)))
     frames = np.lib.stride_tricks.sliding_window_view(padded, params.n_fft, axis=-1)[:, :: params.hop_length]
-    spectrum = scipy.fft.rfft(frames * _hann(params.n_fft), axis=-1, overwrite_x=True).astype(np.complex64)
-    power = np.abs(np.swapaxes(spectrum, -1, -2)) ** 2
-    mel = np.einsum("...ft,mf->...mt", power, _mel_basis(params.sr, params.n_fft, params.n_mels), optimize=True)
+    k, n_frames = frames.shape[:2]
+    window = _hann(params.n_fft)
+    mel_t = _mel_basis(params.sr, params.n_fft, params.n_mels).T
+    mel = np.empty((k, n_frames, params.n_mels), np.float32)
+    windowed = np.empty((n_frames, params.n_fft))
+    spectrum = np.empty((n_frames, half + 1), np.complex64)
+    power = np.empty((n_frames, half + 1), np.float32)
+    for i in range(k):
+        np.multiply(frames[i], window, out=windowed)
+        spectrum[...] = np.fft.rfft(windowed, axis=-1)  # complex128, rounded to complex64 as librosa stores it
+        np.abs(spectrum, out=power)
+        np.multiply(power, power, out=power)
+        np.matmul(power, mel_t, out=mel[i])
     # power_to_db(ref=1, amin=1e-10, top_db=80), with the floor taken per segment
-    log_mel = 10.0 * np.log10(np.maximum(1e-10, mel))
-    log_mel = np.maximum(log_mel, log_mel.max(axis=(1, 2), keepdims=True) - 80.0)
-    mfcc = scipy.fft.dct(log_mel, axis=-2, type=2, norm="ortho")[..., : params.n_mfcc, :]
-    return np.ascontiguousarray(np.swapaxes(mfcc, -1, -2), dtype=np.float32)
+    log_mel = np.log10(np.maximum(1e-10, mel, out=mel), out=mel)
+    log_mel *= 10.0
+    np.maximum(log_mel, log_mel.max(axis=(1, 2), keepdims=True) - 80.0, out=log_mel)
+    mfcc = scipy.fft.dct(log_mel, axis=-1, type=2, norm="ortho")[..., : params.n_mfcc]
+    return np.ascontiguousarray(mfcc, dtype=np.float32)
 
 
 def track_segments(y: np.ndarray, *, params: FeatureParams = STUDY_PARAMS) -> tuple[np.ndarray, np.ndarray]:

@@ -57,14 +57,19 @@ def _dropout(name: str, rate: float) -> float:
     return rate
 
 
-def _inputs(shape, normalize):
+def _inputs(shape, normalize, noise: float = 0.0):
     import keras
 
+    if not 0 <= noise:
+        raise ParameterError(f"input_noise={noise!r} must be >= 0 (a standard deviation)")
     inputs = keras.Input(shape=shape, name="mfcc")
-    return inputs, (normalize(inputs) if normalize is not None else inputs)
+    x = normalize(inputs) if normalize is not None else inputs
+    if noise > 0:  # active while training only
+        x = keras.layers.GaussianNoise(noise, name="input_noise")(x)
+    return inputs, x
 
 
-def build_mlp(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=None):
+def build_mlp(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=None, input_noise: float = 0.0):
     """The study's MLP: flatten -> Dense 512 -> 256 -> 128 (ReLU), dropout after each.
 
     Parameters
@@ -75,6 +80,9 @@ def build_mlp(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=No
         Rate after each hidden layer (0.3 in the tutorial code).
     normalize : keras layer or None
         Put first (e.g. a fitted ``keras.layers.Normalization``).
+    input_noise : float
+        Standard deviation of Gaussian noise added after ``normalize`` while
+        training (0: no noise layer). Not part of the study.
 
     Returns
     -------
@@ -85,7 +93,7 @@ def build_mlp(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=No
 
     shape = _check(input_shape, n_classes)
     _dropout("dropout", dropout)
-    inputs, x = _inputs(shape, normalize)
+    inputs, x = _inputs(shape, normalize, input_noise)
     x = layers.Flatten(name="flatten")(x)
     # three fully connected layers, each followed by dropout
     for i, units in enumerate((512, 256, 128), start=1):
@@ -103,6 +111,7 @@ def build_cnn(
     conv_padding: str = "valid",
     dropout: float = 0.3,
     normalize=None,
+    input_noise: float = 0.0,
 ):
     """The study's CNN (Table 1), with the pooling stride as a parameter.
 
@@ -122,6 +131,8 @@ def build_cnn(
     dropout : float in [0, 1)
         Rate before the output (0.3 in the study).
     normalize : keras layer or None
+    input_noise : float
+        As in :func:`build_mlp`.
 
     Returns
     -------
@@ -141,7 +152,7 @@ def build_cnn(
         raise ParameterError(f"conv_padding={conv_padding!r} must be 'valid' or 'same'")
     if not isinstance(pool_strides, int) or pool_strides < 1:
         raise ParameterError(f"pool_strides={pool_strides!r} must be a positive integer")
-    inputs, x = _inputs((frames, coeffs), normalize)
+    inputs, x = _inputs((frames, coeffs), normalize, input_noise)
     x = layers.Reshape((frames, coeffs, 1), name="add_channel")(x)
     h, w = frames, coeffs
     for i, (kernel, pool) in enumerate(((3, 3), (3, 3), (2, 2)), start=1):
@@ -167,7 +178,7 @@ def build_cnn(
     return keras.Model(inputs, outputs, name="cnn")
 
 
-def build_lstm(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=None):
+def build_lstm(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=None, input_noise: float = 0.0):
     """The study's RNN-LSTM: LSTM 64 (sequences) -> LSTM 64 -> Dense 64 ReLU -> dropout -> softmax.
 
     Parameters
@@ -177,6 +188,8 @@ def build_lstm(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=N
     n_classes : int >= 2
     dropout : float in [0, 1)
     normalize : keras layer or None
+    input_noise : float
+        As in :func:`build_mlp`.
 
     Returns
     -------
@@ -187,7 +200,7 @@ def build_lstm(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=N
 
     shape = _check(input_shape, n_classes)
     _dropout("dropout", dropout)
-    inputs, x = _inputs(shape, normalize)
+    inputs, x = _inputs(shape, normalize, input_noise)
     # two stacked LSTM layers over the frames
     x = layers.LSTM(64, return_sequences=True, name="lstm_1")(x)
     x = layers.LSTM(64, name="lstm_2")(x)

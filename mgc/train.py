@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .dataset import SPLITS, make_split
+from .dataset import SPLITS, Split, make_split
 from .errors import ParameterError
 from .evaluate import evaluate_predictions
 from .extract import FeatureSet
@@ -38,9 +38,11 @@ from .models import CNN_DEVIATION, MODEL_NAMES, STUDY_LEARNING_RATE, build
 from .runs import Run, load_run, runs_dir, save_run
 
 RECIPES = {
-    "study": {"standardize": False, "early_stopping": 0, "class_weight": False, "learning_rate": None},
+    "study": {"standardize": False, "early_stopping": 0, "class_weight": False, "learning_rate": None,
+              "input_noise": 0.0},
     # standardised inputs learn slowly at the study's 1e-4: Keras's default 1e-3 suits them
-    "improved": {"standardize": True, "early_stopping": 20, "class_weight": True, "learning_rate": 1e-3},
+    "improved": {"standardize": True, "early_stopping": 20, "class_weight": True, "learning_rate": 1e-3,
+                 "input_noise": 0.0},
 }
 
 
@@ -80,6 +82,9 @@ class TrainConfig:
         balanced class weights.
     monitor : {'val_loss', 'val_accuracy'}
         What early stopping watches (and which epoch's weights it keeps).
+    input_noise : float or None
+        Standard deviation of Gaussian noise added to the (standardised) inputs
+        while training only (0 = none); None takes the recipe's.
     """
 
     model: str = "cnn"
@@ -97,6 +102,7 @@ class TrainConfig:
     early_stopping: int | None = None
     monitor: str = "val_loss"
     class_weight: bool | None = None
+    input_noise: float | None = None
 
     def __post_init__(self):
         if self.model not in MODEL_NAMES:
@@ -113,6 +119,8 @@ class TrainConfig:
             raise ParameterError(f"learning_rate={self.learning_rate!r} must be in (0, 1)")
         if self.monitor not in ("val_loss", "val_accuracy"):
             raise ParameterError(f"monitor={self.monitor!r} must be 'val_loss' or 'val_accuracy'")
+        if self.input_noise is not None and not 0 <= self.input_noise < 10:
+            raise ParameterError(f"input_noise={self.input_noise!r} must be in [0, 10) (a standard deviation)")
         if self.early_stopping is not None and self.early_stopping < 0:
             raise ParameterError(f"early_stopping={self.early_stopping!r} must be >= 0 epochs (0 turns it off)")
 
@@ -125,6 +133,7 @@ class TrainConfig:
             standardize=recipe["standardize"] if self.standardize is None else self.standardize,
             early_stopping=recipe["early_stopping"] if self.early_stopping is None else self.early_stopping,
             class_weight=recipe["class_weight"] if self.class_weight is None else self.class_weight,
+            input_noise=recipe["input_noise"] if self.input_noise is None else self.input_noise,
         )
 
 
@@ -184,6 +193,7 @@ def train(
     root=None,
     run_id: str | None = None,
     dataset_note: str = "",
+    split: Split | None = None,
 ) -> Run:
     """Train one model on extracted features and store the run.
 
@@ -203,6 +213,9 @@ def train(
         Folder name; default ``<time>-<model>-<split>-<recipe>-s<seed>``.
     dataset_note : str
         Free text stored in the manifest (e.g. which classes were dropped).
+    split : Split or None
+        Use these rows instead of making ``config.split`` (e.g. one fold of
+        :func:`mgc.dataset.track_folds`); its name must be ``config.split``.
 
     Returns
     -------
@@ -217,8 +230,13 @@ def train(
         Bad configuration.
     """
     cfg = config.resolved()
-    split = make_split(cfg.split, y=features.y, track_ids=features.track_ids, test_size=cfg.test_size,
-                       validation_size=cfg.validation_size, seed=cfg.seed)
+    if split is None:
+        split = make_split(cfg.split, y=features.y, track_ids=features.track_ids, test_size=cfg.test_size,
+                           validation_size=cfg.validation_size, seed=cfg.seed)
+    elif split.name != cfg.split:
+        raise ParameterError(f"split={split.name!r} (the rows given) differs from config.split={cfg.split!r}")
+    elif max((int(p.max()) for p in (split.train, split.validation, split.test) if len(p)), default=-1) >= len(features.y):
+        raise ParameterError(f"split rows point past the {len(features.y)} rows of the features")
     keras = _seed(cfg.seed)
     n_classes = len(features.classes)
     if n_classes < 2:
@@ -232,7 +250,7 @@ def train(
     if cfg.standardize:
         flat = X_train.reshape(-1, X_train.shape[-1]).astype(np.float64)
         normalize = keras.layers.Normalization(axis=-1, mean=flat.mean(0), variance=flat.var(0), name="standardize")
-    kwargs = {"dropout": cfg.dropout, "normalize": normalize}
+    kwargs = {"dropout": cfg.dropout, "normalize": normalize, "input_noise": cfg.input_noise}
     if cfg.model == "cnn":
         kwargs["pool_strides"] = cfg.cnn_pool_strides
     model = build(cfg.model, X.shape[1:], n_classes, **kwargs)

@@ -382,8 +382,10 @@ def default_classify_runs(runs) -> list[str]:
 def _loaded_run(run_id: str, stamp: float):
     from .runs import load_run
 
+    from .classify import warm_up
+
     run = load_run(run_id)
-    run.model()
+    warm_up(run)
     return run
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mgc.classify import classify, classify_signal
+from mgc.classify import PREDICT_BATCH, classify, classify_signal, predict_windows, warm_up
 from mgc.errors import AudioError, ParameterError
 from mgc.extract import extract_dataset
 from mgc.runs import load_run
@@ -209,6 +209,29 @@ def test_runs_with_other_feature_settings_are_refused(work, tmp_path):
 def test_classify_signal_checks_the_rate(run):
     with pytest.raises(ParameterError, match="sr=44100 does not match the runs' feature rate 22050 Hz"):
         classify_signal(_tone(4.0), [run], sr=44100)
+
+
+@pytest.mark.parametrize("model", ["cnn", "lstm"])
+def test_fixed_size_batches_give_each_windows_own_probabilities(tiny_runs_artifacts, tiny_features, model):
+    """Padding rows never leak into real rows (batch norm and LSTM work row by row at inference)."""
+    run = load_run(f"tiny-{model}", root=tiny_runs_artifacts / "runs")
+    warm_up(run)
+    keras_model = run.model()
+    seen = []
+
+    class Spy:
+        def predict_on_batch(self, chunk):
+            seen.append(chunk.shape[0])
+            return keras_model.predict_on_batch(chunk)
+
+    for k in (1, PREDICT_BATCH, PREDICT_BATCH + 1, 2 * PREDICT_BATCH + 3):
+        X = tiny_features.X[:k]
+        probs = predict_windows(Spy(), X)
+        assert probs.shape == (k, len(run.classes)) and probs.dtype == np.float64
+        np.testing.assert_allclose(probs, keras_model.predict(X, batch_size=64, verbose=0), rtol=1e-4, atol=1e-6)
+    assert set(seen) == {PREDICT_BATCH}  # one batch size: TensorFlow traces one graph
+    with pytest.raises(ParameterError, match="no window"):
+        predict_windows(keras_model, tiny_features.X[:0])
 
 
 # --------------------------------------------------------------------------- #

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mgc.dataset import SPLITS, find_tracks, fault_filtered_lists, make_split
+from mgc.dataset import SPLITS, find_tracks, fault_filtered_lists, make_split, track_folds
 from mgc.errors import DatasetError, ParameterError
 
 SR = 22050
@@ -275,3 +275,41 @@ def test_unknown_split_and_bad_fractions_are_parameter_errors():
 def test_empty_table_is_a_dataset_error():
     with pytest.raises(DatasetError, match="empty"):
         make_split("segment", y=np.zeros(0, int), track_ids=np.zeros(0, str))
+
+
+# --------------------------------------------------------------------------- #
+# track_folds
+# --------------------------------------------------------------------------- #
+def test_track_folds_test_every_track_once_grouped_and_stratified():
+    y, ids = _table(tracks_per_class=12)
+    folds = track_folds(y=y, track_ids=ids, n_folds=4, seed=2)
+    assert len(folds) == 4
+    tested = np.concatenate([f.test for f in folds])
+    assert sorted(tested.tolist()) == list(range(len(y)))  # every row (so every track) tested exactly once
+    for k, f in enumerate(folds):
+        sides = [set(ids[p]) for p in _parts(f)]
+        assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
+        assert sorted(np.concatenate(_parts(f)).tolist()) == list(range(len(y)))
+        for c in range(3):  # 12 tracks per class: 3 test, round(0.2 * 9) = 2 validation, 7 train
+            assert [len(set(ids[p][y[p] == c])) for p in _parts(f)] == [7, 2, 3]
+        assert f.name == "track" and f.settings == {"fold": k, "n_folds": 4, "validation_size": 0.2, "seed": 2}
+
+
+def test_track_folds_are_seeded():
+    y, ids = _table(tracks_per_class=12)
+    a, b, c = (track_folds(y=y, track_ids=ids, seed=s) for s in (1, 1, 2))
+    assert all(np.array_equal(fa.test, fb.test) for fa, fb in zip(a, b))
+    assert any(not np.array_equal(fa.test, fc.test) for fa, fc in zip(a, c))
+
+
+def test_track_folds_refuse_too_few_tracks_and_bad_arguments():
+    y, ids = _table(tracks_per_class=3)
+    with pytest.raises(DatasetError, match="class 0 has 3 track.*n_folds=5"):
+        track_folds(y=y, track_ids=ids, n_folds=5)
+    for bad in (1, 2.5, True):
+        with pytest.raises(ParameterError, match="n_folds"):
+            track_folds(y=y, track_ids=ids, n_folds=bad)
+    with pytest.raises(ParameterError, match="validation_size"):
+        track_folds(y=y, track_ids=ids, n_folds=3, validation_size=1.5)
+    with pytest.raises(DatasetError, match="track id"):
+        track_folds(y=y, track_ids=np.full(len(y), ""), n_folds=3)

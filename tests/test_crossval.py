@@ -1,0 +1,96 @@
+"""Unit tests of mgc.crossval (grouped k-fold comparison of recipes) and the pieces it adds to training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mgc import crossval
+from mgc.crossval import cross_validate, load_results, result_name, summarize
+from mgc.dataset import make_split, track_folds
+from mgc.errors import ArtifactError, ParameterError
+from mgc.train import TrainConfig, train
+
+FAST = {"epochs": 1, "batch_size": 64}
+
+
+@pytest.fixture(scope="module")
+def compared(tiny_features, tmp_path_factory):
+    """Two variants of the MLP on 3 folds of the tiny features (6 one-epoch runs)."""
+    out = tmp_path_factory.mktemp("cv")
+    variants = {"study": TrainConfig(**FAST), "improved": TrainConfig(recipe="improved", **FAST)}
+    seen = []
+    rows = cross_validate(tiny_features, variants, out_dir=out, models=("mlp",), n_folds=3, on_result=seen.append)
+    return out, rows, seen
+
+
+def test_every_variant_runs_on_every_fold_and_every_track_is_tested_once(compared, tiny_features):
+    out, rows, seen = compared
+    assert len(rows) == 6 and seen == rows
+    assert sorted((r["variant"], r["fold"]) for r in rows) == sorted(
+        (v, k) for v in ("study", "improved") for k in range(3))
+    for v in ("study", "improved"):
+        tested = [t["track_id"] for r in rows if r["variant"] == v for t in r["tracks"]]
+        assert sorted(tested) == sorted(np.unique(tiny_features.track_ids))
+    assert {r["config"]["recipe"] for r in rows} == {"study", "improved"}
+    assert all(r["config"]["split"] == "track" and r["model"] == "mlp" for r in rows)
+    assert sorted(p.name for p in out.iterdir()) == sorted(result_name(r["variant"], "mlp", r["fold"]) for r in rows)
+
+
+def test_results_on_disk_are_read_not_retrained(compared, tiny_features, monkeypatch):
+    out, rows, _ = compared
+
+    def no_training(*a, **k):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(crossval, "train", no_training)
+    variants = {"study": TrainConfig(**FAST), "improved": TrainConfig(recipe="improved", **FAST)}
+    again = cross_validate(tiny_features, variants, out_dir=out, models=("mlp",), n_folds=3)
+    assert again == rows
+    assert sorted(load_results(out), key=str) == sorted(rows, key=str)
+
+
+def test_summary_pools_tracks_and_pairs_folds(compared):
+    _, rows, _ = compared
+    df = summarize(rows)
+    assert list(df["variant"]) == ["study", "improved"]  # the baseline first
+    for _, line in df.iterrows():
+        mine = [t for r in rows if r["variant"] == line["variant"] for t in r["tracks"]]
+        assert line["tracks"] == len(mine) == 18 and line["folds"] == 3
+        assert line["track accuracy"] == pytest.approx(np.mean([t["true"] == t["predicted"] for t in mine]), abs=1e-4)
+    imp = df[df["variant"] == "improved"].iloc[0]
+    study = df[df["variant"] == "study"].iloc[0]
+    assert imp["Δ track acc vs study"] == pytest.approx(imp["track accuracy"] - study["track accuracy"], abs=2e-4)
+    won, tied, lost = map(int, imp["folds won/tied/lost"].split("/"))
+    assert won + tied + lost == 3
+    assert np.isnan(study["Δ track acc vs study"]) or study["Δ track acc vs study"] is None
+
+
+def test_damaged_result_file_and_bad_names_are_reported(compared, tiny_features, tmp_path):
+    (tmp_path / result_name("study", "mlp", 0)).write_text("{not json")
+    with pytest.raises(ArtifactError, match="damaged.*delete it"):
+        load_results(tmp_path)
+    with pytest.raises(ParameterError, match="variant name"):
+        cross_validate(tiny_features, {"../x": TrainConfig(**FAST)}, out_dir=tmp_path, models=("mlp",), n_folds=3)
+
+
+def test_train_takes_a_given_split_and_checks_it(tiny_features, tmp_path):
+    fold = track_folds(y=tiny_features.y, track_ids=tiny_features.track_ids, n_folds=3)[1]
+    run = train(tiny_features, TrainConfig(model="mlp", split="track", **FAST), root=tmp_path, run_id="f", split=fold)
+    assert run.manifest["split"]["settings"]["fold"] == 1
+    assert sorted(np.unique(run.predictions()["track_ids"])) == sorted(np.unique(tiny_features.track_ids[fold.test]))
+    seg = make_split("segment", y=tiny_features.y, track_ids=tiny_features.track_ids)
+    with pytest.raises(ParameterError, match="differs from config.split"):
+        train(tiny_features, TrainConfig(model="mlp", split="track", **FAST), root=tmp_path, split=seg)
+
+
+def test_input_noise_is_a_training_only_layer(tiny_features, tmp_path):
+    run = train(tiny_features, TrainConfig(model="cnn", split="track", recipe="improved", input_noise=0.5, **FAST),
+                root=tmp_path, run_id="noisy")
+    model = run.model()
+    assert [layer.name for layer in model.layers][1:3] == ["standardize", "input_noise"]
+    X = tiny_features.X[:4]
+    np.testing.assert_allclose(model.predict_on_batch(X), model.predict_on_batch(X))  # no noise at inference
+    assert run.manifest["config"]["input_noise"] == 0.5
+    with pytest.raises(ParameterError, match="input_noise"):
+        TrainConfig(input_noise=-1.0)

@@ -1,0 +1,68 @@
+"""Compare training recipes by 5-fold grouped cross-validation over tracks (run from the project root).
+
+    python tools/compare_recipes.py [--data ../shared/data/gtzan-mini] [--models mlp,cnn,lstm]
+        [--variants study,improved] [--variant NAME=RECIPE[:JSON overrides]] [--out DIR] [--report]
+
+Every (variant, model, fold) result lands as a JSON file in --out (default
+artifacts/comparisons/gtzan-mini3), so the script resumes after an interruption
+and several processes can share the work (give each other --models). --report
+prints the summary table of what is there and writes summary.csv beside it.
+
+Example of an extra variant: --variant improved-noise=improved:'{"input_noise": 0.2}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mgc.crossval import cross_validate, load_results, summarize  # noqa: E402
+from mgc.extract import extract_dataset  # noqa: E402
+from mgc.train import TrainConfig  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASSES = ["classical", "jazz", "rock"]
+
+
+def parse_variant(text: str) -> tuple[str, TrainConfig]:
+    name, _, spec = text.partition("=")
+    recipe, _, overrides = (spec or name).partition(":")
+    return name, TrainConfig(recipe=recipe, split="track", **(json.loads(overrides) if overrides else {}))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "gtzan-mini"))
+    p.add_argument("--models", default="mlp,cnn,lstm")
+    p.add_argument("--variants", default="study,improved", help="plain recipe names")
+    p.add_argument("--variant", action="append", default=[], help="NAME=RECIPE[:JSON overrides], repeatable")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--out", default=str(ROOT / "artifacts" / "comparisons" / "gtzan-mini3"))
+    p.add_argument("--report", action="store_true", help="only summarise the results in --out")
+    args = p.parse_args()
+    if not args.report:
+        variants = dict(parse_variant(v) for v in [*filter(None, args.variants.split(",")), *args.variant])
+        fs = extract_dataset(args.data, classes=CLASSES)
+        t0 = time.perf_counter()
+
+        def show(row):
+            print(f"[{time.perf_counter() - t0:7.0f} s] {row['variant']:>18} {row['model']:>4} fold {row['fold']}: "
+                  f"track {row['track_accuracy']:.3f}  segment {row['segment_accuracy']:.3f}  "
+                  f"loss {row['loss']:.3f}  epochs {row['epochs_run']}", flush=True)
+
+        cross_validate(fs, variants, out_dir=args.out, models=args.models.split(","), n_folds=args.folds,
+                       on_result=show)
+    df = summarize(load_results(args.out))
+    df.to_csv(Path(args.out) / "summary.csv", index=False)
+    with __import__("pandas").option_context("display.width", 250, "display.max_columns", 30):
+        print(df.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
