@@ -114,22 +114,65 @@ def _hann(n_fft: int) -> np.ndarray:
     return scipy.signal.get_window("hann", n_fft, fftbins=True)
 
 
+@functools.lru_cache(maxsize=8)
+def _mel_sparse(sr: int, n_fft: int, n_mels: int):
+    import scipy.sparse
+
+    # each band has a handful of non-zero weights: 2k of the 131k entries for the study's settings
+    return scipy.sparse.csr_matrix(_mel_basis(sr, n_fft, n_mels).astype(np.float64))
+
+
+#: Segments with a c0 at least this large in magnitude (near-silent ones) take the
+#: dense mel product, whose float32 rounding is librosa's own (see :func:`mfcc_batch`).
+DENSE_C0 = 500.0
+
+
+def _mel_power(frames: np.ndarray, params: FeatureParams, *, dense: bool) -> np.ndarray:
+    """Mel power (k, frames, n_mels) of framed segments, one segment at a time in reused buffers."""
+    k, n_frames = frames.shape[:2]
+    window = _hann(params.n_fft)
+    mel = np.empty((k, n_frames, params.n_mels), np.float32)
+    windowed = np.empty((n_frames, params.n_fft))
+    spectrum = np.empty((n_frames, params.n_fft // 2 + 1), np.complex64)
+    power = np.empty(spectrum.shape, np.float32)
+    for i in range(k):
+        np.multiply(frames[i], window, out=windowed)
+        spectrum[...] = np.fft.rfft(windowed, axis=-1)  # complex128, rounded to complex64 as librosa stores it
+        np.abs(spectrum, out=power)
+        np.multiply(power, power, out=power)
+        if dense:  # float32 BLAS product, as librosa's einsum
+            np.matmul(power, _mel_basis(params.sr, params.n_fft, params.n_mels).T, out=mel[i])
+        else:  # float64 sums of the non-zero weights only, rounded once
+            mel[i] = (_mel_sparse(params.sr, params.n_fft, params.n_mels) @ power.T).T
+    return mel
+
+
+def _log_dct(mel: np.ndarray, n_mfcc: int) -> np.ndarray:
+    """power_to_db(ref=1, amin=1e-10, top_db=80) with the floor per segment, then the orthonormal DCT-II."""
+    import scipy.fft
+
+    log_mel = np.log10(np.maximum(1e-10, mel, out=mel), out=mel)
+    log_mel *= 10.0
+    np.maximum(log_mel, log_mel.max(axis=(1, 2), keepdims=True) - 80.0, out=log_mel)
+    return scipy.fft.dct(log_mel, axis=-1, type=2, norm="ortho")[..., :n_mfcc]
+
+
 def mfcc_batch(segments: np.ndarray, *, params: FeatureParams = STUDY_PARAMS) -> np.ndarray:
     """MFCCs of equally long segments, each as ``librosa.feature.mfcc`` computes it alone.
 
-    The arithmetic follows librosa's own path step by step (float64 window and
-    numpy FFT cast to complex64, ``|S|**2`` in float32, mel projection,
-    ``power_to_db`` with ``top_db=80`` taken per segment, orthonormal DCT-II), so
-    the result agrees with the per-segment call to float32 rounding: within 1e-4
-    absolute, except on near-silent segments whose c0 passes 512 in magnitude,
-    where one float32 step is already 6.1e-5.
+    The arithmetic follows librosa's path (float64 window and numpy FFT cast to
+    complex64, ``|S|**2`` in float32, mel projection, ``power_to_db`` with
+    ``top_db=80`` taken per segment, orthonormal DCT-II in float32), so the result
+    agrees with the per-segment call to float32 rounding: within 1e-4 absolute.
 
-    Speed comes from doing one segment's spectrum at a time in reused buffers
-    (its 130 x 2048 float64 frames stay in the CPU cache, and no large array is
-    allocated per call) and from one matrix product per segment in the
-    (frames, bins) layout, which needs no transposed copy. Not taken, because
-    they break the 1e-4 agreement: a float32 FFT (1.6x faster, errs by 1.7e-4 on
-    quiet bins) and a sparse mel product (a different rounding order).
+    Speed: one segment's spectrum at a time in reused buffers (its 130 x 2048
+    float64 frames stay in the CPU cache), and a sparse mel product (each band has
+    a handful of non-zero weights), summed in float64. That product rounds
+    differently from librosa's dense float32 one, which moves c0 by one or two
+    float32 steps; a step is 6.1e-5 once ``|c0| >= 512`` (near-silent segments),
+    so segments with ``|c0| >= DENSE_C0`` are recomputed with the dense product,
+    whose rounding is librosa's. Not taken: a float32 FFT (1.6x faster, errs by
+    1.7e-4 on quiet bins).
 
     Parameters
     ----------
@@ -142,8 +185,6 @@ def mfcc_batch(segments: np.ndarray, *, params: FeatureParams = STUDY_PARAMS) ->
     M : np.ndarray [shape=(k, 1 + n // hop_length, n_mfcc), dtype=float32]
         Frames along axis 1 (the study's layout: time first, coefficients last).
     """
-    import scipy.fft
-
     segments = np.asarray(segments, dtype=np.float32)
     if segments.ndim != 2:
         raise ParameterError(f"segments must be 2-D (k, n), got shape {segments.shape}")
@@ -151,24 +192,10 @@ def mfcc_batch(segments: np.ndarray, *, params: FeatureParams = STUDY_PARAMS) ->
     # centre-padded frames (librosa.stft with center=True, pad_mode="constant"), a strided view
     padded = np.pad(segments, ((0, 0), (half, half)))
     frames = np.lib.stride_tricks.sliding_window_view(padded, params.n_fft, axis=-1)[:, :: params.hop_length]
-    k, n_frames = frames.shape[:2]
-    window = _hann(params.n_fft)
-    mel_t = _mel_basis(params.sr, params.n_fft, params.n_mels).T
-    mel = np.empty((k, n_frames, params.n_mels), np.float32)
-    windowed = np.empty((n_frames, params.n_fft))
-    spectrum = np.empty((n_frames, half + 1), np.complex64)
-    power = np.empty((n_frames, half + 1), np.float32)
-    for i in range(k):
-        np.multiply(frames[i], window, out=windowed)
-        spectrum[...] = np.fft.rfft(windowed, axis=-1)  # complex128, rounded to complex64 as librosa stores it
-        np.abs(spectrum, out=power)
-        np.multiply(power, power, out=power)
-        np.matmul(power, mel_t, out=mel[i])
-    # power_to_db(ref=1, amin=1e-10, top_db=80), with the floor taken per segment
-    log_mel = np.log10(np.maximum(1e-10, mel, out=mel), out=mel)
-    log_mel *= 10.0
-    np.maximum(log_mel, log_mel.max(axis=(1, 2), keepdims=True) - 80.0, out=log_mel)
-    mfcc = scipy.fft.dct(log_mel, axis=-1, type=2, norm="ortho")[..., : params.n_mfcc]
+    mfcc = _log_dct(_mel_power(frames, params, dense=False), params.n_mfcc)
+    quiet = np.flatnonzero(np.abs(mfcc[..., 0]).max(axis=1) >= DENSE_C0)
+    if len(quiet):
+        mfcc[quiet] = _log_dct(_mel_power(frames[quiet], params, dense=True), params.n_mfcc)
     return np.ascontiguousarray(mfcc, dtype=np.float32)
 
 

@@ -124,6 +124,25 @@ def test_near_silent_segment_matches_and_differs_from_loud_ones(clip30):
     assert X[3, :, 0].mean() < X[0, :, 0].mean() - 100
 
 
+def test_quiet_segments_take_the_dense_product_and_stay_within_1e4(clip30, monkeypatch):
+    """|c0| >= DENSE_C0 (float32 steps of 6.1e-5 once past 512): librosa's own rounding, strictly 1e-4."""
+    from mgc import features
+
+    y = clip30.copy()
+    y[5 * L:6 * L] *= 1e-4  # a near-silent segment beside loud ones
+    calls = []
+    real = features._mel_power
+    monkeypatch.setattr(features, "_mel_power", lambda frames, params, *, dense: calls.append((len(frames), dense))
+                        or real(frames, params, dense=dense))
+    X, _ = track_segments(y)
+    quiet = [d for d in range(10) if np.abs(X[d, :, 0]).max() >= features.DENSE_C0]
+    assert 5 in quiet and 0 not in quiet
+    assert calls == [(10, False), (len(quiet), True)]
+    for d in range(10):
+        diff = np.abs(X[d].astype(np.float64) - librosa_mfcc(y[d * L:(d + 1) * L]))
+        assert diff.max() <= ATOL, f"segment {d}: {diff.max():.3g}"
+
+
 def test_digital_silence_segment_matches_librosa():
     y = music_like(9.0, seed=2)
     y[L:2 * L] = 0.0
