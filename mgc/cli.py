@@ -1,7 +1,7 @@
 """``python -m mgc ...``: the library's work, headless.
 
 Commands: ``info``, ``extract``, ``demo-data``, ``train``, ``evaluate``,
-``classify`` and ``runs``. Each prints what it did; errors of the library are shown
+``compare``, ``classify`` and ``runs``. Each prints what it did; errors of the library are shown
 as one line on stderr with exit code 2, never as a traceback.
 """
 

@@ -120,8 +120,41 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    import pandas as pd
+
+    from .crossval import cross_validate, summarize
+    from .errors import ParameterError
+    from .models import MODEL_NAMES
+    from .train import RECIPES, TrainConfig
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    for m in models:
+        if m not in MODEL_NAMES:
+            raise ParameterError(f"--models: {m!r} is not one of {', '.join(MODEL_NAMES)}")
+    for r in recipes:
+        if r not in RECIPES:
+            raise ParameterError(f"--recipes: {r!r} is not one of {', '.join(RECIPES)}")
+    fs = _features(args)
+    print(f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}; "
+          f"{args.folds} folds over tracks, results in {args.out}", flush=True)
+    variants = {r: TrainConfig(recipe=r, split="track", epochs=args.epochs, seed=args.seed) for r in recipes}
+
+    def show(row):
+        print(f"{row['variant']:>10} {row['model']:>4} fold {row['fold']}: track accuracy {row['track_accuracy']:.4f}, "
+              f"segment accuracy {row['segment_accuracy']:.4f}, loss {row['loss']:.4f}, {row['epochs_run']} epochs",
+              flush=True)
+
+    rows = cross_validate(fs, variants, out_dir=args.out, models=models, n_folds=args.folds, seed=args.seed,
+                          on_result=show)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(summarize(rows, baseline=recipes[0]).to_string(index=False))
+    return 0
+
+
 def add_commands(sub) -> None:
-    """Register ``train``, ``evaluate``, ``classify`` and ``runs`` on the CLI's sub-parsers."""
+    """Register ``train``, ``evaluate``, ``compare``, ``classify`` and ``runs`` on the CLI's sub-parsers."""
     from .dataset import SPLITS
     from .train import RECIPES
 
@@ -148,6 +181,17 @@ def add_commands(sub) -> None:
     s.add_argument("--classes", help="comma-separated classes to keep")
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("compare", help="recipes side by side by k-fold cross-validation over tracks")
+    s.add_argument("--data", required=True, help="dataset folder, or features (.npz from extract)")
+    s.add_argument("--out", required=True, help="folder of the per-fold results (re-running resumes)")
+    s.add_argument("--models", default="mlp,cnn,lstm", help="comma-separated (default: all three)")
+    s.add_argument("--recipes", default="study,improved", help="comma-separated; the first is the baseline")
+    s.add_argument("--folds", type=int, default=5)
+    s.add_argument("--epochs", type=int, default=100)
+    s.add_argument("--seed", type=int, default=0, help="seeds the folds and the runs")
+    s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
+    s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("classify", help="classify audio files with one or more runs")
     s.add_argument("files", nargs="+", help="audio files")

@@ -94,3 +94,19 @@ def test_input_noise_is_a_training_only_layer(tiny_features, tmp_path):
     assert run.manifest["config"]["input_noise"] == 0.5
     with pytest.raises(ParameterError, match="input_noise"):
         TrainConfig(input_noise=-1.0)
+
+
+def test_cli_compare_prints_each_fold_and_the_summary(tiny_features, tmp_path, capsys):
+    from mgc.cli import main
+
+    npz = tiny_features.save(tmp_path / "tiny.npz")
+    args = ["compare", "--data", str(npz), "--out", str(tmp_path / "cv"), "--models", "mlp", "--folds", "3",
+            "--epochs", "1", "--recipes", "study,improved"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count(" mlp fold ") == 6 and "3 folds over tracks" in out
+    assert "Δ track acc vs study" in out and "folds won/tied/lost" in out
+    assert len(list((tmp_path / "cv").glob("*.json"))) == 6
+    assert main(args) == 0  # a second call reads the results back
+    assert main(["compare", "--data", str(npz), "--out", str(tmp_path / "cv"), "--recipes", "study,best"]) == 2
+    assert "--recipes: 'best' is not one of study, improved" in capsys.readouterr().err

@@ -209,6 +209,7 @@ def test_fault_filtered_split_of_unlisted_tracks_fails_before_training(tiny_feat
     ({"batch_size": True}, "batch_size=True must be a positive integer"),
     ({"learning_rate": 2.0}, r"learning_rate=2.0 must be in \(0, 1\)"),
     ({"early_stopping": -1}, "early_stopping=-1 must be >= 0"),
+    ({"monitor": "loss"}, "monitor='loss' must be 'val_loss' or 'val_accuracy'"),
 ])
 def test_bad_config(kwargs, rule):
     with pytest.raises(ParameterError, match=rule):
@@ -220,6 +221,10 @@ def test_resolved_fills_the_recipe_and_keeps_overrides():
     assert (c.learning_rate, c.standardize, c.early_stopping, c.class_weight) == (1e-3, True, 0, True)
     assert TrainConfig(model="lstm", recipe="study").resolved().learning_rate == 1e-4  # the study's
     assert TrainConfig(model="cnn", recipe="improved", learning_rate=5e-4).resolved().learning_rate == 5e-4
+    # early stopping watches validation accuracy in the improved recipe; an explicit monitor wins
+    assert TrainConfig(recipe="improved").resolved().monitor == "val_accuracy"
+    assert TrainConfig(recipe="improved", monitor="val_loss").resolved().monitor == "val_loss"
+    assert TrainConfig(recipe="study").resolved().input_noise == 0.0
 
 
 def test_evaluate_run_uses_the_runs_own_test_fraction(run, tiny_features, tmp_path):

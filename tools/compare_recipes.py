@@ -1,4 +1,4 @@
-"""Compare training recipes by 5-fold grouped cross-validation over tracks (run from the project root).
+"""Compare training recipes by 3-fold grouped cross-validation over tracks (run from the project root).
 
     python tools/compare_recipes.py [--data ../shared/data/gtzan-mini] [--models mlp,cnn,lstm]
         [--variants study,improved] [--variant NAME=RECIPE[:JSON overrides]] [--out DIR] [--report]
@@ -41,7 +41,7 @@ def main() -> int:
     p.add_argument("--models", default="mlp,cnn,lstm")
     p.add_argument("--variants", default="study,improved", help="plain recipe names")
     p.add_argument("--variant", action="append", default=[], help="NAME=RECIPE[:JSON overrides], repeatable")
-    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--folds", type=int, default=3)
     p.add_argument("--out", default=str(ROOT / "artifacts" / "comparisons" / "gtzan-mini3"))
     p.add_argument("--report", action="store_true", help="only summarise the results in --out")
     args = p.parse_args()
