@@ -544,3 +544,44 @@ def window_timelines(starts: np.ndarray, answers: list) -> go.Figure:
     fig.update_layout(barmode="stack", bargap=0.02)
     fig.update_xaxes(title_text="Time (s)", row=len(answers), col=1)
     return apply_style(fig, title="Prediction per 3-s window", height=140 + 190 * len(answers))
+
+
+def recipe_comparison(rows: list[dict]) -> go.Figure:
+    """Track accuracy of each fold (dots) and over all tested tracks (bars), per model and recipe.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Results of :func:`mgc.crossval.cross_validate`.
+    """
+    variants = sorted({r["variant"] for r in rows}, key=lambda v: (v != "study", v))
+    models = [m for m in ("mlp", "cnn", "lstm") if any(r["model"] == m for r in rows)]
+    models += sorted({r["model"] for r in rows} - set(models))
+    palette = {v: c for v, c in zip(variants, ("#7F7F7F", "#D62728", "#1F77B4", "#2CA02C", "#9467BD", "#FF7F0E"))}
+    fig = go.Figure()
+    for v in variants:
+        xs, pooled, fx, fy, ftext = [], [], [], [], []
+        for m in models:
+            mine = [r for r in rows if r["model"] == m and r["variant"] == v]
+            if not mine:
+                continue
+            tracks = [t for r in mine for t in r["tracks"]]
+            xs.append(MODEL_TITLES.get(m, m))
+            pooled.append(float(np.mean([t["true"] == t["predicted"] for t in tracks])))
+            for r in mine:
+                fx.append(MODEL_TITLES.get(m, m))
+                fy.append(r["track_accuracy"])
+                ftext.append(f"fold {r['fold']}")
+        fig.add_trace(go.Bar(x=xs, y=pooled, name=f"{v}: all tracks", marker_color=palette[v], opacity=0.55,
+                             offsetgroup=v, legendgroup=v,
+                             hovertemplate="%{x}, " + v + ": %{y:.1%} of all tested tracks<extra></extra>"))
+        fig.add_trace(go.Box(x=fx, y=fy, name=f"{v}: per fold", marker_color=palette[v], offsetgroup=v,
+                             legendgroup=v, boxpoints="all", pointpos=0, jitter=0, fillcolor="rgba(0,0,0,0)",
+                             line=dict(width=0), text=ftext,
+                             hovertemplate="%{x}, " + v + ", %{text}: %{y:.1%}<extra></extra>"))
+    fig.update_layout(barmode="group", boxmode="group")
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    n_folds = max((r.get("n_folds", 0) for r in rows), default=0)
+    return apply_style(fig, title="Track accuracy by recipe: grouped cross-validation over tracks",
+                       subtitle=f"{n_folds} folds; every track tested once; bars pool all tested tracks, dots are folds",
+                       x_title="Model", y_title="Track accuracy")

@@ -76,3 +76,4 @@ def misclassified(run: Run, track_paths: dict[str, str] | None = None) -> pd.Dat
                          "confidence": round(t["confidence"], 3), "majority vote": classes[t["vote"]],
                          "segments": t["segments"], "path": (track_paths or {}).get(t["track_id"], "")})
     return pd.DataFrame(rows, columns=["track", "true", "predicted", "confidence", "majority vote", "segments", "path"])
+

@@ -359,6 +359,26 @@ def track_audio(path: str) -> bytes:
     return buf.getvalue()
 
 
+def comparisons() -> dict[str, list[dict]]:
+    """Recipe comparisons stored under ``artifacts/comparisons/<name>/`` (name -> result rows).
+
+    A folder with a damaged result file maps to the error message instead.
+    """
+    from .crossval import load_results
+
+    out = {}
+    folder = artifacts_dir() / "comparisons"
+    for d in sorted(p for p in folder.glob("*") if p.is_dir()) if folder.is_dir() else []:
+        try:
+            rows = load_results(d)
+        except MgcError as e:
+            out[d.name] = str(e)
+            continue
+        if rows:
+            out[d.name] = rows
+    return out
+
+
 def class_groups(runs) -> dict[tuple, list]:
     """Runs grouped by the tuple of classes they know (largest group first)."""
     groups: dict[tuple, list] = {}

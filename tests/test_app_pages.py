@@ -175,6 +175,43 @@ def test_results_page_with_a_damaged_run_warns_and_renders(tiny_runs_artifacts, 
     assert len(at.get("plotly_chart")) == 3
 
 
+def _comparison_rows(variant: str, model: str, right: list[list[bool]]) -> list[dict]:
+    """Result rows as mgc.crossval writes them: one per fold, ``right`` = per fold, per track, correct or not."""
+    rows = []
+    for k, fold in enumerate(right):
+        tracks = [{"track_id": f"t{k}.{i}", "true": 0, "predicted": 0 if ok else 1} for i, ok in enumerate(fold)]
+        rows.append({"variant": variant, "model": model, "fold": k, "n_folds": len(right),
+                     "track_accuracy": sum(fold) / len(fold), "segment_accuracy": 0.5, "loss": 1.0, "rmse": 0.4,
+                     "epochs_run": 10, "tracks": tracks})
+    return rows
+
+
+def test_results_page_shows_stored_recipe_comparisons(tiny_runs_artifacts, tiny_dataset, tmp_path, monkeypatch):
+    import json
+
+    art = tmp_path / "artifacts"
+    shutil.copytree(tiny_runs_artifacts / "runs", art / "runs")
+    good = art / "comparisons" / "mini"
+    good.mkdir(parents=True)
+    rows = (_comparison_rows("study", "mlp", [[True, False], [False, False]])
+            + _comparison_rows("improved", "mlp", [[True, True], [True, False]]))
+    for r in rows:
+        (good / f"{r['variant']}-{r['model']}-fold{r['fold']}.json").write_text(json.dumps(r))
+    bad = art / "comparisons" / "broken"
+    bad.mkdir()
+    (bad / "study-mlp-fold0.json").write_text("{ not json")
+    monkeypatch.setenv("MGC_ARTIFACTS", str(art))
+    monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
+    at = _run("results")
+    assert any("broken" in w.value and "damaged" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert "mini" in [h.value for h in at.subheader]
+    table = next(d.value for d in at.dataframe if "folds won/tied/lost" in d.value.columns)
+    improved = table[table["variant"] == "improved"].iloc[0]
+    assert improved["track accuracy"] == 0.75 and improved["Δ track acc vs study"] == 0.5
+    assert improved["folds won/tied/lost"] == "2/0/0" and improved["tracks gained − lost"] == 2
+    assert len(at.get("plotly_chart")) == 4  # the comparison, Figures 6 and 7, the confusion matrix
+
+
 # --------------------------------------------------------------------------- #
 # classify
 # --------------------------------------------------------------------------- #
