@@ -231,3 +231,23 @@ def test_classify_page_without_runs(tiny_dataset, monkeypatch):
     at = _run("classify")
     assert any(i.startswith("No trained runs yet") for i in _infos(at)), _infos(at)
     assert not at.selectbox
+
+
+# --------------------------------------------------------------------------- #
+# the Keras state survives script runs
+# --------------------------------------------------------------------------- #
+def test_script_runs_no_longer_reset_keras(monkeypatch):
+    """Streamlit's end-of-run clean-up used to call keras.backend.clear_session() after every run."""
+    import keras
+    from streamlit.runtime.scriptrunner import script_runner
+
+    import mgc.ui  # noqa: F401 - importing the helper module installs the replacement
+
+    calls = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
+    assert getattr(script_runner._clean_problem_modules, "keeps_keras", False)
+    script_runner._clean_problem_modules()
+    assert calls == []
+    # and a whole page run leaves it alone too
+    _run("classify")
+    assert calls == []
