@@ -575,11 +575,10 @@ def recipe_comparison(rows: list[dict]) -> go.Figure:
         fig.add_trace(go.Bar(x=xs, y=pooled, name=f"{v}: all tracks", marker_color=palette[v], opacity=0.55,
                              offsetgroup=v, legendgroup=v,
                              hovertemplate="%{x}, " + v + ": %{y:.1%} of all tested tracks<extra></extra>"))
-        fig.add_trace(go.Box(x=fx, y=fy, name=f"{v}: per fold", marker_color=palette[v], offsetgroup=v,
-                             legendgroup=v, boxpoints="all", pointpos=0, jitter=0, fillcolor="rgba(0,0,0,0)",
-                             line=dict(width=0), text=ftext,
-                             hovertemplate="%{x}, " + v + ", %{text}: %{y:.1%}<extra></extra>"))
-    fig.update_layout(barmode="group", boxmode="group")
+        fig.add_trace(go.Scatter(x=fx, y=fy, name=f"{v}: per fold", mode="markers", offsetgroup=v, legendgroup=v,
+                                 marker=dict(color=palette[v], size=9, line=dict(color="white", width=1)), text=ftext,
+                                 hovertemplate="%{x}, " + v + ", %{text}: %{y:.1%}<extra></extra>"))
+    fig.update_layout(barmode="group", scattermode="group")
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     n_folds = max((r.get("n_folds", 0) for r in rows), default=0)
     return apply_style(fig, title="Track accuracy by recipe: grouped cross-validation over tracks",
