@@ -196,5 +196,28 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
     return df.reset_index(drop=True)
 
 
+def variant_settings(rows: list[dict]):
+    """What each variant was: its training settings (those of its first result), one line per variant.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: variant, recipe, standardize, learning rate, epochs (at most),
+        early stopping (patience, 0 = off), monitor, class weights, input noise.
+    """
+    import pandas as pd
+
+    seen: dict[str, dict] = {}
+    for r in rows:
+        seen.setdefault(r["variant"], r.get("config", {}))
+    out = [{"variant": v, "recipe": c.get("recipe"), "standardize": c.get("standardize"),
+            "learning rate": c.get("learning_rate"), "epochs (at most)": c.get("epochs"),
+            "early stopping": c.get("early_stopping"),
+            "monitor": c.get("monitor") if c.get("early_stopping") else "-",
+            "class weights": c.get("class_weight"), "input noise": c.get("input_noise")}
+           for v, c in sorted(seen.items(), key=lambda kv: _order(kv[0]))]
+    return pd.DataFrame(out)
+
+
 def _order(v: str):
     return (v != "study", v)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from mgc import plots, report, ui
-from mgc.crossval import summarize
+from mgc.crossval import summarize, variant_settings
 from mgc.errors import MgcError
 
 ui.page_header("Results")
@@ -63,6 +63,8 @@ for name, rows in found.items():
     st.subheader(name)
     st.plotly_chart(plots.recipe_comparison(rows), width="stretch")
     st.dataframe(summarize(rows), hide_index=True, width="stretch")
+    st.caption("What each variant is:")
+    st.dataframe(variant_settings(rows), hide_index=True, width="stretch")
 
 # --- Figures 6 and 7 --------------------------------------------------------------------
 st.header("Figures 6 and 7: learning curves", divider="gray")

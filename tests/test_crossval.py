@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mgc import crossval
-from mgc.crossval import cross_validate, load_results, result_name, summarize
+from mgc.crossval import cross_validate, load_results, result_name, summarize, variant_settings
 from mgc.dataset import make_split, track_folds
 from mgc.errors import ArtifactError, ParameterError
 from mgc.train import TrainConfig, train
@@ -64,6 +64,15 @@ def test_summary_pools_tracks_and_pairs_folds(compared):
     won, tied, lost = map(int, imp["folds won/tied/lost"].split("/"))
     assert won + tied + lost == 3
     assert np.isnan(study["Δ track acc vs study"]) or study["Δ track acc vs study"] is None
+
+
+def test_variant_settings_say_what_each_variant_was(compared):
+    _, rows, _ = compared
+    df = variant_settings(rows).set_index("variant")
+    assert list(df.index) == ["study", "improved"]
+    assert df.loc["study", "standardize"] == False and df.loc["study", "monitor"] == "-"  # noqa: E712
+    assert df.loc["improved", "standardize"] == True and df.loc["improved", "monitor"] == "val_accuracy"  # noqa: E712
+    assert df.loc["improved", "learning rate"] == 1e-3 and df.loc["study", "learning rate"] == 1e-4
 
 
 def test_damaged_result_file_and_bad_names_are_reported(compared, tiny_features, tmp_path):
