@@ -348,7 +348,7 @@ def track_folds(
     out = []
     for k in range(n_folds):
         test = np.flatnonzero(folds == k)
-        is_val = np.isin(track_ids, list(val_ids[k])) & (folds != k)
+        is_val = np.isin(track_ids, list(val_ids[k]))  # drawn from the other folds' tracks only
         split = Split(
             name="track",
             train=np.flatnonzero((folds != k) & ~is_val).astype(np.int64),

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mgc.crossval import cross_validate, load_results, summarize  # noqa: E402
@@ -59,7 +61,7 @@ def main() -> int:
                        on_result=show)
     df = summarize(load_results(args.out))
     df.to_csv(Path(args.out) / "summary.csv", index=False)
-    with __import__("pandas").option_context("display.width", 250, "display.max_columns", 30):
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(df.to_string(index=False))
     return 0
 
