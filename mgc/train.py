@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
+from .augment import mixup, random_windows, training_runs
 from .dataset import SPLITS, Split, make_split
 from .errors import ParameterError
 from .evaluate import evaluate_predictions
@@ -39,13 +40,13 @@ from .runs import Run, load_run, runs_dir, save_run
 
 RECIPES = {
     "study": {"standardize": False, "early_stopping": 0, "class_weight": False, "learning_rate": None,
-              "input_noise": 0.0, "monitor": "val_loss"},
+              "input_noise": 0.0, "monitor": "val_loss", "random_windows": False, "mixup": 0.0},
     # standardised inputs learn slowly at the study's 1e-4: Keras's default 1e-3 suits them. Early stopping
     # watches validation accuracy: the validation loss bottoms out within a few epochs (the networks grow
     # over-confident long before they stop improving); stopping there cost the MLP 5 points of track
     # accuracy in a 5-fold exploration on the reference subset (tools/compare_recipes.py)
     "improved": {"standardize": True, "early_stopping": 20, "class_weight": True, "learning_rate": 1e-3,
-                 "input_noise": 0.0, "monitor": "val_accuracy"},
+                 "input_noise": 0.0, "monitor": "val_accuracy", "random_windows": False, "mixup": 0.0},
 }
 
 
@@ -107,6 +108,8 @@ class TrainConfig:
     monitor: str | None = None
     class_weight: bool | None = None
     input_noise: float | None = None
+    random_windows: bool | None = None
+    mixup: float | None = None
 
     def __post_init__(self):
         if self.model not in MODEL_NAMES:
@@ -125,6 +128,8 @@ class TrainConfig:
             raise ParameterError(f"monitor={self.monitor!r} must be 'val_loss' or 'val_accuracy'")
         if self.input_noise is not None and not 0 <= self.input_noise < 10:
             raise ParameterError(f"input_noise={self.input_noise!r} must be in [0, 10) (a standard deviation)")
+        if self.mixup is not None and not 0 <= self.mixup <= 10:
+            raise ParameterError(f"mixup={self.mixup!r} must be in [0, 10] (Beta's alpha; 0 turns it off)")
         if self.early_stopping is not None and self.early_stopping < 0:
             raise ParameterError(f"early_stopping={self.early_stopping!r} must be >= 0 epochs (0 turns it off)")
 
@@ -139,6 +144,8 @@ class TrainConfig:
             class_weight=recipe["class_weight"] if self.class_weight is None else self.class_weight,
             input_noise=recipe["input_noise"] if self.input_noise is None else self.input_noise,
             monitor=recipe["monitor"] if self.monitor is None else self.monitor,
+            random_windows=recipe["random_windows"] if self.random_windows is None else self.random_windows,
+            mixup=recipe["mixup"] if self.mixup is None else self.mixup,
         )
 
 
@@ -187,6 +194,40 @@ def _seed(seed: int):
 def _class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
     counts = np.bincount(y, minlength=n_classes)
     return {i: float(len(y) / (n_classes * c)) for i, c in enumerate(counts) if c}
+
+
+def _augmented_epochs(keras, cfg: TrainConfig, features: FeatureSet, rows: np.ndarray,
+                      class_weight: dict | None, n_classes: int):
+    """A Keras dataset that makes a new augmented, shuffled training set every epoch (seeded)."""
+    X, y = features.X[rows], features.y[rows]
+    runs = training_runs(X, track_ids=features.track_ids[rows], segment_index=features.segment_index[rows]) \
+        if cfg.random_windows else None
+    onehot = np.eye(n_classes, dtype=np.float32)[y]
+    per_row = np.array([class_weight[int(c)] for c in y], dtype=np.float32) if class_weight else None
+    rng = np.random.default_rng(cfg.seed)
+
+    class Epochs(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.on_epoch_end()
+
+        def __len__(self):
+            return -(-len(y) // cfg.batch_size)
+
+        def __getitem__(self, i):
+            part = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
+            if self.w is None:
+                return self.x[part], self.y[part]
+            return self.x[part], self.y[part], self.w[part]
+
+        def on_epoch_end(self):
+            order = rng.permutation(len(y))
+            x = random_windows(runs, rng)[order] if runs is not None else X[order]
+            self.x, self.y, self.w = x, onehot[order], None if per_row is None else per_row[order]
+            if cfg.mixup:
+                self.x, self.y, self.w = mixup(self.x, self.y, alpha=cfg.mixup, rng=rng, weights=self.w)
+
+    return Epochs()
 
 
 def train(
@@ -294,11 +335,16 @@ def train(
         callbacks.append(early)
     started = dt.datetime.now().isoformat(timespec="seconds")
     try:
+        weights = _class_weights(y_train, n_classes) if cfg.class_weight else None
+        if cfg.random_windows or cfg.mixup:
+            data = {"x": _augmented_epochs(keras, cfg, features, split.train, weights, n_classes)}
+        else:
+            data = {"x": X_train, "y": onehot[y_train], "batch_size": cfg.batch_size, "shuffle": True,
+                    "class_weight": weights}
         model.fit(
-            X_train, onehot[y_train],
+            **data,
             validation_data=(X_val, onehot[y_val]) if len(X_val) else None,
-            epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True, verbose=0, callbacks=callbacks,
-            class_weight=_class_weights(y_train, n_classes) if cfg.class_weight else None,
+            epochs=cfg.epochs, verbose=0, callbacks=callbacks,
         )
     except KeyboardInterrupt:
         if not history["epoch"]:
