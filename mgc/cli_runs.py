@@ -113,7 +113,7 @@ def cmd_runs(args) -> int:
     for r in runs:
         m = r.metrics
         t = m.get("track_accuracy_mean")
-        print(f"{r.id:55s} {r.model_name:5s} {r.manifest['split']['name']:14s} {r.manifest['recipe']:8s} "
+        print(f"{r.id:55s} {r.model_name:5s} {r.manifest['split']['name']:14s} {r.recipe_label:9s} "
               f"{r.manifest['status']:8s} seg {m['segment_accuracy']:.3f} track {'-' if t is None else f'{t:.3f}'}")
     for p in problems:
         print(f"damaged: {p}", file=sys.stderr)

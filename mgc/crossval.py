@@ -203,7 +203,8 @@ def variant_settings(rows: list[dict]):
     -------
     pandas.DataFrame
         Columns: variant, recipe, standardize, learning rate, epochs (at most),
-        early stopping (patience, 0 = off), monitor, class weights, input noise.
+        early stopping (patience, 0 = off), monitor, class weights, input noise,
+        random windows, mixup alpha (older results without the last two: off).
     """
     import pandas as pd
 
@@ -214,7 +215,8 @@ def variant_settings(rows: list[dict]):
             "learning rate": c.get("learning_rate"), "epochs (at most)": c.get("epochs"),
             "early stopping": c.get("early_stopping"),
             "monitor": c.get("monitor") if c.get("early_stopping") else "-",
-            "class weights": c.get("class_weight"), "input noise": c.get("input_noise")}
+            "class weights": c.get("class_weight"), "input noise": c.get("input_noise"),
+            "random windows": bool(c.get("random_windows")), "mixup alpha": c.get("mixup") or 0.0}
            for v, c in sorted(seen.items(), key=lambda kv: _order(kv[0]))]
     return pd.DataFrame(out)
 

@@ -476,7 +476,7 @@ def study_curves(runs: list, metric: str) -> go.Figure:
     for r in runs:
         h = r.history
         color = MODEL_COLORS.get(r.model_name)
-        tag = f"{MODEL_TITLES.get(r.model_name, r.model_name)} · {r.manifest['split']['name']} · {r.manifest['recipe']}"
+        tag = f"{MODEL_TITLES.get(r.model_name, r.model_name)} · {r.manifest['split']['name']} · {r.recipe_label}"
         dash_base = "solid" if r.manifest["split"]["name"] == "segment" else "dot"
         mode = "lines+markers" if len(h["epoch"]) < 20 else "lines"  # a short run shows its points
         fig.add_trace(go.Scatter(x=h["epoch"], y=h[metric], mode=mode, name=f"{tag} · train",

@@ -21,7 +21,7 @@ def table2(runs: list[Run]) -> pd.DataFrame:
         rows.append({
             "model": MODEL_TITLES.get(man["model"], man["model"]),
             "split": man["split"]["name"],
-            "recipe": man["recipe"],
+            "recipe": r.recipe_label,
             "classes": len(r.classes),
             "chance": round(1 / len(r.classes), 3),
             "paper accuracy": paper.get("accuracy"),
@@ -42,7 +42,7 @@ def table2(runs: list[Run]) -> pd.DataFrame:
 def leakage_gaps(runs: list[Run]) -> pd.DataFrame | None:
     """Segment-split minus track-split accuracy for each model and recipe present under both."""
     rows = []
-    key = lambda r: (r.manifest["model"], r.manifest["recipe"], tuple(r.classes))  # noqa: E731
+    key = lambda r: (r.manifest["model"], r.recipe_label, tuple(r.classes))  # noqa: E731
     by_split: dict[tuple, dict[str, Run]] = {}
     for r in runs:
         by_split.setdefault(key(r), {}).setdefault(r.manifest["split"]["name"], r)

@@ -63,11 +63,16 @@ class Run:
 
     @property
     def label(self) -> str:
-        """A short human label: ``CNN · track split · improved · <id>``."""
+        """A short human label: ``CNN · track split · improved · <id>`` (``improved*`` when settings were overridden)."""
         from .config import MODEL_TITLES
 
         m = self.manifest
-        return f"{MODEL_TITLES.get(m['model'], m['model'])} · {m['split']['name']} split · {m['recipe']} · {self.id}"
+        return f"{MODEL_TITLES.get(m['model'], m['model'])} · {m['split']['name']} split · {self.recipe_label} · {self.id}"
+
+    @property
+    def recipe_label(self) -> str:
+        """The recipe's name, with ``*`` when some of its settings were overridden (see the manifest's ``overrides``)."""
+        return self.manifest["recipe"] + ("*" if self.manifest.get("overrides") else "")
 
     def model(self):
         """The Keras model (loaded once, ``safe_mode=True``, uncompiled)."""

@@ -133,12 +133,25 @@ class TrainConfig:
         if self.early_stopping is not None and self.early_stopping < 0:
             raise ParameterError(f"early_stopping={self.early_stopping!r} must be >= 0 epochs (0 turns it off)")
 
+    def overrides(self) -> dict:
+        """The settings given explicitly that differ from the recipe's (learning rate included)."""
+        recipe = RECIPES[self.recipe]
+        out = {k: getattr(self, k) for k in recipe if k != "learning_rate"
+               and getattr(self, k) is not None and getattr(self, k) != recipe[k]}
+        if self.learning_rate is not None and self.learning_rate != self.resolved_learning_rate():
+            out["learning_rate"] = self.learning_rate
+        return out
+
+    def resolved_learning_rate(self) -> float:
+        """The recipe's learning rate for this model (the study's when the recipe has none)."""
+        return RECIPES[self.recipe]["learning_rate"] or STUDY_LEARNING_RATE[self.model]
+
     def resolved(self) -> "TrainConfig":
         """A copy with the recipe's defaults and the study's learning rate filled in."""
         recipe = RECIPES[self.recipe]
         return replace(
             self,
-            learning_rate=self.learning_rate or recipe["learning_rate"] or STUDY_LEARNING_RATE[self.model],
+            learning_rate=self.learning_rate or self.resolved_learning_rate(),
             standardize=recipe["standardize"] if self.standardize is None else self.standardize,
             early_stopping=recipe["early_stopping"] if self.early_stopping is None else self.early_stopping,
             class_weight=recipe["class_weight"] if self.class_weight is None else self.class_weight,
@@ -364,6 +377,7 @@ def train(
         "id": None,
         "model": cfg.model,
         "recipe": cfg.recipe,
+        "overrides": config.overrides(),
         "status": status,
         "created": started,
         "finished": dt.datetime.now().isoformat(timespec="seconds"),

@@ -229,7 +229,7 @@ def runs_overview():
         m, man = r.metrics, r.manifest
         rows.append({
             "run": r.id, "model": MODEL_TITLES.get(man["model"], man["model"]), "split": man["split"]["name"],
-            "recipe": man["recipe"], "classes": len(man["dataset"]["classes"]),
+            "recipe": r.recipe_label, "classes": len(man["dataset"]["classes"]),
             "segment acc": round(m["segment_accuracy"], 3),
             "track acc": None if m.get("track_accuracy_mean") is None else round(m["track_accuracy_mean"], 3),
             "epochs": man["epochs_run"], "status": man["status"],
@@ -282,12 +282,15 @@ def job_board():
     return JobBoard()
 
 
-def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_rate, seed):
-    """Start a background job training ``models`` and remember it in the session."""
+def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_rate, seed, overrides=None):
+    """Start a background job training ``models`` and remember it in the session.
+
+    ``overrides`` holds :class:`~mgc.train.TrainConfig` fields that replace the recipe's.
+    """
     from .train import TrainConfig
 
     configs = [TrainConfig(model=m, recipe=recipe, split=split, epochs=epochs, batch_size=batch_size,
-                           learning_rate=learning_rate, seed=seed) for m in models]
+                           learning_rate=learning_rate, seed=seed, **(overrides or {})) for m in models]
     job = job_board().start(fs, configs, dataset_note=f"classes: {', '.join(fs.classes)}")
     st.session_state["job_id"] = job.id
     return job

@@ -20,6 +20,37 @@ RECIPE_HELP = {
                 "loss (best weights kept), balanced class weights.",
 }
 
+RECIPES_OWN = "recipe's"
+
+
+def _recipe_overrides() -> dict:
+    """Widgets that override single settings of the chosen recipe; returns only those changed."""
+    with st.expander("Override the recipe's settings"):
+        st.caption("Each setting left at *recipe's* follows the recipe chosen above.")
+        a1, a2, a3 = st.columns(3)
+        picks = {
+            "standardize": a1.selectbox("Standardise inputs", [RECIPES_OWN, "yes", "no"],
+                                        help="Per-coefficient mean and variance of the training part, inside the model"),
+            "random_windows": a2.selectbox("Random training windows", [RECIPES_OWN, "yes", "no"],
+                                           help="Every epoch, each training segment becomes a 3-s window cut at a "
+                                                "random frame of its track's training segments"),
+            "class_weight": a3.selectbox("Balanced class weights", [RECIPES_OWN, "yes", "no"]),
+        }
+        b1, b2 = st.columns(2)
+        patience = b1.number_input("Early stopping patience (0 = off)", min_value=0, max_value=1000, value=None,
+                                   placeholder=RECIPES_OWN, help="Epochs without a better validation score; "
+                                   "the best epoch's weights are kept")
+        alpha = b2.number_input("Mixup alpha (0 = off)", min_value=0.0, max_value=10.0, value=None,
+                                placeholder=RECIPES_OWN, help="Blend training examples and their labels, "
+                                "weights drawn from Beta(alpha, alpha)")
+    out = {k: v == "yes" for k, v in picks.items() if v != RECIPES_OWN}
+    if patience is not None:
+        out["early_stopping"] = int(patience)
+    if alpha is not None:
+        out["mixup"] = float(alpha)
+    return out
+
+
 ui.page_header("Train")
 root = ui.dataset_root()
 
@@ -65,11 +96,13 @@ with st.form("settings"):
     lr = c6.number_input("Learning rate (empty: the recipe's)", min_value=1e-6, max_value=0.5, value=None,
                          format="%.6f", placeholder="study 1e-4 · improved 1e-3")
     seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0)
+    overrides = _recipe_overrides()
     submitted = st.form_submit_button("Start training", type="primary", disabled=feats is None)
 if submitted:
     try:
         ui.start_training(feats, models=models, split=split, recipe=recipe, epochs=int(epochs),
-                          batch_size=int(batch), learning_rate=None if lr is None else float(lr), seed=int(seed))
+                          batch_size=int(batch), learning_rate=None if lr is None else float(lr), seed=int(seed),
+                          overrides=overrides)
     except MgcError as e:
         st.error(str(e))
 

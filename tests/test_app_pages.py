@@ -103,6 +103,24 @@ def test_train_page_extracts_features_then_shows_the_settings(tiny_dataset, monk
     assert any("No training yet" in i for i in _infos(at))
 
 
+def test_train_page_passes_recipe_overrides_to_the_job(tiny_dataset, monkeypatch):
+    import mgc.ui
+
+    started = {}
+    monkeypatch.setattr(mgc.ui, "start_training", lambda fs, **kw: started.update(kw))
+    monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
+    at = _run("train")
+    next(b for b in at.button if b.label == "Extract features").click().run()
+    next(s for s in at.selectbox if s.label == "Random training windows").set_value("yes")
+    next(s for s in at.selectbox if s.label == "Balanced class weights").set_value("no")
+    next(n for n in at.number_input if n.label.startswith("Mixup alpha")).set_value(0.4)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    # settings left at "recipe's" are not passed: the recipe decides them
+    assert started["overrides"] == {"random_windows": True, "class_weight": False, "mixup": 0.4}
+    assert started["recipe"] == "study" and started["split"] == "track"
+
+
 def test_train_page_with_one_class_asks_for_two(tiny_dataset, monkeypatch):
     monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
     at = _run("train")

@@ -364,3 +364,12 @@ def test_the_stored_model_carries_no_optimizer_state(run, tmp_path):
     with h5py.File(tmp_path / "model.weights.h5") as f:
         assert "optimizer" not in f, list(f)
         assert "layers" in f
+
+
+def test_overrides_are_recorded_and_marked_in_the_label(tiny_features, tmp_path):
+    assert TrainConfig(recipe="study").overrides() == {}
+    assert TrainConfig(recipe="study", standardize=False, learning_rate=1e-4).overrides() == {}  # the recipe's own
+    assert TrainConfig(recipe="improved", mixup=0.2, early_stopping=20).overrides() == {"mixup": 0.2}
+    r = _fit(tiny_features, tmp_path, "custom", epochs=1, random_windows=True, learning_rate=3e-4)
+    assert r.manifest["overrides"] == {"random_windows": True, "learning_rate": 3e-4}
+    assert r.recipe_label == "study*" and "· study* ·" in r.label
