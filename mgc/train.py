@@ -40,14 +40,17 @@ from .runs import Run, load_run, runs_dir, save_run
 
 RECIPES = {
     "study": {"standardize": False, "early_stopping": 0, "class_weight": False, "learning_rate": None,
-              "input_noise": 0.0, "monitor": "val_loss", "random_windows": False, "mixup": 0.0},
+              "input_noise": 0.0, "monitor": "val_loss", "random_windows": False, "mixup": 0.0, "lr_schedule": "constant"},
     # standardised inputs learn slowly at the study's 1e-4: Keras's default 1e-3 suits them. Early stopping
     # watches validation accuracy: the validation loss bottoms out within a few epochs (the networks grow
     # over-confident long before they stop improving); stopping there cost the MLP 5 points of track
     # accuracy in a 5-fold exploration on the reference subset (tools/compare_recipes.py)
     "improved": {"standardize": True, "early_stopping": 20, "class_weight": True, "learning_rate": 1e-3,
-                 "input_noise": 0.0, "monitor": "val_accuracy", "random_windows": False, "mixup": 0.0},
+                 "input_noise": 0.0, "monitor": "val_accuracy", "random_windows": False, "mixup": 0.0,
+                 "lr_schedule": "constant"},
 }
+
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def keras_module():
@@ -110,6 +113,7 @@ class TrainConfig:
     input_noise: float | None = None
     random_windows: bool | None = None
     mixup: float | None = None
+    lr_schedule: str | None = None
 
     def __post_init__(self):
         if self.model not in MODEL_NAMES:
@@ -128,6 +132,8 @@ class TrainConfig:
             raise ParameterError(f"monitor={self.monitor!r} must be 'val_loss' or 'val_accuracy'")
         if self.input_noise is not None and not 0 <= self.input_noise < 10:
             raise ParameterError(f"input_noise={self.input_noise!r} must be in [0, 10) (a standard deviation)")
+        if self.lr_schedule not in (None,) + LR_SCHEDULES:
+            raise ParameterError(f"lr_schedule={self.lr_schedule!r} must be one of {', '.join(LR_SCHEDULES)}")
         if self.mixup is not None and not 0 <= self.mixup <= 10:
             raise ParameterError(f"mixup={self.mixup!r} must be in [0, 10] (Beta's alpha; 0 turns it off)")
         if self.early_stopping is not None and self.early_stopping < 0:
@@ -159,6 +165,7 @@ class TrainConfig:
             monitor=recipe["monitor"] if self.monitor is None else self.monitor,
             random_windows=recipe["random_windows"] if self.random_windows is None else self.random_windows,
             mixup=recipe["mixup"] if self.mixup is None else self.mixup,
+            lr_schedule=recipe["lr_schedule"] if self.lr_schedule is None else self.lr_schedule,
         )
 
 
@@ -313,8 +320,12 @@ def train(
     if cfg.model == "cnn":
         kwargs["pool_strides"] = cfg.cnn_pool_strides
     model = build(cfg.model, X.shape[1:], n_classes, **kwargs)
+    rate = cfg.learning_rate
+    if cfg.lr_schedule == "cosine":
+        steps = cfg.epochs * -(-len(X_train) // cfg.batch_size)
+        rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(1, steps))
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss="categorical_crossentropy",
         metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")],
     )

@@ -210,6 +210,7 @@ def test_fault_filtered_split_of_unlisted_tracks_fails_before_training(tiny_feat
     ({"learning_rate": 2.0}, r"learning_rate=2.0 must be in \(0, 1\)"),
     ({"early_stopping": -1}, "early_stopping=-1 must be >= 0"),
     ({"monitor": "loss"}, "monitor='loss' must be 'val_loss' or 'val_accuracy'"),
+    ({"lr_schedule": "step"}, "lr_schedule='step' must be one of constant, cosine"),
 ])
 def test_bad_config(kwargs, rule):
     with pytest.raises(ParameterError, match=rule):
@@ -373,3 +374,22 @@ def test_overrides_are_recorded_and_marked_in_the_label(tiny_features, tmp_path)
     r = _fit(tiny_features, tmp_path, "custom", epochs=1, random_windows=True, learning_rate=3e-4)
     assert r.manifest["overrides"] == {"random_windows": True, "learning_rate": 3e-4}
     assert r.recipe_label == "study*" and "· study* ·" in r.label
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(tiny_features, tmp_path, monkeypatch):
+    import keras
+
+    seen = []
+    original = keras.Model.compile
+
+    def spy(self, optimizer=None, **kw):
+        seen.append(optimizer)
+        return original(self, optimizer=optimizer, **kw)
+
+    monkeypatch.setattr(keras.Model, "compile", spy)
+    r = _fit(tiny_features, tmp_path, "cos", epochs=2, lr_schedule="cosine", learning_rate=1e-3)
+    schedule = seen[-1].learning_rate if not hasattr(seen[-1], "_learning_rate") else seen[-1]._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    steps = 2 * -(-r.manifest["split"]["segments"]["train"] // 16)
+    assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(steps)) == pytest.approx(0, abs=1e-9)
+    assert r.manifest["config"]["lr_schedule"] == "cosine"
