@@ -76,6 +76,8 @@ def cross_validate(
     ------
     ParameterError
         A variant name is not a plain label.
+    ArtifactError
+        A result in ``out_dir`` is damaged or was made with other folds or data.
     DatasetError
         The folds cannot be made (see :func:`mgc.dataset.track_folds`).
     """
@@ -91,6 +93,12 @@ def cross_validate(
             for name, base in variants.items():
                 path = out / result_name(name, model, k)
                 row = _read(path)
+                if row is not None and (row.get("n_folds"), row.get("fold_seed"), row.get("dataset_fingerprint")) \
+                        != (n_folds, seed, features.fingerprint):
+                    raise ArtifactError(
+                        f"{path.name} in {out} was made with other folds or data (n_folds={row.get('n_folds')}, "
+                        f"seed={row.get('fold_seed')}, dataset {row.get('dataset_fingerprint')!r}; now n_folds={n_folds}, "
+                        f"seed={seed}, dataset {features.fingerprint!r}): use another out_dir")
                 if row is None:
                     cfg = replace(base, model=model, split="track")
                     with tempfile.TemporaryDirectory(prefix="mgc-cv-") as tmp:

@@ -49,7 +49,7 @@ class TrainingJob:
             raise ParameterError("configs is empty: choose at least one model to train")
         self.id = uuid.uuid4().hex[:8]
         self.features, self.configs, self.root, self.note = features, list(configs), root, dataset_note
-        self.models = [ModelProgress(c.model, c.epochs) for c in self.configs]
+        self.models = [ModelProgress(c.model, c.resolved().epochs) for c in self.configs]
         self.status = "created"  # created, running, finished, stopped, failed
         self.error = ""
         self.started = self.ended = None

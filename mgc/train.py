@@ -40,14 +40,15 @@ from .runs import Run, load_run, runs_dir, save_run
 
 RECIPES = {
     "study": {"standardize": False, "early_stopping": 0, "class_weight": False, "learning_rate": None,
-              "input_noise": 0.0, "monitor": "val_loss", "random_windows": False, "mixup": 0.0, "lr_schedule": "constant"},
+              "input_noise": 0.0, "monitor": "val_loss", "random_windows": False, "mixup": 0.0, "lr_schedule": "constant",
+              "epochs": 100},
     # standardised inputs learn slowly at the study's 1e-4: Keras's default 1e-3 suits them. Early stopping
     # watches validation accuracy: the validation loss bottoms out within a few epochs (the networks grow
     # over-confident long before they stop improving); stopping there cost the MLP 5 points of track
     # accuracy in a 5-fold exploration on the reference subset (tools/compare_recipes.py)
     "improved": {"standardize": True, "early_stopping": 20, "class_weight": True, "learning_rate": 1e-3,
                  "input_noise": 0.0, "monitor": "val_accuracy", "random_windows": False, "mixup": 0.0,
-                 "lr_schedule": "constant"},
+                 "lr_schedule": "constant", "epochs": 100},
 }
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -72,8 +73,8 @@ class TrainConfig:
     recipe : {'study', 'improved'}
         Sets the defaults of ``standardize``, ``early_stopping`` and ``class_weight``.
     split : {'segment', 'track', 'fault-filtered'}
-    epochs : int
-        At most this many epochs (100 in the study's figures).
+    epochs : int or None
+        At most this many epochs; None takes the recipe's (the study's figures: 100).
     batch_size : int
     learning_rate : float or None
         Adam's rate; None takes the recipe's (study: the study's 1e-4; improved: 1e-3).
@@ -98,7 +99,7 @@ class TrainConfig:
     model: str = "cnn"
     recipe: str = "study"
     split: str = "segment"
-    epochs: int = 100
+    epochs: int | None = None
     batch_size: int = 32
     learning_rate: float | None = None
     seed: int = 0
@@ -124,6 +125,8 @@ class TrainConfig:
             raise ParameterError(f"split={self.split!r} is not one of {', '.join(SPLITS)}")
         for name in ("epochs", "batch_size"):
             v = getattr(self, name)
+            if v is None and name == "epochs":
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ParameterError(f"{name}={v!r} must be a positive integer")
         if self.learning_rate is not None and not 0 < self.learning_rate < 1:
@@ -140,9 +143,10 @@ class TrainConfig:
             raise ParameterError(f"early_stopping={self.early_stopping!r} must be >= 0 epochs (0 turns it off)")
 
     def overrides(self) -> dict:
-        """The settings given explicitly that differ from the recipe's (learning rate included)."""
+        """The settings given explicitly that differ from the recipe's (learning rate included; the
+        number of epochs, shown with every run anyway, is not counted)."""
         recipe = RECIPES[self.recipe]
-        out = {k: getattr(self, k) for k in recipe if k != "learning_rate"
+        out = {k: getattr(self, k) for k in recipe if k not in ("learning_rate", "epochs")
                and getattr(self, k) is not None and getattr(self, k) != recipe[k]}
         if self.learning_rate is not None and self.learning_rate != self.resolved_learning_rate():
             out["learning_rate"] = self.learning_rate
@@ -166,6 +170,7 @@ class TrainConfig:
             random_windows=recipe["random_windows"] if self.random_windows is None else self.random_windows,
             mixup=recipe["mixup"] if self.mixup is None else self.mixup,
             lr_schedule=recipe["lr_schedule"] if self.lr_schedule is None else self.lr_schedule,
+            epochs=recipe["epochs"] if self.epochs is None else self.epochs,
         )
 
 

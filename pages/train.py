@@ -91,7 +91,9 @@ with st.form("settings"):
     split = c2.radio("Split", SPLITS, index=1, captions=[SPLIT_HELP[s] for s in SPLITS])
     recipe = c3.radio("Recipe", list(RECIPES), index=0, captions=[RECIPE_HELP[r] for r in RECIPES])
     c4, c5, c6, c7 = st.columns(4)
-    epochs = c4.number_input("Epochs (study: 100)", min_value=1, max_value=1000, value=100)
+    epochs = c4.number_input("Epochs (empty: the recipe's)", min_value=1, max_value=1000, value=None,
+                             placeholder=" · ".join(f"{r} {v['epochs']}" for r, v in RECIPES.items()),
+                             help="The study's figures run 100 epochs")
     batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, value=32)
     lr = c6.number_input("Learning rate (empty: the recipe's)", min_value=1e-6, max_value=0.5, value=None,
                          format="%.6f", placeholder="study 1e-4 · improved 1e-3")
@@ -100,7 +102,7 @@ with st.form("settings"):
     submitted = st.form_submit_button("Start training", type="primary", disabled=feats is None)
 if submitted:
     try:
-        ui.start_training(feats, models=models, split=split, recipe=recipe, epochs=int(epochs),
+        ui.start_training(feats, models=models, split=split, recipe=recipe, epochs=None if epochs is None else int(epochs),
                           batch_size=int(batch), learning_rate=None if lr is None else float(lr), seed=int(seed),
                           overrides=overrides)
     except MgcError as e:

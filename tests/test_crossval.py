@@ -83,6 +83,13 @@ def test_damaged_result_file_and_bad_names_are_reported(compared, tiny_features,
         cross_validate(tiny_features, {"../x": TrainConfig(**FAST)}, out_dir=tmp_path, models=("mlp",), n_folds=3)
 
 
+def test_results_made_with_other_folds_are_not_mixed_in(compared, tiny_features, monkeypatch):
+    out, _, _ = compared
+    monkeypatch.setattr(crossval, "train", lambda *a, **k: pytest.fail("trained instead of refusing"))
+    with pytest.raises(ArtifactError, match=r"made with other folds or data.*seed=0.*now n_folds=3, seed=7"):
+        cross_validate(tiny_features, {"study": TrainConfig(**FAST)}, out_dir=out, models=("mlp",), n_folds=3, seed=7)
+
+
 def test_train_takes_a_given_split_and_checks_it(tiny_features, tmp_path):
     fold = track_folds(y=tiny_features.y, track_ids=tiny_features.track_ids, n_folds=3)[1]
     run = train(tiny_features, TrainConfig(model="mlp", split="track", **FAST), root=tmp_path, run_id="f", split=fold)

@@ -44,6 +44,7 @@ def main() -> int:
     p.add_argument("--variants", default="study,improved", help="plain recipe names")
     p.add_argument("--variant", action="append", default=[], help="NAME=RECIPE[:JSON overrides], repeatable")
     p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--fold-seed", type=int, default=0, help="seeds the folds (another seed: other folds)")
     p.add_argument("--out", default=str(ROOT / "artifacts" / "comparisons" / "gtzan-mini3"))
     p.add_argument("--report", action="store_true", help="only summarise the results in --out")
     args = p.parse_args()
@@ -58,7 +59,7 @@ def main() -> int:
                   f"loss {row['loss']:.3f}  epochs {row['epochs_run']}", flush=True)
 
         cross_validate(fs, variants, out_dir=args.out, models=args.models.split(","), n_folds=args.folds,
-                       on_result=show)
+                       seed=args.fold_seed, on_result=show)
     df = summarize(load_results(args.out))
     df.to_csv(Path(args.out) / "summary.csv", index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
