@@ -73,6 +73,10 @@ error_metric = st.radio("Error curve", ["loss", "rmse"], horizontal=True,
                                      "rmse": "RMSE of one-hot vs softmax"}.get)
 st.plotly_chart(plots.study_curves(selected, "accuracy"), width="stretch")
 st.plotly_chart(plots.study_curves(selected, error_metric), width="stretch")
+augmented = [r.label for r in selected if r.manifest["config"].get("random_windows") or r.manifest["config"].get("mixup")]
+if augmented:
+    st.caption("Training curves of runs trained on augmented examples (random windows, mixup) are measured on "
+               "those examples, so they can sit below the validation curves: " + "; ".join(augmented))
 
 # --- one run in detail --------------------------------------------------------------------
 st.header("One run in detail", divider="gray")

@@ -71,7 +71,8 @@ def test_variant_settings_say_what_each_variant_was(compared):
     df = variant_settings(rows).set_index("variant")
     assert list(df.index) == ["study", "improved"]
     assert df.loc["study", "standardize"] == False and df.loc["study", "monitor"] == "-"  # noqa: E712
-    assert df.loc["improved", "standardize"] == True and df.loc["improved", "monitor"] == "val_accuracy"  # noqa: E712
+    assert df.loc["improved", "standardize"] == True and df.loc["improved", "monitor"] == "-"  # noqa: E712
+    assert df.loc["improved", "random windows"] == True and df.loc["study", "random windows"] == False  # noqa: E712
     assert df.loc["improved", "learning rate"] == 1e-3 and df.loc["study", "learning rate"] == 1e-4
 
 

@@ -168,9 +168,10 @@ def test_another_seed_gives_another_split(run, tiny_features):
 def test_improved_recipe_standardises_with_the_training_mean(tiny_features, tmp_path):
     import keras
 
-    r = _fit(tiny_features, tmp_path, "improved", recipe="improved", seed=1)
+    r = _fit(tiny_features, tmp_path, "improved", recipe="improved", seed=1, random_windows=False)
     cfg = r.manifest["config"]
-    assert (cfg["standardize"], cfg["early_stopping"], cfg["class_weight"], cfg["learning_rate"]) == (True, 20, True, 1e-3)
+    assert (cfg["standardize"], cfg["early_stopping"], cfg["class_weight"], cfg["learning_rate"]) == (True, 0, True, 1e-3)
+    assert (cfg["random_windows"], cfg["lr_schedule"], cfg["epochs"]) == (False, "cosine", 2)  # random windows off below
     assert RECIPES["improved"]["standardize"] and not RECIPES["study"]["standardize"]
     model = r.model()
     norm = model.layers[1]
@@ -182,7 +183,16 @@ def test_improved_recipe_standardises_with_the_training_mean(tiny_features, tmp_
     # not the mean of all segments (that would leak the test part into the scaling)
     everything = tiny_features.X.reshape(-1, 13).astype(np.float64).mean(axis=0)
     assert not np.allclose(np.asarray(norm.mean).reshape(-1), everything, rtol=1e-5, atol=1e-6)
-    assert r.manifest["best_epoch"] in (1, 2)
+    assert r.manifest["best_epoch"] is None  # no early stopping in the recipe
+
+
+@pytest.mark.parametrize("monitor", ["val_accuracy", "val_loss"])
+def test_early_stopping_keeps_the_best_epoch_of_its_monitor(tiny_features, tmp_path, monitor):
+    r = _fit(tiny_features, tmp_path, monitor, epochs=4, early_stopping=1, monitor=monitor, learning_rate=0.05)
+    h = r.history[monitor][:r.manifest["epochs_run"]]
+    best = (np.argmax(h) if monitor == "val_accuracy" else np.argmin(h)) + 1
+    assert r.manifest["best_epoch"] == best
+    assert r.manifest["epochs_run"] <= min(4, best + 1)  # patience 1: one epoch past the best at most
 
 
 def test_study_cnn_run_records_the_deviation(tmp_path, feature_factory):
@@ -218,11 +228,14 @@ def test_bad_config(kwargs, rule):
 
 
 def test_resolved_fills_the_recipe_and_keeps_overrides():
-    c = TrainConfig(model="lstm", recipe="improved", early_stopping=0).resolved()
-    assert (c.learning_rate, c.standardize, c.early_stopping, c.class_weight) == (1e-3, True, 0, True)
+    c = TrainConfig(model="lstm", recipe="improved", early_stopping=5).resolved()
+    assert (c.learning_rate, c.standardize, c.early_stopping, c.class_weight) == (1e-3, True, 5, True)
+    assert (c.random_windows, c.lr_schedule, c.epochs, c.mixup) == (True, "cosine", 60, 0.0)
+    assert TrainConfig(recipe="study").resolved().epochs == 100
+    assert TrainConfig(recipe="improved", epochs=7).resolved().epochs == 7
     assert TrainConfig(model="lstm", recipe="study").resolved().learning_rate == 1e-4  # the study's
     assert TrainConfig(model="cnn", recipe="improved", learning_rate=5e-4).resolved().learning_rate == 5e-4
-    # early stopping watches validation accuracy in the improved recipe; an explicit monitor wins
+    # early stopping, when turned on in the improved recipe, watches validation accuracy; an explicit monitor wins
     assert TrainConfig(recipe="improved").resolved().monitor == "val_accuracy"
     assert TrainConfig(recipe="improved", monitor="val_loss").resolved().monitor == "val_loss"
     assert TrainConfig(recipe="study").resolved().input_noise == 0.0
@@ -370,7 +383,7 @@ def test_the_stored_model_carries_no_optimizer_state(run, tmp_path):
 def test_overrides_are_recorded_and_marked_in_the_label(tiny_features, tmp_path):
     assert TrainConfig(recipe="study").overrides() == {}
     assert TrainConfig(recipe="study", standardize=False, learning_rate=1e-4).overrides() == {}  # the recipe's own
-    assert TrainConfig(recipe="improved", mixup=0.2, early_stopping=20).overrides() == {"mixup": 0.2}
+    assert TrainConfig(recipe="improved", mixup=0.2, early_stopping=0, epochs=9).overrides() == {"mixup": 0.2}
     r = _fit(tiny_features, tmp_path, "custom", epochs=1, random_windows=True, learning_rate=3e-4)
     assert r.manifest["overrides"] == {"random_windows": True, "learning_rate": 3e-4}
     assert r.recipe_label == "study*" and "· study* ·" in r.label
