@@ -212,7 +212,8 @@ def variant_settings(rows: list[dict]):
     pandas.DataFrame
         Columns: variant, recipe, standardize, learning rate, epochs (at most),
         early stopping (patience, 0 = off), monitor, class weights, input noise,
-        random windows, mixup alpha (older results without the last two: off).
+        random windows, mixup alpha, lr schedule (older results without the last
+        three: off, 0, constant).
     """
     import pandas as pd
 
@@ -224,10 +225,11 @@ def variant_settings(rows: list[dict]):
             "early stopping": c.get("early_stopping"),
             "monitor": c.get("monitor") if c.get("early_stopping") else "-",
             "class weights": c.get("class_weight"), "input noise": c.get("input_noise"),
-            "random windows": bool(c.get("random_windows")), "mixup alpha": c.get("mixup") or 0.0}
+            "random windows": bool(c.get("random_windows")), "mixup alpha": c.get("mixup") or 0.0,
+            "lr schedule": c.get("lr_schedule") or "constant"}
            for v, c in sorted(seen.items(), key=lambda kv: _order(kv[0]))]
     return pd.DataFrame(out)
 
 
 def _order(v: str):
-    return (v != "study", v)
+    return (v != "study", v != "improved", v)

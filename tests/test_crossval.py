@@ -127,3 +127,14 @@ def test_cli_compare_prints_each_fold_and_the_summary(tiny_features, tmp_path, c
     assert main(args) == 0  # a second call reads the results back
     assert main(["compare", "--data", str(npz), "--out", str(tmp_path / "cv"), "--recipes", "study,best"]) == 2
     assert "--recipes: 'best' is not one of study, improved" in capsys.readouterr().err
+
+
+def test_comparison_figure_puts_study_and_improved_first_and_takes_many_variants(compared):
+    from mgc.plots import recipe_comparison
+
+    _, rows, _ = compared
+    many = [dict(r, variant=f"{r['variant']}-{i}") for i in range(4) for r in rows] + rows  # 10 variants
+    fig = recipe_comparison(many)
+    names = [t.name for t in fig.data if t.name.endswith(": all tracks")]
+    assert len(names) == 10 and names[:2] == ["study: all tracks", "improved: all tracks"]
+    assert list(summarize(many)["variant"])[:2] == ["study", "improved"]

@@ -1,6 +1,6 @@
 """Train the reference runs that ship in artifacts/runs/ (run from the project root).
 
-    python tools/make_reference_runs.py [--data ../shared/data/gtzan-mini] [--epochs 100]
+    python tools/make_reference_runs.py [--data ../shared/data/gtzan-mini] [--epochs N]
 
 The real GTZAN subset in ../shared/data/gtzan-mini holds enough tracks for three
 genres only (classical, jazz, rock; the other seven have one track each and are
@@ -29,7 +29,7 @@ PLAN = [("segment", "study"), ("track", "study"), ("track", "improved")]
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan-mini"))
-    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=None, help="default: the recipe's (study 100, improved 60)")
     p.add_argument("--only", help="comma-separated run ids to (re)make")
     p.add_argument("--plan", help="comma-separated split:recipe pairs (default: all three)")
     args = p.parse_args()
