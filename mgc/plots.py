@@ -573,15 +573,19 @@ def recipe_comparison(rows: list[dict]) -> go.Figure:
                 fx.append(MODEL_TITLES.get(m, m))
                 fy.append(r["track_accuracy"])
                 ftext.append(f"fold {r['fold']}")
-        fig.add_trace(go.Bar(x=xs, y=pooled, name=f"{v}: all tracks", marker_color=palette[v], opacity=0.55,
+        fig.add_trace(go.Bar(x=xs, y=pooled, name=v, marker_color=palette[v], opacity=0.55,
                              offsetgroup=v, legendgroup=v,
                              hovertemplate="%{x}, " + v + ": %{y:.1%} of all tested tracks<extra></extra>"))
         fig.add_trace(go.Scatter(x=fx, y=fy, name=f"{v}: per fold", mode="markers", offsetgroup=v, legendgroup=v,
+                                 showlegend=False,
                                  marker=dict(color=palette[v], size=9, line=dict(color="white", width=1)), text=ftext,
                                  hovertemplate="%{x}, " + v + ", %{text}: %{y:.1%}<extra></extra>"))
-    fig.update_layout(barmode="group", scattermode="group")
+    # one legend entry per variant (its bar and its fold dots toggle together), below the plot
+    fig.update_layout(barmode="group", scattermode="group",
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     n_folds = max((r.get("n_folds", 0) for r in rows), default=0)
     return apply_style(fig, title="Track accuracy by recipe: grouped cross-validation over tracks",
-                       subtitle=f"{n_folds} folds; every track tested once; bars pool all tested tracks, dots are folds",
+                       subtitle=f"{n_folds} folds; every track tested once; bars pool all tested tracks, dots are single folds",
+                       height=480,
                        x_title="Model", y_title="Track accuracy")

@@ -135,6 +135,7 @@ def test_comparison_figure_puts_study_and_improved_first_and_takes_many_variants
     _, rows, _ = compared
     many = [dict(r, variant=f"{r['variant']}-{i}") for i in range(4) for r in rows] + rows  # 10 variants
     fig = recipe_comparison(many)
-    names = [t.name for t in fig.data if t.name.endswith(": all tracks")]
-    assert len(names) == 10 and names[:2] == ["study: all tracks", "improved: all tracks"]
+    names = [t.name for t in fig.data if t.type == "bar"]
+    assert len(names) == 10 and names[:2] == ["study", "improved"]
+    assert all(t.legendgroup == t.name.split(":")[0] for t in fig.data)  # a variant's dots toggle with its bar
     assert list(summarize(many)["variant"])[:2] == ["study", "improved"]
