@@ -164,7 +164,7 @@ def add_commands(sub) -> None:
     s.add_argument("--split", choices=SPLITS, default="segment")
     s.add_argument("--recipe", choices=list(RECIPES), default="study",
                    help="study: the study's pipeline as is; improved: standardised inputs, random training windows, "
-                        "cosine-decayed Adam 1e-3 over 60 epochs, class weights")
+                        "mixup, cosine-decayed Adam 1e-3 over 60 epochs, class weights")
     s.add_argument("--epochs", type=int, default=None, help="default: the recipe's (study 100, improved 60)")
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--lr", type=float, default=None,

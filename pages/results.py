@@ -50,7 +50,8 @@ st.markdown(
     "Here each recipe was trained on the same folds of a grouped, stratified **k-fold cross-validation "
     "over tracks**, so every track is tested exactly once, by a model that never heard it. "
     "*study*: raw MFCCs, the study's learning rate, 100 epochs. *improved*: inputs standardised on the "
-    "training part, random 3-s training windows, Adam 1e-3 decaying to 0 over 60 epochs (cosine), class weights. "
+    "training part, random 3-s training windows, mixup, Adam 1e-3 decaying to 0 over 60 epochs (cosine), "
+    "class weights. "
     "Other variants change one or two of those settings (table below the figure). "
     "Make one for your data with `python -m mgc compare --data DIR --out artifacts/comparisons/NAME`."
 )

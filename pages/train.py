@@ -16,8 +16,8 @@ SPLIT_HELP = {
 }
 RECIPE_HELP = {
     "study": "The study's pipeline as is: raw MFCCs, Adam 1e-4, 100 epochs, no class weights.",
-    "improved": "Standardised MFCCs (fitted on the training part), random 3-s training windows, Adam 1e-3 "
-                "decaying to 0 over 60 epochs (cosine), balanced class weights.",
+    "improved": "Standardised MFCCs (fitted on the training part), random 3-s training windows, mixup (0.4), "
+                "Adam 1e-3 decaying to 0 over 60 epochs (cosine), balanced class weights.",
 }
 
 RECIPES_OWN = "recipe's"

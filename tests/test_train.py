@@ -168,10 +168,10 @@ def test_another_seed_gives_another_split(run, tiny_features):
 def test_improved_recipe_standardises_with_the_training_mean(tiny_features, tmp_path):
     import keras
 
-    r = _fit(tiny_features, tmp_path, "improved", recipe="improved", seed=1, random_windows=False)
+    r = _fit(tiny_features, tmp_path, "improved", recipe="improved", seed=1)
     cfg = r.manifest["config"]
     assert (cfg["standardize"], cfg["early_stopping"], cfg["class_weight"], cfg["learning_rate"]) == (True, 0, True, 1e-3)
-    assert (cfg["random_windows"], cfg["lr_schedule"], cfg["epochs"]) == (False, "cosine", 2)  # random windows off below
+    assert (cfg["random_windows"], cfg["lr_schedule"], cfg["epochs"], cfg["mixup"]) == (True, "cosine", 2, 0.4)
     assert RECIPES["improved"]["standardize"] and not RECIPES["study"]["standardize"]
     model = r.model()
     norm = model.layers[1]
@@ -230,7 +230,7 @@ def test_bad_config(kwargs, rule):
 def test_resolved_fills_the_recipe_and_keeps_overrides():
     c = TrainConfig(model="lstm", recipe="improved", early_stopping=5).resolved()
     assert (c.learning_rate, c.standardize, c.early_stopping, c.class_weight) == (1e-3, True, 5, True)
-    assert (c.random_windows, c.lr_schedule, c.epochs, c.mixup) == (True, "cosine", 60, 0.0)
+    assert (c.random_windows, c.lr_schedule, c.epochs, c.mixup) == (True, "cosine", 60, 0.4)
     assert TrainConfig(recipe="study").resolved().epochs == 100
     assert TrainConfig(recipe="improved", epochs=7).resolved().epochs == 7
     assert TrainConfig(model="lstm", recipe="study").resolved().learning_rate == 1e-4  # the study's
@@ -384,6 +384,7 @@ def test_overrides_are_recorded_and_marked_in_the_label(tiny_features, tmp_path)
     assert TrainConfig(recipe="study").overrides() == {}
     assert TrainConfig(recipe="study", standardize=False, learning_rate=1e-4).overrides() == {}  # the recipe's own
     assert TrainConfig(recipe="improved", mixup=0.2, early_stopping=0, epochs=9).overrides() == {"mixup": 0.2}
+    assert TrainConfig(recipe="improved", mixup=0.4).overrides() == {}
     r = _fit(tiny_features, tmp_path, "custom", epochs=1, random_windows=True, learning_rate=3e-4)
     assert r.manifest["overrides"] == {"random_windows": True, "learning_rate": 3e-4}
     assert r.recipe_label == "study*" and "· study* ·" in r.label
