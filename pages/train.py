@@ -91,12 +91,13 @@ with st.form("settings"):
     split = c2.radio("Split", SPLITS, index=1, captions=[SPLIT_HELP[s] for s in SPLITS])
     recipe = c3.radio("Recipe", list(RECIPES), index=0, captions=[RECIPE_HELP[r] for r in RECIPES])
     c4, c5, c6, c7 = st.columns(4)
-    epochs = c4.number_input("Epochs (empty: the recipe's)", min_value=1, max_value=1000, value=None,
-                             placeholder=" · ".join(f"{r} {v['epochs']}" for r, v in RECIPES.items()),
-                             help="The study's figures run 100 epochs")
+    epochs = c4.number_input("Epochs (" + " · ".join(f"{r} {v['epochs']}" for r, v in RECIPES.items()) + ")",
+                             min_value=1, max_value=1000, value=None, placeholder=RECIPES_OWN,
+                             help="Empty: the recipe's. The study's figures run 100 epochs.")
     batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, value=32)
-    lr = c6.number_input("Learning rate (empty: the recipe's)", min_value=1e-6, max_value=0.5, value=None,
-                         format="%.6f", placeholder="study 1e-4 · improved 1e-3")
+    lr = c6.number_input("Learning rate", min_value=1e-6, max_value=0.5, value=None, format="%.6f",
+                         placeholder=RECIPES_OWN, help="Empty: the recipe's (study 1e-4, improved 1e-3). Adam's "
+                         "rate; where the recipe decays it, the starting rate.")
     seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0)
     overrides = _recipe_overrides()
     submitted = st.form_submit_button("Start training", type="primary", disabled=feats is None)
