@@ -65,7 +65,7 @@ for name, rows in found.items():
     st.subheader(name)
     st.plotly_chart(plots.recipe_comparison(rows), width="stretch")
     st.dataframe(summarize(rows), hide_index=True, width="stretch")
-    st.caption("What each variant is:")
+    st.caption("What each variant is (*recipe*: the one it started from; the other columns: the settings it ran with):")
     st.dataframe(variant_settings(rows), hide_index=True, width="stretch")
 
 # --- Figures 6 and 7 --------------------------------------------------------------------
