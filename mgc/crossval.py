@@ -200,7 +200,7 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
         out.append(line)
     df = pd.DataFrame(out)
     if len(df):
-        df = df.sort_values(["model", "variant"], key=lambda s: s.map(_order) if s.name == "variant" else s)
+        df = df.sort_values(["model", "variant"], key=lambda s: s.map(variant_order) if s.name == "variant" else s)
     return df.reset_index(drop=True)
 
 
@@ -227,9 +227,10 @@ def variant_settings(rows: list[dict]):
             "class weights": c.get("class_weight"), "input noise": c.get("input_noise"),
             "random windows": bool(c.get("random_windows")), "mixup alpha": c.get("mixup") or 0.0,
             "lr schedule": c.get("lr_schedule") or "constant"}
-           for v, c in sorted(seen.items(), key=lambda kv: _order(kv[0]))]
+           for v, c in sorted(seen.items(), key=lambda kv: variant_order(kv[0]))]
     return pd.DataFrame(out)
 
 
-def _order(v: str):
-    return (v != "study", v != "improved", v)
+def variant_order(variant: str) -> tuple:
+    """Sort key of variant names: ``study`` (the baseline), then ``improved``, then the rest by name."""
+    return (variant != "study", variant != "improved", variant)

@@ -554,7 +554,9 @@ def recipe_comparison(rows: list[dict]) -> go.Figure:
     rows : list of dict
         Results of :func:`mgc.crossval.cross_validate`.
     """
-    variants = sorted({r["variant"] for r in rows}, key=lambda v: (v != "study", v != "improved", v))
+    from .crossval import variant_order
+
+    variants = sorted({r["variant"] for r in rows}, key=variant_order)
     models = [m for m in ("mlp", "cnn", "lstm") if any(r["model"] == m for r in rows)]
     models += sorted({r["model"] for r in rows} - set(models))
     colours = ("#7F7F7F", "#D62728", "#1F77B4", "#2CA02C", "#9467BD", "#FF7F0E", "#8C564B", "#E377C2", "#17BECF")

@@ -159,20 +159,10 @@ class TrainConfig:
 
     def resolved(self) -> "TrainConfig":
         """A copy with the recipe's defaults and the study's learning rate filled in."""
+        # every recipe key is a field of the same name: None takes the recipe's value
         recipe = RECIPES[self.recipe]
-        return replace(
-            self,
-            learning_rate=self.learning_rate or self.resolved_learning_rate(),
-            standardize=recipe["standardize"] if self.standardize is None else self.standardize,
-            early_stopping=recipe["early_stopping"] if self.early_stopping is None else self.early_stopping,
-            class_weight=recipe["class_weight"] if self.class_weight is None else self.class_weight,
-            input_noise=recipe["input_noise"] if self.input_noise is None else self.input_noise,
-            monitor=recipe["monitor"] if self.monitor is None else self.monitor,
-            random_windows=recipe["random_windows"] if self.random_windows is None else self.random_windows,
-            mixup=recipe["mixup"] if self.mixup is None else self.mixup,
-            lr_schedule=recipe["lr_schedule"] if self.lr_schedule is None else self.lr_schedule,
-            epochs=recipe["epochs"] if self.epochs is None else self.epochs,
-        )
+        filled = {k: recipe[k] if getattr(self, k) is None else getattr(self, k) for k in recipe if k != "learning_rate"}
+        return replace(self, **filled, learning_rate=self.learning_rate or self.resolved_learning_rate())
 
 
 @dataclass(frozen=True)
