@@ -15,13 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .audio import Source, check_signal, decode
-from .config import MODEL_TITLES
 from .errors import ParameterError
 from .features import FeatureParams, clip_windows
 from .runs import Run
-
-#: Below this top-class probability, an answer is flagged as unsure.
-LOW_CONFIDENCE = 0.5
+from .trust import assess, load_trust
 
 #: Windows go to a model in batches of exactly this many rows (the last one padded):
 #: TensorFlow traces a new graph for every new batch size, which costs 0.2-1 s per
@@ -97,6 +94,12 @@ class ClipResult:
     starts: np.ndarray  # window start times, seconds
     answers: list[ModelAnswer]
     notes: list[str] = field(default_factory=list)
+    flags: list[dict] = field(default_factory=list)
+
+    @property
+    def trusted(self) -> bool:
+        """True when no check (:mod:`mgc.trust`) raised a flag."""
+        return not self.flags
 
 
 def _count_windows(n_samples: int, params: FeatureParams) -> int:
@@ -121,14 +124,17 @@ def check_compatible(runs: list[Run]) -> FeatureParams:
 
 
 def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "clip",
-                    max_windows: int | None = 200) -> tuple[np.ndarray, list[ModelAnswer]]:
-    """Window probabilities of every run for a mono signal already at the runs' rate.
+                    max_windows: int | None = 200) -> tuple[np.ndarray, list[ModelAnswer], list[dict]]:
+    """Window probabilities of every run for a mono signal already at the runs' rate, and the trust flags.
 
     Returns
     -------
     starts : np.ndarray [shape=(k,)]
         Window start times in seconds.
     answers : list of ModelAnswer
+    flags : list of dict
+        What :func:`mgc.trust.assess` found (empty: nothing to distrust). A run
+        without fitted checks adds a ``no-checks`` note instead.
     """
     params = check_compatible(runs)
     if sr != params.sr:
@@ -141,7 +147,14 @@ def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "cli
     for run in runs:
         probs = predict_windows(run.model(), X)
         answers.append(ModelAnswer(run.id, run.label, run.model_name, run.classes, probs, probs.mean(axis=0)))
-    return starts, answers
+    trusts = [load_trust(run) for run in runs]
+    flags = assess(answers, X, trusts)
+    for run, t in zip(runs, trusts):
+        if t is None:
+            flags.append({"kind": "no-checks", "run": run.id, "message": (
+                f"Run {run.id!r} has no fitted trust checks (made before they existed, or its trust.json is missing): "
+                "its answer is not checked for confidence or for input that is not music.")})
+    return starts, answers, flags
 
 
 def classify(source: Source, runs: list[Run], *, name: str | None = None, max_duration: float = 600.0,
@@ -163,6 +176,8 @@ def classify(source: Source, runs: list[Run], *, name: str | None = None, max_du
     Returns
     -------
     ClipResult
+        With ``flags``: why the answer should not be trusted (empty when nothing
+        was found; see :mod:`mgc.trust`).
 
     Raises
     ------
@@ -174,17 +189,11 @@ def classify(source: Source, runs: list[Run], *, name: str | None = None, max_du
     params = check_compatible(runs)
     label = name or (os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else "uploaded audio")
     d = decode(source, sr=params.sr, max_duration=max_duration, name=label)
-    starts, answers = classify_signal(d.y, runs, sr=params.sr, name=label, max_windows=max_windows)
+    starts, answers, flags = classify_signal(d.y, runs, sr=params.sr, name=label, max_windows=max_windows)
     notes = []
     if d.truncated:
         notes.append(f"only the first {max_duration:.0f} s of {d.source_duration:.0f} s were analysed")
     n_windows = _count_windows(len(d.y), params)
     if n_windows > len(starts):
         notes.append(f"{len(starts)} of {n_windows} windows, spread over the clip, were classified")
-    for a in answers:
-        if a.confidence < LOW_CONFIDENCE:
-            notes.append(
-                f"{MODEL_TITLES.get(a.model, a.model)} is unsure ({a.confidence:.0%} for {a.predicted}): the clip may be outside "
-                f"the classes it knows ({', '.join(a.classes)}), e.g. speech or another genre"
-            )
-    return ClipResult(label, d.duration, d.native_sr, d.channels, d.truncated, starts, answers, notes)
+    return ClipResult(label, d.duration, d.native_sr, d.channels, d.truncated, starts, answers, notes, flags)

@@ -7,6 +7,8 @@ import io
 import json
 import sys
 
+import numpy as np
+
 from .errors import MgcError
 
 
@@ -32,8 +34,8 @@ def cmd_train(args) -> int:
     print(f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}"
           f" ({len(fs.skipped)} files skipped)")
     models = ["mlp", "cnn", "lstm"] if args.model == "all" else [args.model]
-    configs = [TrainConfig(model=m, recipe=args.recipe, split=args.split, epochs=args.epochs, batch_size=args.batch_size,
-                           learning_rate=args.lr, seed=args.seed) for m in models]
+    configs = [TrainConfig(model=m, recipe=args.recipe, split=args.split, evaluate_on=args.evaluate_on, epochs=args.epochs,
+                           batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed) for m in models]
     for cfg in configs:
         def report(e, m=cfg.model):
             lg = e.logs
@@ -42,11 +44,26 @@ def cmd_train(args) -> int:
                   f"  {e.seconds:.2f}s", flush=True)
 
         run = train(fs, cfg, on_epoch=report, root=args.runs, dataset_note=args.note or "")
-        m = run.metrics
-        track = m["track_accuracy_mean"]
-        print(f"run {run.id} ({run.manifest['status']}): test segment accuracy {m['segment_accuracy']:.4f}, "
-              f"track accuracy {track if track is None else f'{track:.4f}'}, loss {m['loss']:.4f}, rmse {m['rmse']:.4f}")
+        print(f"run {run.id} ({run.manifest['status']}, {run.protocol} split): " + _scores(run.metrics))
+        _print_thin(run.manifest["split"])
     return 0
+
+
+def _scores(m: dict) -> str:
+    track = m.get("track_accuracy_mean")
+    text = f"test segment accuracy {m['segment_accuracy']:.4f} (balanced {m['balanced_accuracy']:.4f})"
+    if track is not None:
+        text += f", track accuracy {track:.4f} (balanced {m['track_balanced_accuracy']:.4f}, macro-F1 {m['track_macro_f1']:.4f})"
+    return text + f", {m.get('n_tracks') or m['n_segments']} {'tracks' if m.get('n_tracks') else 'segments'}, " \
+                  f"loss {m['loss']:.4f}, rmse {m['rmse']:.4f}"
+
+
+def _print_thin(split: dict) -> None:
+    thin = split.get("thin_classes") or []
+    if thin:
+        counts = split.get("test_tracks_per_class", {})
+        print("  thin classes (fewer than 3 test tracks; their recall rests on one or two songs): "
+              + ", ".join(f"{c} ({counts.get(c, '?')})" for c in thin))
 
 
 def cmd_evaluate(args) -> int:
@@ -55,11 +72,15 @@ def cmd_evaluate(args) -> int:
 
     run = load_run(args.run, root=args.runs)
     m = evaluate_run(run, _features(args), split=args.split)
-    track = m["track_accuracy_mean"]
     print(f"run {run.id} on {args.data} ({args.split + ' split, test part' if args.split else 'all segments'}): "
           f"{m['n_segments']} segments, {m['n_tracks']} tracks")
-    print(f"segment accuracy {m['segment_accuracy']:.4f}  track accuracy (mean prob) "
-          f"{'-' if track is None else f'{track:.4f}'}  loss {m['loss']:.4f}  rmse {m['rmse']:.4f}")
+    if m["excluded_tracks"] is None:
+        print("  warning: this run does not record which tracks it trained on, so none could be excluded: "
+              "the score may count tracks it heard")
+    elif m["excluded_tracks"]:
+        print(f"  excluded {m['excluded_tracks']} track(s) the run trained or selected on "
+              f"(e.g. {', '.join(m['excluded_examples'][:3])})")
+    print(_scores(m))
     return 0
 
 
@@ -68,28 +89,39 @@ def cmd_classify(args) -> int:
     from .runs import load_run
 
     runs = [load_run(r, root=args.runs) for r in args.run]
-    rows = []
+    rows, clips = [], []
     for path in args.files:
         try:
             res = classify(path, runs)
         except MgcError as e:
             rows.append({"file": path, "run": "", "predicted": "", "confidence": "", "windows": 0, "error": str(e)})
+            clips.append({"file": path, "error": str(e)})
             continue
         for a in res.answers:
+            own = [f["kind"] for f in res.flags if f.get("run") in (None, a.run_id)]
             rows.append({"file": path, "run": a.run_id, "predicted": a.predicted, "confidence": round(a.confidence, 4),
-                         "windows": len(res.starts), "error": "",
+                         "windows": len(res.starts), "trusted": not own, "flags": ";".join(own), "error": "",
                          "probabilities": {c: round(float(p), 4) for c, p in zip(a.classes, a.probs)}})
+        clips.append({"file": path, "duration": round(res.duration, 3), "trusted": res.trusted,
+                      "flags": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.items()} for f in res.flags],
+                      "notes": res.notes, "window_starts": [round(float(t), 3) for t in res.starts],
+                      "answers": [{"run": a.run_id, "model": a.model, "classes": a.classes, "predicted": a.predicted,
+                                   "confidence": round(a.confidence, 4),
+                                   "probabilities": {c: round(float(p), 4) for c, p in zip(a.classes, a.probs)},
+                                   "window_probabilities": np.round(a.window_probs, 4).tolist()}
+                                  for a in res.answers]})
     if args.format == "json":
-        print(json.dumps(rows, indent=1))
+        print(json.dumps(clips, indent=1))
     elif args.format == "csv":
         classes = sorted({c for r in rows for c in r.get("probabilities", {})})
         out = io.StringIO()
         w = csv.writer(out)
-        w.writerow(["file", "run", "predicted", "confidence", "windows", *[f"p_{c}" for c in classes], "error"])
+        w.writerow(["file", "run", "predicted", "confidence", "windows", "trusted", "flags",
+                    *[f"p_{c}" for c in classes], "error"])
         for r in rows:
             p = r.get("probabilities", {})
-            w.writerow([r["file"], r["run"], r["predicted"], r["confidence"], r["windows"],
-                        *[p.get(c, "") for c in classes], r["error"]])
+            w.writerow([r["file"], r["run"], r["predicted"], r["confidence"], r["windows"], r.get("trusted", ""),
+                        r.get("flags", ""), *[p.get(c, "") for c in classes], r["error"]])
         print(out.getvalue(), end="")
     else:
         for r in rows:
@@ -98,7 +130,10 @@ def cmd_classify(args) -> int:
             else:
                 top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
                 print(f"{r['file']}  [{r['run']}]  {r['predicted']} ({r['confidence']:.0%}, {r['windows']} windows)  "
-                      + "  ".join(f"{c} {p:.2f}" for c, p in top))
+                      + "  ".join(f"{c} {p:.2f}" for c, p in top) + ("" if r["trusted"] else f"  NOT SURE: {r['flags']}"))
+        for c in clips:
+            for f in c.get("flags", []):
+                print(f"  {c['file']}: {f['message']}")
     return 0 if any(not r["error"] for r in rows) else 2
 
 
@@ -111,10 +146,8 @@ def cmd_runs(args) -> int:
         return 0
     runs, problems = list_runs(args.runs)
     for r in runs:
-        m = r.metrics
-        t = m.get("track_accuracy_mean")
-        print(f"{r.id:55s} {r.model_name:5s} {r.manifest['split']['name']:14s} {r.recipe_label:9s} "
-              f"{r.manifest['status']:8s} seg {m['segment_accuracy']:.3f} track {'-' if t is None else f'{t:.3f}'}")
+        print(f"{r.id:40s} {r.model_name:5s} {r.protocol:40s} {r.recipe_label:9s} {len(r.classes):2d} classes "
+              f"{r.manifest['status']:8s} {r.score_text}")
     for p in problems:
         print(f"damaged: {p}", file=sys.stderr)
     return 0
@@ -155,13 +188,18 @@ def cmd_compare(args) -> int:
 
 def add_commands(sub) -> None:
     """Register ``train``, ``evaluate``, ``compare``, ``classify`` and ``runs`` on the CLI's sub-parsers."""
-    from .dataset import SPLITS
+    from .dataset import EVALUATE_ON, SPLITS
     from .train import RECIPES
 
     s = sub.add_parser("train", help="train the study's models; prints per-epoch lines and the run ids")
     s.add_argument("--data", required=True, help="dataset folder, or features (.npz from extract, study .json)")
     s.add_argument("--model", choices=["mlp", "cnn", "lstm", "all"], default="all")
-    s.add_argument("--split", choices=SPLITS, default="segment")
+    s.add_argument("--split", choices=SPLITS, default="segment",
+                   help="segment: the study's (leaky); track: grouped by track (leaks the artist); fault-filtered: "
+                        "artist-conditional (Kereliuk, Sturm & Larsen 2015), the honest one")
+    s.add_argument("--evaluate-on", choices=EVALUATE_ON, default="auto",
+                   help="fault-filtered only: test on its test list, its valid list, or (auto) the test list when the "
+                        "dataset holds at least 10 of its tracks, else the valid list")
     s.add_argument("--recipe", choices=list(RECIPES), default="study",
                    help="study: the study's pipeline as is; improved: standardised inputs, random training windows, "
                         "mixup, cosine-decayed Adam 1e-3 over 60 epochs, class weights")

@@ -17,8 +17,18 @@ segment, with the row's label and track id:
     Stratified by class and grouped by track: no track on both sides.
 ``fault-filtered``
     The artist-conditional, duplicate-free GTZAN partition of Kereliuk, Sturm and
-    Larsen (2015), embedded in ``mgc/data/fault_filtered``. Tracks missing on disk
-    are skipped; tracks in none of its lists (the 70 faulty ones) are left out.
+    Larsen (2015), embedded in ``mgc/data/fault_filtered``: no artist is on both
+    sides, so it is the honest protocol for GTZAN. Tracks missing on disk are
+    skipped; tracks in none of its lists (the 70 faulty ones) are left out. When a
+    dataset lacks the test part (a subset, or a test set held out on purpose), the
+    split is *tested on valid*: the valid list becomes the test part, and the
+    validation part (for early stopping and selection) is drawn from the train
+    list, grouped by track; test-list tracks present are then left unused.
+
+Whatever the protocol, a test part of fewer than :data:`MIN_TEST_TRACKS` tracks is
+refused (with the counts per class), and a class with fewer than
+:data:`THIN_CLASS_TRACKS` test tracks is *thin*: its recall rests on one or two
+songs, and tables mark it.
 """
 
 from __future__ import annotations
@@ -35,6 +45,12 @@ from .config import AUDIO_EXTENSIONS
 from .errors import DatasetError, ParameterError
 
 SPLITS = ("segment", "track", "fault-filtered")
+#: What a fault-filtered split is evaluated on: the test list, the valid list, or whichever the data allows.
+EVALUATE_ON = ("auto", "test", "valid")
+#: A test part with fewer tracks than this (in all) means nothing and is refused.
+MIN_TEST_TRACKS = 10
+#: A class with fewer test tracks than this is marked wherever its recall is shown.
+THIN_CLASS_TRACKS = 3
 LAYOUTS = ("genres", "genres_original", os.path.join("Data", "genres_original"), ".")
 
 
@@ -175,6 +191,27 @@ class Split:
         """Rows per part."""
         return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
 
+    @property
+    def label(self) -> str:
+        """The protocol as tables name it, e.g. ``fault-filtered (tested on valid)``."""
+        return protocol_label(self.name, self.settings)
+
+
+def protocol_label(name: str, settings: dict | None = None) -> str:
+    """``name``, with ``(tested on valid)`` for a fault-filtered split evaluated on its valid list
+    and ``(refit on train + valid)`` for a refit that has no test part of its own."""
+    settings = settings or {}
+    if settings.get("refit_of"):
+        return f"{name} (refit on train + valid)"
+    if name == "fault-filtered" and settings.get("evaluated_on") == "valid":
+        return f"{name} (tested on valid)"
+    return name
+
+
+def thin_classes(test_tracks: dict[str, int]) -> list[str]:
+    """Classes present in a test part with fewer than :data:`THIN_CLASS_TRACKS` tracks (absent ones excluded)."""
+    return [c for c, n in test_tracks.items() if 0 < n < THIN_CLASS_TRACKS]
+
 
 def fault_filtered_lists() -> dict[str, frozenset[str]]:
     """The embedded Kereliuk/Sturm lists: part name -> track ids."""
@@ -184,6 +221,15 @@ def fault_filtered_lists() -> dict[str, frozenset[str]]:
         text = (base / fname).read_text()
         out[part] = frozenset(line.strip() for line in text.splitlines() if line.strip())
     return out
+
+
+def suggested_split(track_ids) -> str:
+    """``fault-filtered`` when at least :data:`MIN_TEST_TRACKS` of ``track_ids`` are in its valid or test list
+    (GTZAN, or a subset of it), else ``track``."""
+    lists = fault_filtered_lists()
+    ids = set(map(str, track_ids))
+    usable = max(len(ids & lists["test"]), len(ids & lists["validation"]))
+    return "fault-filtered" if usable >= MIN_TEST_TRACKS else "track"
 
 
 def _check_fraction(name: str, value: float) -> None:
@@ -219,6 +265,8 @@ def make_split(
     test_size: float = 0.25,
     validation_size: float = 0.2,
     seed: int = 0,
+    evaluate_on: str = "auto",
+    classes=None,
 ) -> Split:
     """Split the rows of a feature table.
 
@@ -234,9 +282,17 @@ def make_split(
         Fraction held out for test (of segments or of each class's tracks).
         Ignored by ``fault-filtered``.
     validation_size : float in [0, 1)
-        Fraction of the rest held out for validation. Ignored by ``fault-filtered``.
+        Fraction of the rest held out for validation. ``fault-filtered`` uses it
+        only when tested on valid (the fraction of each class's train-list tracks
+        held out for validation).
     seed : int
         Seeds the shuffle; the same seed gives the same split.
+    evaluate_on : {'auto', 'test', 'valid'}
+        ``fault-filtered`` only: evaluate on the test list, on the valid list, or
+        (``auto``) on the test list when it holds at least
+        :data:`MIN_TEST_TRACKS` of the dataset's tracks, else on the valid list.
+    classes : sequence of str or None
+        Class names, for messages only (indices otherwise).
 
     Returns
     -------
@@ -245,13 +301,16 @@ def make_split(
     Raises
     ------
     ParameterError
-        Unknown ``name`` or a fraction out of range.
+        Unknown ``name`` or ``evaluate_on``, or a fraction out of range.
     DatasetError
         A part the training needs (train, test, and validation when asked for) is
-        empty; the message says which and why.
+        empty, or the test part holds fewer than :data:`MIN_TEST_TRACKS` tracks;
+        the message says which and why, with the counts per class.
     """
     if name not in SPLITS:
         raise ParameterError(f"split={name!r} is not one of {', '.join(SPLITS)}")
+    if evaluate_on not in EVALUATE_ON:
+        raise ParameterError(f"evaluate_on={evaluate_on!r} is not one of {', '.join(EVALUATE_ON)}")
     _check_fraction("test_size", test_size)
     _check_fraction("validation_size", validation_size)
     y = np.asarray(y)
@@ -272,13 +331,81 @@ def make_split(
     elif name == "track":
         parts = _track_split(y, track_ids, test_size, validation_size, rng)
     else:
-        lists = fault_filtered_lists()
-        parts = tuple(np.flatnonzero(np.isin(track_ids, list(lists[k]))) for k in ("train", "validation", "test"))
-        settings = {"lists": "Kereliuk, Sturm & Larsen (2015)", "seed": seed}
+        parts, settings = _fault_filtered(y, track_ids, validation_size, rng, evaluate_on, classes)
+        settings["seed"] = seed
     train, validation, test = (np.sort(p).astype(np.int64) for p in parts)
     split = Split(name=name, train=train, validation=validation, test=test, settings=settings)
     _check_parts(split, n_tracks=len(np.unique(track_ids)), validation_needed=name == "fault-filtered" or validation_size > 0)
+    _check_test_size(split, y, track_ids, classes)
     return split
+
+
+def _fault_filtered(y, track_ids, validation_size, rng, evaluate_on, classes) -> tuple[tuple, dict]:
+    lists = fault_filtered_lists()
+    present = {part: np.isin(track_ids, list(ids)) for part, ids in lists.items()}
+    n_test_tracks = len(np.unique(track_ids[present["test"]]))
+    if evaluate_on == "auto":
+        evaluate_on = "test" if n_test_tracks >= MIN_TEST_TRACKS else "valid"
+    settings = {"lists": "Kereliuk, Sturm & Larsen (2015)", "evaluated_on": evaluate_on}
+    if evaluate_on == "test":
+        return tuple(np.flatnonzero(present[k]) for k in ("train", "validation", "test")), settings
+    # tested on valid: the valid list is the test part; validation comes from the train list, by track
+    on_train = np.flatnonzero(present["train"])
+    fit, held, _ = _track_split(y[on_train], track_ids[on_train], 0.0, validation_size, rng)
+    settings.update(validation_size=validation_size, unused_test_list_tracks=int(n_test_tracks))
+    return (on_train[fit], on_train[held], np.flatnonzero(present["validation"])), settings
+
+
+def _tracks_per_class(y, track_ids, rows, classes) -> dict[str, int]:
+    names = list(classes) if classes is not None else [str(c) for c in range(int(y.max()) + 1)]
+    out = {c: 0 for c in names}
+    for tid in np.unique(track_ids[rows]):
+        out[names[int(y[rows][track_ids[rows] == tid][0])]] += 1
+    return out
+
+
+def _check_test_size(split: Split, y, track_ids, classes) -> None:
+    if split.name == "segment":
+        return  # a random split over segments tests (almost) every track
+    counts = _tracks_per_class(y, track_ids, split.test, classes)
+    total = sum(counts.values())
+    if total >= MIN_TEST_TRACKS:
+        return
+    shown = ", ".join(f"{c} {n}" for c, n in counts.items())
+    raise DatasetError(
+        f"the {split.label!r} split tests only {total} track(s) ({shown}): fewer than {MIN_TEST_TRACKS} "
+        "tracks in all mean nothing. Add tracks, or use another split"
+        + (" (fault-filtered tests on its valid list when the test list is missing)" if split.name == "fault-filtered" else "")
+    )
+
+
+def refit_split(*, track_ids: np.ndarray, twin_tracks: dict[str, list[str]], twin_id: str, name: str) -> Split:
+    """All the tracks a train-only run used, train, validation and test alike, as one training part.
+
+    A refit has no test part of its own: it carries the scores of its twin
+    (``twin_id``), measured on the twin's test part before the refit heard it.
+
+    Parameters
+    ----------
+    track_ids : np.ndarray [shape=(n,)]
+        Track id of each row.
+    twin_tracks : dict
+        The twin's ``{"train": [...], "validation": [...], "test": [...]}`` track ids.
+    twin_id : str
+    name : str
+        The twin's split name.
+
+    Raises
+    ------
+    DatasetError
+        None of the twin's tracks is in these features.
+    """
+    ids = sorted({t for part in ("train", "validation", "test") for t in twin_tracks.get(part, [])})
+    train = np.flatnonzero(np.isin(np.asarray(track_ids).astype(str), ids)).astype(np.int64)
+    if len(train) == 0:
+        raise DatasetError(f"none of the {len(ids)} tracks of run {twin_id!r} is in these features: nothing to refit on")
+    empty = np.zeros(0, np.int64)
+    return Split(name=name, train=train, validation=empty, test=empty, settings={"refit_of": twin_id})
 
 
 def track_folds(
@@ -367,10 +494,14 @@ def _check_parts(split: Split, *, n_tracks: int, validation_needed: bool) -> Non
     if not empty:
         return
     if split.name == "fault-filtered":
+        lists = {"train": "train", "validation": "valid", "test": "test"}
+        if split.settings.get("evaluated_on") == "valid":
+            lists = {"train": "train", "validation": "train", "test": "valid"}
+        named = sorted({lists[p] for p in empty})
         why = (
-            f"none of this dataset's {n_tracks} tracks is in the fault-filtered {' or '.join(empty)} list(s); "
-            "the lists need the full GTZAN (a subset may hold only tracks of one part). "
-            "Use the 'track' split on a subset"
+            f"none of this dataset's {n_tracks} tracks is in the fault-filtered {' or '.join(named)} list(s) "
+            "(GTZAN track ids such as blues.00012 are needed, and a subset may hold tracks of one part only). "
+            "Use the 'track' split on such a subset"
         )
     elif split.name == "track":
         why = f"there are too few tracks per class ({n_tracks} tracks in all) for the fractions asked; add tracks or raise the fractions"

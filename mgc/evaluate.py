@@ -12,6 +12,8 @@ difference between the one-hot label and the softmax output.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .errors import ParameterError
@@ -36,6 +38,26 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndar
     m = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(m, (y_true, y_pred), 1)
     return m
+
+
+def balanced(matrix: np.ndarray) -> tuple[float, float]:
+    """Balanced accuracy and macro-F1 from a confusion matrix, over the classes present in the test part.
+
+    Balanced accuracy is the mean recall of the classes with at least one true
+    example; macro-F1 the mean F1 of the same classes (a class never predicted has
+    F1 0). A class absent from the test part counts in neither.
+    """
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    # rebuild label vectors from the matrix and let scikit-learn define the scores
+    n = matrix.shape[0]
+    true = np.repeat(np.repeat(np.arange(n), n), matrix.ravel())
+    pred = np.repeat(np.tile(np.arange(n), n), matrix.ravel())
+    present = np.flatnonzero(matrix.sum(axis=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "y_pred contains classes not in y_true": intended here
+        bal = balanced_accuracy_score(true, pred)
+    return float(bal), float(f1_score(true, pred, labels=present, average="macro", zero_division=0))
 
 
 def per_class(matrix: np.ndarray, classes) -> list[dict]:
@@ -89,8 +111,12 @@ def evaluate_predictions(probs: np.ndarray, y: np.ndarray, track_ids: np.ndarray
     dict
         ``segment_accuracy``, ``loss`` (cross-entropy), ``rmse``,
         ``track_accuracy_vote``, ``track_accuracy_mean`` (None without track ids),
-        ``n_segments``, ``n_tracks``, ``confusion`` (segments, list of lists),
-        ``track_confusion`` (mean-probability decision), ``per_class``, ``tracks``.
+        ``balanced_accuracy`` and ``macro_f1`` (segments, over the classes
+        present), ``track_balanced_accuracy`` and ``track_macro_f1`` (tracks,
+        mean-probability decision; None without track ids), ``n_segments``,
+        ``n_tracks``, ``confusion`` (segments, list of lists), ``track_confusion``
+        (mean-probability decision), ``per_class`` (segments), ``track_per_class``
+        (tracks), ``tracks``.
     """
     probs = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -101,8 +127,11 @@ def evaluate_predictions(probs: np.ndarray, y: np.ndarray, track_ids: np.ndarray
         raise ParameterError("there are no test segments to evaluate")
     pred = probs.argmax(axis=1)
     matrix = confusion(y, pred, len(classes))
+    bal, f1 = balanced(matrix)
     out = {
         "segment_accuracy": float(np.mean(pred == y)),
+        "balanced_accuracy": bal,
+        "macro_f1": f1,
         "loss": cross_entropy(probs, y),
         "rmse": rmse(probs, y),
         "n_segments": int(len(y)),
@@ -110,18 +139,26 @@ def evaluate_predictions(probs: np.ndarray, y: np.ndarray, track_ids: np.ndarray
         "per_class": per_class(matrix, classes),
         "track_accuracy_vote": None,
         "track_accuracy_mean": None,
+        "track_balanced_accuracy": None,
+        "track_macro_f1": None,
         "n_tracks": 0,
         "track_confusion": None,
+        "track_per_class": None,
         "tracks": [],
     }
     if not np.any(track_ids == ""):
         tracks = track_table(probs, y, track_ids)
         true = np.array([t["true"] for t in tracks])
+        track_matrix = confusion(true, np.array([t["mean"] for t in tracks]), len(classes))
+        track_bal, track_f1 = balanced(track_matrix)
         out.update(
             track_accuracy_vote=float(np.mean(true == np.array([t["vote"] for t in tracks]))),
             track_accuracy_mean=float(np.mean(true == np.array([t["mean"] for t in tracks]))),
+            track_balanced_accuracy=track_bal,
+            track_macro_f1=track_f1,
             n_tracks=len(tracks),
-            track_confusion=confusion(true, np.array([t["mean"] for t in tracks]), len(classes)).tolist(),
+            track_confusion=track_matrix.tolist(),
+            track_per_class=per_class(track_matrix, classes),
             tracks=tracks,
         )
     return out

@@ -591,3 +591,42 @@ def recipe_comparison(rows: list[dict]) -> go.Figure:
                        subtitle=f"{n_folds} folds; every track tested once; bars pool all tested tracks, dots are single folds",
                        height=480,
                        x_title="Model", y_title="Track accuracy")
+
+
+# =========================================================================== #
+# Results page: the leakage ladder
+# =========================================================================== #
+
+#: Colours of the three protocols, from leaky (light) to honest (dark).
+PROTOCOL_COLORS = {"segment": "#C6DBEF", "track": "#6BAED6", "fault-filtered": "#08519C"}
+
+
+def leakage_ladder(table: "pd.DataFrame") -> go.Figure:
+    """Track accuracy of each network and recipe under the three protocols (bars), balanced accuracy (diamonds).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`mgc.report.leakage_ladder`.
+    """
+    fig = go.Figure()
+    x_of = lambda df: [f"{m} · {r}" for m, r in zip(df["model"], df["recipe"])]  # noqa: E731
+    for name, color in PROTOCOL_COLORS.items():
+        part = table[table["protocol"].str.startswith(name)]
+        if part.empty:
+            continue
+        label = part["protocol"].iloc[0]
+        fig.add_trace(go.Bar(x=x_of(part), y=part["track accuracy"], name=f"{label}: track accuracy",
+                             marker_color=color, offsetgroup=name, legendgroup=name,
+                             text=[f"{v:.2f}" for v in part["track accuracy"]], textposition="outside",
+                             hovertemplate="%{x}<br>track accuracy %{y:.3f}<extra>" + label + "</extra>"))
+        fig.add_trace(go.Scatter(x=x_of(part), y=part["balanced accuracy"], mode="markers", name=f"{label}: balanced",
+                                 marker=dict(symbol="diamond", size=10, color="#F28E2B", line=dict(color=color, width=2)),
+                                 offsetgroup=name, legendgroup=name, showlegend=name == "fault-filtered",
+                                 hovertemplate="%{x}<br>balanced accuracy %{y:.3f}<extra>" + label + "</extra>"))
+    fig.update_layout(barmode="group", scattermode="group")
+    fig.update_yaxes(range=[0, 1.08], tickformat=".0%")
+    fig = apply_style(fig, title="The leakage ladder: the same network, three ways to test it",
+                      x_title="Network · recipe", y_title="Test accuracy (tracks)", height=440)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top", x=0, xanchor="left"))
+    return fig

@@ -5,65 +5,121 @@ from __future__ import annotations
 import pandas as pd
 
 from .config import MODEL_TITLES, PAPER_TABLE2
+from .errors import ParameterError
 from .runs import Run
+
+
+def _r(value, digits: int = 4):
+    return None if value is None else round(value, digits)
 
 
 def table2(runs: list[Run]) -> pd.DataFrame:
     """The study's Table 2 beside each run: accuracy and "error", with the differences.
 
     The paper's error is compared with the run's cross-entropy loss (which it
-    matches); the run's RMSE is shown as well.
+    matches); the run's RMSE is shown as well. Differences to the paper are given
+    only for runs on GTZAN's ten genres (the paper's chance level, 10 %); on fewer
+    classes they would compare different tasks. Balanced accuracy and macro-F1 are
+    over the classes present in the test part.
     """
     rows = []
     for r in runs:
         m, man = r.metrics, r.manifest
-        paper = PAPER_TABLE2.get(man["model"], {})
+        paper = PAPER_TABLE2.get(man["model"], {}) if len(r.classes) == 10 else {}
         rows.append({
             "model": MODEL_TITLES.get(man["model"], man["model"]),
-            "split": man["split"]["name"],
+            "protocol": r.protocol,
             "recipe": r.recipe_label,
             "classes": len(r.classes),
             "chance": round(1 / len(r.classes), 3),
-            "paper accuracy": paper.get("accuracy"),
+            "paper accuracy": PAPER_TABLE2.get(man["model"], {}).get("accuracy"),
             "segment accuracy": round(m["segment_accuracy"], 4),
             "Δ accuracy": None if not paper else round(m["segment_accuracy"] - paper["accuracy"], 4),
-            "track accuracy": None if m.get("track_accuracy_mean") is None else round(m["track_accuracy_mean"], 4),
-            "paper error (= cross-entropy)": paper.get("error"),
+            "track accuracy": _r(m.get("track_accuracy_mean")),
+            "balanced accuracy (tracks)": _r(m.get("track_balanced_accuracy")),
+            "macro-F1 (tracks)": _r(m.get("track_macro_f1")),
+            "paper error (= cross-entropy)": PAPER_TABLE2.get(man["model"], {}).get("error"),
             "cross-entropy loss": round(m["loss"], 4),
             "Δ loss": None if not paper else round(m["loss"] - paper["error"], 4),
             "RMSE": round(m["rmse"], 4),
             "epochs": man["epochs_run"],
+            "status": man["status"],
             "test tracks": m.get("n_tracks"),
+            "scores from": (man.get("metrics_from") or {}).get("run", ""),
             "run": r.id,
         })
     return pd.DataFrame(rows)
 
 
-def leakage_gaps(runs: list[Run]) -> pd.DataFrame | None:
-    """Segment-split minus track-split accuracy for each model and recipe present under both."""
-    rows = []
-    key = lambda r: (r.manifest["model"], r.recipe_label, tuple(r.classes))  # noqa: E731
-    by_split: dict[tuple, dict[str, Run]] = {}
+#: The rungs of the leakage ladder, and why each next one is lower.
+LADDER = (
+    ("segment", "the study's split: random over 3-s segments"),
+    ("track", "segments of one song no longer sit on both sides"),
+    ("fault-filtered", "songs of one artist no longer sit on both sides"),
+)
+
+
+def leakage_ladder(runs: list[Run]) -> pd.DataFrame | None:
+    """The same network and recipe under the segment, track and fault-filtered splits, with the drop at each step.
+
+    One row per (network, recipe, class list, protocol) present among ``runs``
+    (the first such run when several; refits, which have no test part of their
+    own, are left out). ``drop`` columns subtract this rung from the one above it.
+    """
+    found: dict[tuple, dict[str, Run]] = {}
     for r in runs:
-        by_split.setdefault(key(r), {}).setdefault(r.manifest["split"]["name"], r)
-    for (model, recipe, _), splits in by_split.items():
-        if "segment" in splits and "track" in splits:
-            seg, trk = splits["segment"].metrics, splits["track"].metrics
-            rows.append({
-                "model": MODEL_TITLES.get(model, model), "recipe": recipe,
-                "segment split: segment acc": round(seg["segment_accuracy"], 4),
-                "track split: segment acc": round(trk["segment_accuracy"], 4),
-                "gap (segment acc)": round(seg["segment_accuracy"] - trk["segment_accuracy"], 4),
-                "gap (track acc)": None if seg.get("track_accuracy_mean") is None or trk.get("track_accuracy_mean") is None
-                else round(seg["track_accuracy_mean"] - trk["track_accuracy_mean"], 4),
-            })
+        if r.manifest.get("metrics_from"):
+            continue
+        key = (r.manifest["model"], r.recipe_label, tuple(r.classes))
+        found.setdefault(key, {}).setdefault(r.manifest["split"]["name"], r)
+    rows = []
+    for (model, recipe, classes), by in found.items():
+        above = None
+        for name, why in LADDER:
+            if name not in by:
+                continue
+            r = by[name]
+            m = r.metrics
+            row = {"model": MODEL_TITLES.get(model, model), "recipe": recipe, "classes": len(classes),
+                   "protocol": r.protocol, "test tracks": m.get("n_tracks"),
+                   "segment accuracy": round(m["segment_accuracy"], 3),
+                   "track accuracy": _r(m.get("track_accuracy_mean"), 3),
+                   "balanced accuracy": _r(m.get("track_balanced_accuracy"), 3),
+                   "drop (track acc)": None, "drop (balanced)": None, "why": why,
+                   "run": r.id}
+            if above is not None:
+                for col, metric in (("drop (track acc)", "track_accuracy_mean"), ("drop (balanced)", "track_balanced_accuracy")):
+                    a, b = above.metrics.get(metric), m.get(metric)
+                    row[col] = None if a is None or b is None else round(a - b, 3)
+            rows.append(row)
+            above = r
     return pd.DataFrame(rows) if rows else None
 
 
-def per_class_table(run: Run) -> pd.DataFrame:
-    """Precision, recall, F1 and support per class (segments) of a run."""
-    df = pd.DataFrame(run.metrics["per_class"])
-    return df.round({"precision": 3, "recall": 3, "f1": 3})
+def per_class_table(run: Run, level: str = "tracks") -> pd.DataFrame:
+    """Precision, recall, F1 and support per class of a run, by ``level`` ('tracks' or 'segments').
+
+    The ``note`` column marks classes absent from the test part and thin ones
+    (fewer than :data:`mgc.dataset.THIN_CLASS_TRACKS` test tracks), whose recall
+    rests on one or two songs.
+    """
+    from .dataset import THIN_CLASS_TRACKS
+
+    if level not in ("tracks", "segments"):
+        raise ParameterError(f"level={level!r} must be 'tracks' or 'segments'")
+    rows = run.metrics.get("track_per_class") if level == "tracks" else run.metrics["per_class"]
+    if rows is None:
+        raise ParameterError(f"run {run.id!r} has no per-track metrics (made before they existed, or no track ids)"
+                             + ("" if level == "segments" else "; choose segments"))
+    tracks = run.manifest["split"].get("test_tracks_per_class") or {}
+    df = pd.DataFrame(rows).round({"precision": 3, "recall": 3, "f1": 3})
+    notes = []
+    for c in df["class"]:
+        n = tracks.get(c)
+        notes.append("" if n is None or n >= THIN_CLASS_TRACKS else
+                     "absent from the test part" if n == 0 else f"thin: {n} test track{'s' if n > 1 else ''}")
+    df["note"] = notes
+    return df
 
 
 def misclassified(run: Run, track_paths: dict[str, str] | None = None) -> pd.DataFrame:

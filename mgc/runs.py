@@ -25,6 +25,8 @@ from .config import artifacts_dir
 from .errors import ArtifactError, ParameterError
 
 FILES = ("manifest.json", "model.keras", "history.json", "metrics.json", "predictions.npz")
+#: Written after the run (by :func:`mgc.trust.fit_trust`); a run without it still loads.
+OPTIONAL_FILES = ("trust.json",)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -62,12 +64,38 @@ class Run:
         return list(self.manifest["dataset"]["classes"])
 
     @property
+    def protocol(self) -> str:
+        """The split as tables name it: ``segment``, ``track``, ``fault-filtered (tested on valid)``, ..."""
+        split = self.manifest["split"]
+        return split.get("label") or split["name"]
+
+    @property
+    def score(self) -> float | None:
+        """Track accuracy on the run's test part (its twin's, for a refit), None without track ids."""
+        return self.metrics.get("track_accuracy_mean")
+
+    @property
+    def score_text(self) -> str:
+        """``track acc 0.62, balanced 0.48 (of gtzan10-ff-improved-cnn)``: the score and where it comes from."""
+        m = self.metrics
+        if m.get("track_accuracy_mean") is None:
+            text = f"segment acc {m['segment_accuracy']:.2f}"
+        else:
+            text = f"track acc {m['track_accuracy_mean']:.2f}"
+            if m.get("track_balanced_accuracy") is not None:
+                text += f", balanced {m['track_balanced_accuracy']:.2f}"
+        source = self.manifest.get("metrics_from")
+        return text + (f" (its twin's: {source['run']})" if source else "")
+
+    @property
     def label(self) -> str:
-        """A short human label: ``CNN · track split · improved · <id>`` (``improved*`` when settings were overridden)."""
+        """What a run picker shows: ``CNN · fault-filtered (tested on valid) · improved · 10 classes · track acc 0.62, balanced 0.48 · <id>``."""
         from .config import MODEL_TITLES
 
         m = self.manifest
-        return f"{MODEL_TITLES.get(m['model'], m['model'])} · {m['split']['name']} split · {self.recipe_label} · {self.id}"
+        status = "" if m.get("status") == "finished" else f" · {m.get('status')}"
+        return (f"{MODEL_TITLES.get(m['model'], m['model'])} · {self.protocol} · {self.recipe_label} · "
+                f"{len(self.classes)} classes · {self.score_text}{status} · {self.id}")
 
     @property
     def recipe_label(self) -> str:
@@ -151,6 +179,46 @@ def list_runs(root: str | os.PathLike | None = None) -> tuple[list[Run], list[st
             problems.append(str(e))
     runs.sort(key=lambda r: (r.manifest.get("created", ""), r.id), reverse=True)
     return runs, problems
+
+
+#: How honest each protocol's test is, for choosing defaults: the artist-conditional split first.
+PROTOCOL_RANK = {"fault-filtered": 2, "track": 1, "segment": 0}
+#: A run must score at least this many times chance to be offered as a default.
+DEFAULT_MIN_OVER_CHANCE = 1.5
+
+
+def default_classify_runs(runs: list[Run]) -> list[str]:
+    """One run per network for the Classify page: the best scored on the most honest protocol.
+
+    Only finished runs that score (track accuracy, else segment accuracy) at least
+    :data:`DEFAULT_MIN_OVER_CHANCE` times chance are candidates. They are ranked by
+    protocol (fault-filtered, then track, then segment: a leaky score never beats
+    an honest one), then by score; at equal score a refit on train + valid (which
+    carries its twin's score and heard more) wins. Never by name or date.
+
+    Returns
+    -------
+    list of str
+        Run ids, in the order mlp, cnn, lstm (networks with no candidate left out).
+    """
+    best: dict[str, tuple] = {}
+    for r in runs:
+        m = r.manifest
+        score = r.score if r.score is not None else r.metrics.get("segment_accuracy", 0.0)
+        if m.get("status") != "finished" or score < DEFAULT_MIN_OVER_CHANCE / max(1, len(r.classes)):
+            continue
+        rank = (PROTOCOL_RANK.get(m["split"]["name"], -1), round(score, 6), bool(m.get("metrics_from")))
+        if r.model_name not in best or rank > best[r.model_name][0]:
+            best[r.model_name] = (rank, r.id)
+    from .models import MODEL_NAMES
+
+    return [best[name][1] for name in MODEL_NAMES if name in best]
+
+
+def default_result_runs(runs: list[Run]) -> list[str]:
+    """The runs tagged ``reference`` (those that ship), else the newest three."""
+    ref = [r.id for r in runs if "reference" in r.manifest.get("tags", [])]
+    return sorted(ref) if ref else [r.id for r in runs[:3]]
 
 
 def delete_run(run_id: str, *, root: str | os.PathLike | None = None) -> None:

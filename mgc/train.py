@@ -32,12 +32,13 @@ import numpy as np
 
 from . import __version__
 from .augment import mixup, random_windows, training_runs
-from .dataset import SPLITS, Split, make_split
+from .dataset import EVALUATE_ON, SPLITS, Split, make_split, thin_classes
 from .errors import ParameterError
 from .evaluate import evaluate_predictions
 from .extract import FeatureSet
 from .models import CNN_DEVIATION, MODEL_NAMES, STUDY_LEARNING_RATE, build
 from .runs import Run, load_run, runs_dir, save_run
+from .trust import fit_trust
 
 RECIPES = {
     "study": {"standardize": False, "early_stopping": 0, "class_weight": False, "learning_rate": None,
@@ -74,6 +75,8 @@ class TrainConfig:
     recipe : {'study', 'improved'}
         Sets the defaults of every setting below that is None.
     split : {'segment', 'track', 'fault-filtered'}
+    evaluate_on : {'auto', 'test', 'valid'}
+        What a ``fault-filtered`` split tests on (see :func:`mgc.dataset.make_split`).
     epochs : int or None
         At most this many epochs; None takes the recipe's (the study's figures: 100).
     batch_size : int
@@ -100,6 +103,7 @@ class TrainConfig:
     model: str = "cnn"
     recipe: str = "study"
     split: str = "segment"
+    evaluate_on: str = "auto"
     epochs: int | None = None
     batch_size: int = 32
     learning_rate: float | None = None
@@ -124,6 +128,8 @@ class TrainConfig:
             raise ParameterError(f"recipe={self.recipe!r} is not one of {', '.join(RECIPES)}")
         if self.split not in SPLITS:
             raise ParameterError(f"split={self.split!r} is not one of {', '.join(SPLITS)}")
+        if self.evaluate_on not in EVALUATE_ON:
+            raise ParameterError(f"evaluate_on={self.evaluate_on!r} is not one of {', '.join(EVALUATE_ON)}")
         for name in ("epochs", "batch_size"):
             v = getattr(self, name)
             if v is None and name == "epochs":
@@ -256,6 +262,8 @@ def train(
     run_id: str | None = None,
     dataset_note: str = "",
     split: Split | None = None,
+    metrics_from: Run | None = None,
+    tags: tuple[str, ...] = (),
 ) -> Run:
     """Train one model on extracted features and store the run.
 
@@ -277,7 +285,14 @@ def train(
         Free text stored in the manifest (e.g. which classes were dropped).
     split : Split or None
         Use these rows instead of making ``config.split`` (e.g. one fold of
-        :func:`mgc.dataset.track_folds`); its name must be ``config.split``.
+        :func:`mgc.dataset.track_folds`, or :func:`mgc.dataset.refit_split`);
+        its name must be ``config.split``.
+    metrics_from : Run or None
+        For a split without a test part (a refit on train + valid): the run whose
+        test metrics, predictions and trust thresholds this one carries, labelled
+        as such (``manifest["metrics_from"]``). Required exactly then.
+    tags : tuple of str
+        Stored in the manifest (``"reference"`` marks the shipped runs).
 
     Returns
     -------
@@ -294,11 +309,15 @@ def train(
     cfg = config.resolved()
     if split is None:
         split = make_split(cfg.split, y=features.y, track_ids=features.track_ids, test_size=cfg.test_size,
-                           validation_size=cfg.validation_size, seed=cfg.seed)
+                           validation_size=cfg.validation_size, seed=cfg.seed, evaluate_on=cfg.evaluate_on,
+                           classes=features.classes)
     elif split.name != cfg.split:
         raise ParameterError(f"split={split.name!r} (the rows given) differs from config.split={cfg.split!r}")
     elif max((int(p.max()) for p in (split.train, split.validation, split.test) if len(p)), default=-1) >= len(features.y):
         raise ParameterError(f"split rows point past the {len(features.y)} rows of the features")
+    if (len(split.test) == 0) != (metrics_from is not None):
+        raise ParameterError("metrics_from must be given exactly when the split has no test part (a refit); "
+                             f"this split has {len(split.test)} test rows")
     keras = _seed(cfg.seed)
     n_classes = len(features.classes)
     if n_classes < 2:
@@ -372,9 +391,21 @@ def train(
         state["user_stop"] = True
     fit_seconds = time.perf_counter() - state["t0"]
 
-    X_test, y_test, t_test = X[split.test], y[split.test], features.track_ids[split.test]
-    probs = model.predict(X_test, batch_size=256, verbose=0)
-    metrics = evaluate_predictions(probs, y_test, t_test, features.classes)
+    if metrics_from is None:
+        X_test, y_test, t_test = X[split.test], y[split.test], features.track_ids[split.test]
+        probs = model.predict(X_test, batch_size=256, verbose=0)
+        metrics = evaluate_predictions(probs, y_test, t_test, features.classes)
+        predictions = {"track_ids": t_test.astype(str), "segment_index": features.segment_index[split.test],
+                       "y_true": y_test, "probs": probs.astype(np.float32)}
+    else:
+        if list(metrics_from.classes) != list(features.classes):
+            raise ParameterError(f"metrics_from={metrics_from.id!r} knows {metrics_from.classes}, "
+                                 f"not the classes of these features {list(features.classes)}")
+        metrics, predictions = metrics_from.metrics, metrics_from.predictions()
+    parts = {part: np.unique(features.track_ids[getattr(split, part)]).astype(str).tolist()
+             for part in ("train", "validation", "test")}
+    test_tracks = {c: int(len(np.unique(features.track_ids[split.test][features.y[split.test] == i])))
+                   for i, c in enumerate(features.classes)}
     best_epoch = None
     if early is not None and history[cfg.monitor]:
         values = np.array(history[cfg.monitor], dtype=float)
@@ -409,32 +440,69 @@ def train(
         },
         "split": {
             "name": split.name,
+            "label": split.label,
             "settings": split.settings,
             "segments": split.sizes(),
-            "tracks": {part: int(len(np.unique(features.track_ids[getattr(split, part)])))
-                       for part in ("train", "validation", "test")},
+            "tracks": {part: len(ids) for part, ids in parts.items()},
+            "test_tracks_per_class": test_tracks,
+            "thin_classes": thin_classes(test_tracks),
+            "track_ids": parts,
         },
+        "metrics_from": None if metrics_from is None else {
+            "run": metrics_from.id, "split": metrics_from.manifest["split"].get("label", metrics_from.manifest["split"]["name"]),
+            "note": "trained on train + valid, so it has no test part of its own: its scores are those of this "
+                    "train-only twin, on the twin's test part"},
+        "tags": list(tags),
         "deviation": CNN_DEVIATION if cfg.model == "cnn" and cfg.cnn_pool_strides != 3 else "",
         "versions": _versions(),
     }
     run_id = run_id or _new_id(cfg, root)
     manifest["id"] = run_id
-    predictions = {"track_ids": t_test.astype(str), "segment_index": features.segment_index[split.test],
-                   "y_true": y_test, "probs": probs.astype(np.float32)}
     # store an uncompiled copy built from the config: no optimizer state in the file
     # (clone_model compiles its clone like the original, and the Adam moments triple the size)
     export = keras.Model.from_config(model.get_config())
     export.set_weights(model.get_weights())
     save_run(run_id, manifest=manifest, history=history, metrics=metrics, predictions=predictions,
              model=export, root=root)
-    return load_run(run_id, root=root)
+    run = load_run(run_id, root=root)
+    fit_trust(run, features)
+    return run
+
+
+def seen_tracks(run: Run) -> set[str] | None:
+    """Track ids a run trained or selected on (its train and validation parts), None if it does not record them.
+
+    (A refit's train part holds every track of its twin, the twin's test part included.)
+    """
+    ids = run.manifest["split"].get("track_ids")
+    if ids is None:
+        return None
+    return set(ids.get("train", [])) | set(ids.get("validation", []))
 
 
 def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, seed: int | None = None) -> dict:
     """Metrics of a stored run's model on other features (all of them, or a split's test part).
 
-    Classes are matched by name; every class of ``features`` must be one the run knows.
+    Classes are matched by name; every class of ``features`` must be one the run
+    knows. Tracks the run trained or selected on are never scored: they are
+    dropped, and counted in the result's ``excluded_tracks``.
+
+    Returns
+    -------
+    dict
+        As :func:`mgc.evaluate.evaluate_predictions`, plus ``excluded_tracks``
+        (number of tracks dropped because the run had heard them; None when the
+        run does not record its tracks) and ``excluded_examples`` (a few of their ids).
+
+    Raises
+    ------
+    ParameterError
+        Unknown classes or another input shape.
+    DatasetError
+        Every track asked for is one the run trained or selected on.
     """
+    from .errors import DatasetError
+
     known = run.classes
     unknown = [c for c in features.classes if c not in known]
     if unknown:
@@ -446,7 +514,23 @@ def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, se
     if split:
         cfg = run.manifest["config"]
         s = make_split(split, y=features.y, track_ids=features.track_ids, test_size=cfg["test_size"],
-                       validation_size=cfg["validation_size"], seed=cfg["seed"] if seed is None else seed)
+                       validation_size=cfg["validation_size"], seed=cfg["seed"] if seed is None else seed,
+                       evaluate_on=cfg.get("evaluate_on", "auto"), classes=features.classes)
         rows = s.test
+    seen = seen_tracks(run)
+    excluded: list[str] = []
+    if seen is not None:
+        asked = features.track_ids[rows]
+        heard = np.isin(asked, list(seen))
+        excluded = sorted(set(asked[heard]))
+        rows = rows[~heard]
+        if len(rows) == 0:
+            raise DatasetError(
+                f"all {len(excluded)} track(s) asked for are ones run {run.id!r} trained or selected on "
+                f"(e.g. {', '.join(excluded[:3])}): nothing honest is left to score. Evaluate on tracks it never heard"
+            )
     probs = run.model().predict(features.X[rows], batch_size=256, verbose=0)
-    return evaluate_predictions(probs, mapping[features.y[rows]], features.track_ids[rows], known)
+    out = evaluate_predictions(probs, mapping[features.y[rows]], features.track_ids[rows], known)
+    out["excluded_tracks"] = None if seen is None else len(excluded)
+    out["excluded_examples"] = excluded[:5]
+    return out

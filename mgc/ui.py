@@ -228,10 +228,11 @@ def runs_overview():
     for r in runs:
         m, man = r.metrics, r.manifest
         rows.append({
-            "run": r.id, "model": MODEL_TITLES.get(man["model"], man["model"]), "split": man["split"]["name"],
+            "run": r.id, "model": MODEL_TITLES.get(man["model"], man["model"]), "protocol": r.protocol,
             "recipe": r.recipe_label, "classes": len(man["dataset"]["classes"]),
             "segment acc": round(m["segment_accuracy"], 3),
             "track acc": None if m.get("track_accuracy_mean") is None else round(m["track_accuracy_mean"], 3),
+            "balanced": None if m.get("track_balanced_accuracy") is None else round(m["track_balanced_accuracy"], 3),
             "epochs": man["epochs_run"], "status": man["status"],
         })
     return pd.DataFrame(rows), problems
@@ -358,9 +359,10 @@ def all_runs():
 
 
 def default_result_runs(runs) -> list[str]:
-    """Reference runs when present (all of them), else the newest three."""
-    ref = [r.id for r in runs if r.id.startswith("gtzan-mini3-")]
-    return sorted(ref) if ref else [r.id for r in runs[:3]]
+    """:func:`mgc.runs.default_result_runs`: the shipped reference runs, else the newest three."""
+    from .runs import default_result_runs as choose
+
+    return choose(runs)
 
 
 def _track_paths() -> dict[str, str]:
@@ -414,22 +416,18 @@ def comparisons() -> dict[str, list[dict]]:
 
 
 def class_groups(runs) -> dict[tuple, list]:
-    """Runs grouped by the tuple of classes they know (largest group first)."""
+    """Runs grouped by the tuple of classes they know (most classes first, then most runs)."""
     groups: dict[tuple, list] = {}
     for r in runs:
         groups.setdefault(tuple(r.classes), []).append(r)
-    return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
+    return dict(sorted(groups.items(), key=lambda kv: (-len(kv[0]), -len(kv[1]))))
 
 
 def default_classify_runs(runs) -> list[str]:
-    """One run per model, preferring the improved recipe on an honest split, then the newest."""
-    best = {}
-    for r in runs:
-        m = r.manifest
-        rank = (m["recipe"] == "improved", m["split"]["name"] != "segment", m["status"] == "finished")
-        if r.model_name not in best or rank > best[r.model_name][0]:
-            best[r.model_name] = (rank, r.id)
-    return [best[m][1] for m in ("mlp", "cnn", "lstm") if m in best]
+    """:func:`mgc.runs.default_classify_runs`: per network, the best score on the most honest protocol."""
+    from .runs import default_classify_runs as choose
+
+    return choose(runs)
 
 
 @st.cache_resource(show_spinner="Loading models...", max_entries=32)
@@ -452,6 +450,35 @@ def loaded_runs(run_ids) -> list:
         path = runs_dir() / rid
         out.append(_loaded_run(rid, path.stat().st_mtime if path.exists() else 0.0))
     return out
+
+
+def trust_explainer(run_ids: tuple) -> str:
+    """Markdown: each run's fitted thresholds and what they mean (:mod:`mgc.trust`)."""
+    from .runs import load_run
+    from .trust import load_trust
+
+    lines = ["A model always answers with a genre it knows. Four checks say when not to believe it, each fitted "
+             "on tracks the run held out (for the fault-filtered runs: the valid list, artists never heard):",
+             "- **not music**: the clip's MFCC statistics are further from the training music than 99 % of held-out "
+             "clips (speech, tones), or its timbre moves less than in 99 % of them (noise, drones);",
+             "- **low confidence**: the top probability is below the threshold that best separates right from wrong "
+             "held-out answers;",
+             "- **windows disagree**: too few 3-s windows agree with the clip's answer (same kind of threshold);",
+             "- **models disagree**: the chosen models give different genres.", ""]
+    for rid in run_ids:
+        try:
+            t = load_trust(load_run(rid))
+        except MgcError as e:
+            lines.append(f"- `{rid}`: {e}")
+            continue
+        if t is None:
+            lines.append(f"- `{rid}`: no fitted checks.")
+            continue
+        d = t.data
+        lines.append(f"- `{rid}`: confidence < {d['confidence']['threshold']:.0%}, window agreement < "
+                     f"{d['agreement']['threshold']:.0%}, distance > {d['music']['distance_threshold']:.1f}, "
+                     f"variation < {d['music']['variation_threshold']:.2f}; fitted on the {t.fitted_on}.")
+    return "\n".join(lines)
 
 
 @st.cache_data(show_spinner="Listening...", max_entries=8)

@@ -39,12 +39,22 @@ except MgcError as e:
 st.caption(f"{result.name}: {result.duration:.1f} s analysed, {result.native_sr} Hz, {result.channels} channel(s), "
            f"{len(result.starts)} windows of 3 s.")
 for note in result.notes:
-    st.warning(note)
+    st.info(note)
+if result.trusted:
+    st.success("Nothing looked off: the clip sounds like the training music, and every model is confident and "
+               "agrees with itself and the others (thresholds fitted on held-out tracks; see below).")
+else:
+    st.warning("**Not sure.** " + " ".join(f["message"] for f in result.flags if f["run"] is None))
 cols = st.columns(len(result.answers))
 for col, answer in zip(cols, result.answers):
-    col.metric(answer.label.split(" · ")[0], answer.predicted)
+    own = [f for f in result.flags if f["run"] == answer.run_id]
+    col.metric(answer.label.split(" · ")[0], answer.predicted + (" ?" if own else ""))
     col.caption(f"{answer.confidence:.0%} confidence · run `{answer.run_id}`")
+    for f in own:
+        col.caption(f"⚠ {f['message']}")
 st.audio(source)
 st.plotly_chart(plots.class_probabilities(result.answers), width="stretch")
 st.subheader("Prediction over time")
 st.plotly_chart(plots.window_timelines(result.starts, result.answers), width="stretch")
+with st.expander("How 'not sure' is decided"):
+    st.markdown(ui.trust_explainer(tuple(chosen)))

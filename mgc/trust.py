@@ -1,0 +1,309 @@
+"""When an answer should not be trusted: thresholds fitted on held-out tracks, checks per clip.
+
+A genre classifier always answers with one of the genres it knows, whatever it
+hears. This module gives every run four checks, each with a threshold fitted on
+the run's held-out evaluation part (for the ``fault-filtered`` protocol tested on
+valid, that is the fault-filtered valid list: artists the model never heard):
+
+``not-music``
+    The clip does not look like the music the model was trained on. Each 3-s
+    window is described by its MFCCs' mean and standard deviation over frames and
+    their mean absolute frame-to-frame change (39 numbers); a Gaussian
+    (Ledoit-Wolf shrinkage) is fitted on the training windows, and a clip whose
+    median window Mahalanobis distance exceeds the 99th percentile of the held-out
+    clips' is *atypical* (speech, tones and sweeps land far out). A clip whose
+    spectral shape hardly moves (the mean over MFCCs 1-12 of their standard
+    deviation over frames, median over windows, below the 1st percentile of the
+    held-out clips') is *stationary*, as noise and drones are. Either flags it.
+``low-confidence``
+    The model's clip-level top probability is below a threshold: the one that
+    best separates right from wrong held-out tracks (Youden's J).
+``windows-disagree``
+    Too few windows agree with the clip's answer: the share of windows whose
+    top class is the clip's, below the threshold that best separates right from
+    wrong held-out tracks.
+``models-disagree``
+    Several models were asked and they give different answers (no threshold).
+
+The fitted values live in ``trust.json`` beside the run's other files (plain
+JSON, no pickle); :func:`fit_trust` writes it and :func:`load_trust` reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ArtifactError, ParameterError
+
+FILE = "trust.json"
+#: Held-out clips above this quantile of the distance are atypical (so about 1 % of real ones are flagged).
+ATYPICAL_QUANTILE = 0.99
+#: Held-out clips below this quantile of spectral-shape variation are stationary.
+STATIONARY_QUANTILE = 0.01
+#: Thresholds used when the held-out part cannot fit one (no wrong, or no right, track).
+FALLBACK = {"confidence": 0.5, "agreement": 0.5}
+KINDS = ("not-music", "low-confidence", "windows-disagree", "models-disagree")
+
+
+def window_descriptors(X: np.ndarray) -> np.ndarray:
+    """Per window: MFCC means, standard deviations and mean absolute frame-to-frame change.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(k, frames, n_mfcc)]
+
+    Returns
+    -------
+    D : np.ndarray [shape=(k, 3 * n_mfcc), dtype=float64]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 3 or X.shape[1] < 2:
+        raise ParameterError(f"X of shape {X.shape} must be (windows, frames >= 2, coefficients)")
+    return np.concatenate([X.mean(axis=1), X.std(axis=1), np.abs(np.diff(X, axis=1)).mean(axis=1)], axis=1)
+
+
+def shape_variation(X: np.ndarray) -> np.ndarray:
+    """Per window: mean over MFCCs 1.. of their standard deviation over frames (how much the timbre moves)."""
+    X = np.asarray(X, dtype=np.float64)
+    return X[:, :, 1:].std(axis=1).mean(axis=1)
+
+
+def _youden(score: np.ndarray, right: np.ndarray, fallback: float) -> dict:
+    """The threshold on ``score`` that best separates right (above) from wrong (below) answers."""
+    score, right = np.asarray(score, float), np.asarray(right, bool)
+    info = {"n": int(len(score)), "right": int(right.sum())}
+    if right.all() or not right.any():
+        return {"threshold": fallback, "fitted": False, **info}
+    best_j, best_t = -1.0, fallback
+    for t in np.unique(score):
+        tpr = np.mean(score[right] >= t)  # right answers kept
+        fpr = np.mean(score[~right] >= t)  # wrong answers kept
+        if tpr - fpr > best_j:
+            best_j, best_t = tpr - fpr, float(t)
+    below = score < best_t
+    return {"threshold": best_t, "fitted": True, "youden_j": round(float(best_j), 4), **info,
+            "below": {"n": int(below.sum()), "right": int(right[below].sum())},
+            "above": {"n": int((~below).sum()), "right": int(right[~below].sum())}}
+
+
+@dataclass
+class Trust:
+    """The fitted checks of one run (see the module docstring)."""
+
+    data: dict
+
+    @property
+    def fitted_on(self) -> str:
+        return self.data["fitted_on"]
+
+    def distances(self, X: np.ndarray) -> np.ndarray:
+        """Mahalanobis distance of each window's descriptors to the training windows."""
+        m = self.data["music"]
+        d = window_descriptors(X) - np.asarray(m["location"])
+        return np.sqrt(np.maximum(0.0, np.einsum("ij,jk,ik->i", d, np.asarray(m["precision"]), d)))
+
+    def music_check(self, X: np.ndarray) -> dict:
+        """Clip-level scores of the not-music check: ``distance``, ``variation``, ``atypical``, ``stationary``."""
+        m = self.data["music"]
+        dist = float(np.median(self.distances(X)))
+        var = float(np.median(shape_variation(X)))
+        return {"distance": dist, "distance_threshold": m["distance_threshold"], "atypical": dist > m["distance_threshold"],
+                "variation": var, "variation_threshold": m["variation_threshold"],
+                "stationary": var < m["variation_threshold"]}
+
+
+def _track_scores(probs: np.ndarray, y: np.ndarray, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per track: confidence of the mean-probability answer, share of windows agreeing, and whether it is right."""
+    conf, agree, right = [], [], []
+    for tid in np.unique(track_ids):
+        rows = track_ids == tid
+        p = probs[rows]
+        answer = int(p.mean(axis=0).argmax())
+        conf.append(float(p.mean(axis=0).max()))
+        agree.append(float(np.mean(p.argmax(axis=1) == answer)))
+        right.append(answer == int(y[rows][0]))
+    return np.array(conf), np.array(agree), np.array(right)
+
+
+def fit(*, X_train: np.ndarray, X_eval: np.ndarray, eval_track_ids: np.ndarray, eval_probs: np.ndarray,
+        eval_y: np.ndarray, fitted_on: str) -> dict:
+    """Fit the checks: the descriptor Gaussian on training windows, every threshold on held-out tracks.
+
+    Parameters
+    ----------
+    X_train : np.ndarray [shape=(n, frames, n_mfcc)]
+        Training windows.
+    X_eval : np.ndarray [shape=(m, frames, n_mfcc)]
+        Held-out windows, with ``eval_track_ids``, the model's ``eval_probs``
+        [shape=(m, n_classes)] and true classes ``eval_y`` [shape=(m,)].
+    fitted_on : str
+        What the held-out part is, for the record (e.g. ``fault-filtered valid part``).
+
+    Returns
+    -------
+    dict
+        The content of ``trust.json``.
+    """
+    from sklearn.covariance import LedoitWolf
+
+    eval_track_ids = np.asarray(eval_track_ids).astype(str)
+    if len(X_train) < 2 or len(X_eval) == 0:
+        raise ParameterError(f"trust needs training windows and held-out windows; got {len(X_train)} and {len(X_eval)}")
+    lw = LedoitWolf().fit(window_descriptors(X_train))
+    trust = Trust({"music": {"location": lw.location_.tolist(), "precision": lw.precision_.tolist()}})
+    tracks = np.unique(eval_track_ids)
+    dist = np.array([np.median(trust.distances(X_eval[eval_track_ids == t])) for t in tracks])
+    var = np.array([np.median(shape_variation(X_eval[eval_track_ids == t])) for t in tracks])
+    d_thr, v_thr = float(np.quantile(dist, ATYPICAL_QUANTILE)), float(np.quantile(var, STATIONARY_QUANTILE))
+    conf, agree, right = _track_scores(np.asarray(eval_probs, float), np.asarray(eval_y), eval_track_ids)
+    return {
+        "version": 1,
+        "fitted_on": f"{fitted_on} ({len(tracks)} tracks)",
+        "music": {**trust.data["music"], "distance_threshold": d_thr, "variation_threshold": v_thr,
+                  "quantiles": {"atypical": ATYPICAL_QUANTILE, "stationary": STATIONARY_QUANTILE},
+                  "held_out_flagged": int(np.sum((dist > d_thr) | (var < v_thr)))},
+        "confidence": _youden(conf, right, FALLBACK["confidence"]),
+        "agreement": _youden(agree, right, FALLBACK["agreement"]),
+    }
+
+
+def fit_trust(run, features) -> Path:
+    """Fit a stored run's checks on ``features`` (the ones it was trained on) and write its ``trust.json``.
+
+    The Gaussian comes from the run's training tracks, the thresholds from its test
+    part (predictions stored with the run). A refit (``manifest["metrics_from"]``)
+    takes its twin's file as it is: it has no held-out part of its own.
+
+    Raises
+    ------
+    ArtifactError
+        The run does not record its tracks, or ``features`` lacks them.
+    """
+    manifest = run.manifest
+    target = run.path / FILE
+    if manifest.get("metrics_from"):
+        twin = run.path.parent / manifest["metrics_from"]["run"] / FILE
+        if not twin.is_file():
+            raise ArtifactError(f"run {run.id!r} is a refit of {manifest['metrics_from']['run']!r}, which has no {FILE}")
+        _write(target, json.loads(twin.read_text()))
+        return target
+    ids = manifest["split"].get("track_ids")
+    if not ids:
+        raise ArtifactError(f"run {run.id!r} does not record its tracks: its trust checks cannot be fitted")
+    train_rows = np.isin(features.track_ids, ids["train"])
+    if not train_rows.any():
+        raise ArtifactError(f"none of run {run.id!r}'s training tracks is in these features")
+    pred = run.predictions()
+    rows = {t: np.flatnonzero(features.track_ids == t) for t in np.unique(pred["track_ids"])}
+    order = {(str(t), int(s)): i for t in rows for i, s in zip(rows[t], features.segment_index[rows[t]])}
+    try:
+        eval_rows = np.array([order[(str(t), int(s))] for t, s in zip(pred["track_ids"], pred["segment_index"])])
+    except KeyError as e:
+        raise ArtifactError(f"run {run.id!r}'s test segment {e} is not in these features") from e
+    label = manifest["split"].get("label", manifest["split"]["name"])
+    part = "valid part" if "tested on valid" in label else "test part"
+    data = fit(X_train=features.X[train_rows], X_eval=features.X[eval_rows], eval_track_ids=pred["track_ids"],
+               eval_probs=pred["probs"], eval_y=pred["y_true"], fitted_on=f"{label} split, {part}")
+    _write(target, data)
+    return target
+
+
+def _write(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def load_trust(run) -> Trust | None:
+    """A run's fitted checks, or None when it has none (runs made before they existed).
+
+    Raises
+    ------
+    ArtifactError
+        ``trust.json`` exists but is damaged.
+    """
+    path = run.path / FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        m = data["music"]
+        n = len(m["location"])
+        if np.asarray(m["precision"], float).shape != (n, n):
+            raise ValueError("precision matrix does not fit the location")
+        for key in ("confidence", "agreement"):
+            float(data[key]["threshold"])
+        float(m["distance_threshold"]), float(m["variation_threshold"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(f"run {run.id!r}: {FILE} is damaged: {e}") from e
+    return Trust(data)
+
+
+def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
+    """The flags of one clip.
+
+    Parameters
+    ----------
+    answers : list of ModelAnswer
+        One per run (:mod:`mgc.classify`), with window and clip probabilities.
+    X : np.ndarray [shape=(k, frames, n_mfcc)]
+        The windows the models heard.
+    trusts : list of (Trust or None)
+        Each run's checks, in the order of ``answers``.
+
+    Returns
+    -------
+    list of dict
+        Each flag: ``kind`` (one of :data:`KINDS`), ``run`` (run id, or None for
+        the clip), ``message`` and the numbers behind it.
+    """
+    from .config import MODEL_TITLES
+
+    flags = []
+    fitted = [(a, t) for a, t in zip(answers, trusts) if t is not None]
+    if fitted:
+        checks = [t.music_check(X) for _, t in fitted]
+        atypical = sum(c["atypical"] for c in checks) * 2 > len(checks)
+        stationary = sum(c["stationary"] for c in checks) * 2 > len(checks)
+        if atypical or stationary:
+            c = checks[0]
+            why = []
+            if atypical:
+                why.append(f"its timbre is far from the training music (distance {c['distance']:.1f}, "
+                           f"threshold {c['distance_threshold']:.1f})")
+            if stationary:
+                why.append(f"its sound hardly changes (variation {c['variation']:.2f}, threshold "
+                           f"{c['variation_threshold']:.2f}), as noise and drones do")
+            flags.append({"kind": "not-music", "run": None, **{k: c[k] for k in ("distance", "variation")},
+                          "message": "This does not sound like the music the models learned from: " + "; ".join(why)
+                          + ". Speech, noise, tones and styles far from GTZAN land here: the genres below are a guess."})
+    for a, t in fitted:
+        title = MODEL_TITLES.get(a.model, a.model)
+        conf = t.data["confidence"]
+        if a.confidence < conf["threshold"]:
+            flags.append({"kind": "low-confidence", "run": a.run_id, "value": a.confidence,
+                          "threshold": conf["threshold"], "message": (
+                              f"{title} is unsure: {a.confidence:.0%} for {a.predicted}, under its threshold "
+                              f"{conf['threshold']:.0%}" + _below_text(conf, t.fitted_on))})
+        agree = float(np.mean(a.window_probs.argmax(axis=1) == int(np.argmax(a.probs))))
+        thr = t.data["agreement"]
+        if len(a.window_probs) > 1 and agree < thr["threshold"]:
+            flags.append({"kind": "windows-disagree", "run": a.run_id, "value": agree, "threshold": thr["threshold"],
+                          "message": (f"{title}'s windows disagree: {agree:.0%} of them say {a.predicted}, under its "
+                                      f"threshold {thr['threshold']:.0%}" + _below_text(thr, t.fitted_on))})
+    if len({a.predicted for a in answers}) > 1:
+        said = ", ".join(f"{MODEL_TITLES.get(a.model, a.model)} {a.predicted}" for a in answers)
+        flags.append({"kind": "models-disagree", "run": None, "message": f"The models disagree: {said}."})
+    return flags
+
+
+def _below_text(fit: dict, fitted_on: str) -> str:
+    if not fit.get("fitted"):
+        return f" (a default: {fitted_on} had no wrong or no right track to fit one)"
+    b = fit["below"]
+    return f" (on the {fitted_on}, {b['right']} of {b['n']} answers below it were right)"
