@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mgc.dataset import find_tracks  # noqa: E402
-from mgc.extract import extract_dataset  # noqa: E402
-from mgc.features import STUDY_PARAMS  # noqa: E402
+from mgc.dataset import find_tracks
+from mgc.extract import extract_dataset
+from mgc.features import STUDY_PARAMS
 
 
 def study_loop(tracks) -> dict[str, np.ndarray]:

@@ -37,12 +37,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 PROJECT = Path(__file__).resolve().parents[1]
-if str(PROJECT) not in sys.path:  # run as a script from anywhere: the library sits beside bench/
-    sys.path.insert(0, str(PROJECT))
 
-import logging  # noqa: E402
+import logging
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 # Keras warns that each new model retraces predict: expected here (one model after the other)
 logging.getLogger("tensorflow").setLevel(logging.ERROR)

@@ -8,9 +8,7 @@ as one line on stderr with exit code 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from .errors import MgcError
 
@@ -148,3 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def main_exit() -> None:
+    """Entry point of the ``mgc`` console script."""
+    sys.exit(main())

@@ -283,7 +283,7 @@ def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
                           "message": "This does not sound like the music the models learned from: " + "; ".join(why)
                           + ". Speech, noise, tones and styles far from GTZAN land here: the genres below are a guess."})
     for a, t in fitted:
-        title = MODEL_TITLES.get(a.model, a.model)
+        title = f"{MODEL_TITLES.get(a.model, a.model)} ({a.run_id})"
         conf = t.data["confidence"]
         if a.confidence < conf["threshold"]:
             flags.append({"kind": "low-confidence", "run": a.run_id, "value": a.confidence,

@@ -9,9 +9,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # reinstall only when the requirements changed since the last successful install
 stamp=".venv/.installed-$(basename "$REQ")"
-sum=$(cat requirements*.txt | sha256sum | cut -c1-16)
+sum=$(cat requirements*.txt pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r "$REQ"
+  # the library itself, editable: `mgc` on the PATH of the venv, importable from tools/ and bench/
+  .venv/bin/python -m pip install --quiet --no-deps -e .
   echo "$sum" > "$stamp"
 fi

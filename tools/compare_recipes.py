@@ -21,11 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mgc.crossval import cross_validate, load_results, summarize  # noqa: E402
-from mgc.extract import extract_dataset  # noqa: E402
-from mgc.train import TrainConfig  # noqa: E402
+from mgc.crossval import cross_validate, load_results, summarize
+from mgc.extract import extract_dataset
+from mgc.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["classical", "jazz", "rock"]
