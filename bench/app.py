@@ -15,7 +15,7 @@ Measures, once each, and prints a markdown table:
   The waits poll the page on every animation frame: Playwright's default polling backs off to 0.5 s
   and overstated these times by up to that much.
 
-Runs: the shipped reference runs ``artifacts/runs/gtzan-mini3-*`` when the three models are there
+Runs: the shipped reference runs ``artifacts/runs/gtzan10-*`` when the three models are there
 (one per model, linked into a temporary artifacts folder so no other run interferes), else three
 1-epoch runs trained here on a small synthetic demo dataset. Clips: ``../shared/data/gtzan-mini``
 (``extra/blues.00099.mp3`` cold, ``genres/blues/blues.00000.au`` warm) when present, else two
@@ -47,13 +47,13 @@ TIMEOUT_MS = 300_000
 
 
 def shipped_runs() -> dict[str, Path]:
-    """One shipped reference run per model (track split and improved recipe preferred), or {}."""
+    """One shipped reference run per model (the Classify default, the refit, preferred), or {}."""
     runs = PROJECT / "artifacts" / "runs"
-    preference = ("track-improved", "track-study", "segment-study")
+    preference = ("ff-improved-refit", "ff-improved", "ff-study", "segment-study")
     out = {}
     for model in MODELS:
         for p in preference:
-            d = runs / f"gtzan-mini3-{p}-{model}"
+            d = runs / f"gtzan10-{p}-{model}"
             if (d / "model.keras").is_file() and (d / "manifest.json").is_file():
                 out[model] = d
                 break

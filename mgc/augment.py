@@ -13,6 +13,11 @@ Random windows
 Mixup (Zhang et al., 2018, "mixup: Beyond empirical risk minimization")
     Each example is blended with another one of the epoch, inputs and one-hot
     labels alike, with a weight drawn from Beta(alpha, alpha).
+Balanced sampling
+    Every epoch draws as many training rows as there are, each class equally
+    often (rows of a class drawn without replacement while they last): a thin
+    genre is heard as often as a large one, each time at other random windows,
+    instead of being weighted up in the loss.
 """
 
 from __future__ import annotations
@@ -131,3 +136,34 @@ def mixup(X: np.ndarray, Y: np.ndarray, *, alpha: float, rng: np.random.Generato
     if weights is not None:
         weights = lam * weights + (1 - lam) * weights[partner]
     return X.astype(np.float32, copy=False), Y.astype(np.float32, copy=False), weights
+
+
+def balanced_order(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Row indices for one epoch: ``len(y)`` draws, the classes present equally often, shuffled.
+
+    Each class gets ``len(y) // n_present`` draws (the remainder to randomly chosen
+    classes); within a class, rows are drawn without replacement in shuffled passes,
+    so every row is used before any is used twice.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Class index per training row.
+    rng : np.random.Generator
+
+    Returns
+    -------
+    order : np.ndarray [shape=(n,), dtype=int64]
+    """
+    y = np.asarray(y)
+    if len(y) == 0:
+        raise ParameterError("y holds no training row to sample")
+    present = np.unique(y)
+    quota = np.full(len(present), len(y) // len(present))
+    quota[rng.choice(len(present), len(y) - quota.sum(), replace=False)] += 1
+    picks = []
+    for c, q in zip(present, quota):
+        rows = np.flatnonzero(y == c)
+        passes = -(-q // len(rows))
+        picks.append(np.concatenate([rng.permutation(rows) for _ in range(passes)])[:q])
+    return rng.permutation(np.concatenate(picks)).astype(np.int64)

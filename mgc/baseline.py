@@ -15,8 +15,9 @@ of several points of accuracy is often within chance; this says so.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -65,8 +66,8 @@ class BaselineResult:
     Attributes
     ----------
     probs : np.ndarray [shape=(n_test, n_classes), dtype=float64]
-        Class probabilities of each test segment, columns in ``features.classes`` order
-        (0 for a class the SVM never saw in training).
+        Class probabilities of each test segment (softmax of the SVC's decision values,
+        uncalibrated), columns in ``features.classes`` order (0 for a class absent from training).
     rows : np.ndarray [shape=(n_test,), dtype=int64]
         The rows of ``features`` these segments are, so
         ``evaluate_predictions(probs, features.y[rows], features.track_ids[rows], features.classes)``
@@ -76,7 +77,7 @@ class BaselineResult:
     model : sklearn.pipeline.Pipeline
         The fitted ``StandardScaler`` + ``SVC`` pipeline (input: :func:`segment_stats`).
     settings : dict
-        The hyperparameters used (``C``, ``gamma``, ``kernel``, ``class_weight``, ``probability``, ``seed``).
+        The settings used (``C``, ``gamma``, ``kernel``, ``class_weight``, ``probability``, ``seed``).
     """
 
     probs: np.ndarray
@@ -110,15 +111,18 @@ def svm_baseline(
 
     Each segment becomes :func:`segment_stats` (26 numbers for 13 MFCCs), then
     ``Pipeline(StandardScaler(), SVC(kernel="rbf", C=C, gamma="scale",
-    class_weight="balanced", probability=True))``. The settings are fixed
-    (scikit-learn's defaults, ``C=1``), never tuned on the test tracks.
+    class_weight="balanced"))``. The settings are fixed (scikit-learn's defaults,
+    ``C=1``), never tuned on the test tracks.
 
-    Probabilities are ``SVC(probability=True)``'s: Platt scaling fitted by an
-    internal 5-fold cross-validation over the *training segments* (seeded by
-    ``seed``). Those folds mix segments of one track, so the probabilities lean
-    overconfident; only the argmax of their per-track mean is used for track
-    metrics, as for the networks. The segment-level argmax of Platt probabilities
-    can differ slightly from ``SVC.predict``; the probabilities are what is scored.
+    Probabilities: the softmax of the SVC's one-vs-rest decision values
+    (``decision_function_shape="ovr"``: the one-vs-one votes of each class plus a
+    tie-breaking confidence below 1/3), so a segment's argmax is the SVC's own
+    decision. They are not calibrated (no Platt scaling): with classes of one or
+    two training tracks, calibration folds cannot hold every class, and
+    ``SVC(probability=True)`` is deprecated in scikit-learn 1.9. Argmax-based
+    metrics (accuracies, recall, F1) are comparable with the networks'; the
+    cross-entropy and RMSE of these probabilities are not. A track is decided by
+    the argmax of the mean of its segments' probabilities, as for the networks.
 
     Parameters
     ----------
@@ -131,7 +135,8 @@ def svm_baseline(
     C : float > 0
         The SVM's regularisation.
     seed : int
-        Seeds the Platt-scaling folds.
+        Passed to ``SVC(random_state=seed)``; without probability estimates the fit is
+        deterministic, so results do not depend on it (kept for a uniform signature).
 
     Returns
     -------
@@ -144,6 +149,7 @@ def svm_baseline(
         Empty, unknown or overlapping track lists, fewer than two classes to train on,
         a non-positive ``C``, or features without track ids.
     """
+    from scipy.special import softmax
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
@@ -164,16 +170,19 @@ def svm_baseline(
     if len(seen) < 2:
         raise ParameterError(f"train_tracks cover {len(seen)} class(es); the SVM needs at least 2")
 
-    settings = {**SVM_DEFAULTS, "C": float(C), "probability": True, "seed": int(seed)}
+    settings = {**SVM_DEFAULTS, "C": float(C), "probability": "softmax of the ovr decision values", "seed": int(seed)}
     model = make_pipeline(
         StandardScaler(),
-        SVC(kernel="rbf", C=float(C), gamma="scale", class_weight="balanced", probability=True,
+        SVC(kernel="rbf", C=float(C), gamma="scale", class_weight="balanced", decision_function_shape="ovr",
             random_state=int(seed)),
     )
     model.fit(segment_stats(features.X[train_rows]), y_train)
-    # the SVM knows only the classes it saw; put its columns where they belong among all classes
+    decision = model.decision_function(segment_stats(features.X[test_rows]))
+    if decision.ndim == 1:  # two classes: one signed margin, positive for classes_[1]
+        decision = np.stack([-decision, decision], axis=1)
+    # the SVM knows only the classes it saw; the others get probability 0
     probs = np.zeros((len(test_rows), len(features.classes)), dtype=np.float64)
-    probs[:, model.classes_] = model.predict_proba(segment_stats(features.X[test_rows]))
+    probs[:, model.classes_] = softmax(decision, axis=1)
     return BaselineResult(probs=probs, rows=test_rows.astype(np.int64), train_rows=train_rows.astype(np.int64),
                           model=model, settings=settings)
 

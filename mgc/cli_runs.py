@@ -28,13 +28,17 @@ def _features(args):
 
 
 def cmd_train(args) -> int:
+    from .dataset import suggested_split
     from .train import TrainConfig, train
 
     fs = _features(args)
     print(f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}"
           f" ({len(fs.skipped)} files skipped)")
     models = ["mlp", "cnn", "lstm"] if args.model == "all" else [args.model]
-    configs = [TrainConfig(model=m, recipe=args.recipe, split=args.split, evaluate_on=args.evaluate_on, epochs=args.epochs,
+    split = args.split or suggested_split(fs.track_ids)
+    if not args.split:
+        print(f"split: {split} (the honest one these tracks allow; --split to choose)")
+    configs = [TrainConfig(model=m, recipe=args.recipe, split=split, evaluate_on=args.evaluate_on, epochs=args.epochs,
                            batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed) for m in models]
     for cfg in configs:
         def report(e, m=cfg.model):
@@ -194,9 +198,10 @@ def add_commands(sub) -> None:
     s = sub.add_parser("train", help="train the study's models; prints per-epoch lines and the run ids")
     s.add_argument("--data", required=True, help="dataset folder, or features (.npz from extract, study .json)")
     s.add_argument("--model", choices=["mlp", "cnn", "lstm", "all"], default="all")
-    s.add_argument("--split", choices=SPLITS, default="segment",
+    s.add_argument("--split", choices=SPLITS, default=None,
                    help="segment: the study's (leaky); track: grouped by track (leaks the artist); fault-filtered: "
-                        "artist-conditional (Kereliuk, Sturm & Larsen 2015), the honest one")
+                        "artist-conditional (Kereliuk, Sturm & Larsen 2015), the honest one. Default: fault-filtered "
+                        "when the tracks are GTZAN's (at least 10 in its valid or test list), else track")
     s.add_argument("--evaluate-on", choices=EVALUATE_ON, default="auto",
                    help="fault-filtered only: test on its test list, its valid list, or (auto) the test list when the "
                         "dataset holds at least 10 of its tracks, else the valid list")

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from .dataset import track_folds
+from .dataset import Split, track_folds
 from .errors import ArtifactError, ParameterError
 from .extract import FeatureSet
 from .train import TrainConfig, train
@@ -45,6 +45,7 @@ def cross_validate(
     n_folds: int = 5,
     seed: int = 0,
     on_result: Callable[[dict], None] | None = None,
+    splits: list[Split] | None = None,
 ) -> list[dict]:
     """Train every variant and model on every fold; store and return one row per run.
 
@@ -64,6 +65,10 @@ def cross_validate(
         Seeds the folds (each run keeps its configuration's seed).
     on_result : callable(dict) or None
         Called with each row as it is ready (also for rows read from disk).
+    splits : list of Split or None
+        Use these splits as the folds instead of track folds, e.g. the one
+        fault-filtered split tested on valid (:func:`mgc.dataset.make_split`):
+        the honest way to choose a recipe on GTZAN. ``n_folds`` is then their number.
 
     Returns
     -------
@@ -84,7 +89,12 @@ def cross_validate(
     for name in variants:
         if not _LABEL.match(name):
             raise ParameterError(f"variant name {name!r} must be 1-64 letters, digits, '_', '.' or '-'")
-    folds = track_folds(y=features.y, track_ids=features.track_ids, n_folds=n_folds, seed=seed)
+    if splits is None:
+        folds = track_folds(y=features.y, track_ids=features.track_ids, n_folds=n_folds, seed=seed)
+    else:
+        folds, n_folds = list(splits), len(splits)
+        if not folds or len({s.name for s in folds}) != 1:
+            raise ParameterError("splits must be a non-empty list of splits of one protocol")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -100,12 +110,14 @@ def cross_validate(
                         f"seed={row.get('fold_seed')}, dataset {row.get('dataset_fingerprint')!r}; now n_folds={n_folds}, "
                         f"seed={seed}, dataset {features.fingerprint!r}): use another out_dir")
                 if row is None:
-                    cfg = replace(base, model=model, split="track")
+                    cfg = replace(base, model=model, split=split.name)
                     with tempfile.TemporaryDirectory(prefix="mgc-cv-") as tmp:
                         run = train(features, cfg, root=tmp, run_id="cv", split=split)
                     m = run.metrics
                     row = {
                         "variant": name, "model": model, "fold": k, "n_folds": n_folds, "fold_seed": seed,
+                        "protocol": split.label,
+                        "track_balanced_accuracy": m.get("track_balanced_accuracy"),
                         "config": asdict(cfg.resolved()),
                         "segment_accuracy": m["segment_accuracy"],
                         "track_accuracy": m["track_accuracy_mean"],
@@ -155,8 +167,9 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
     Returns
     -------
     pandas.DataFrame
-        Columns: model, variant, folds, tracks (tested), track accuracy (pooled
-        over all tested tracks), track acc per fold (mean and sd), segment
+        Columns: model, variant, protocol, folds, tracks (tested), track accuracy
+        (pooled over all tested tracks), balanced accuracy (mean recall over the
+        classes tested, pooled), track acc per fold (mean and sd), segment
         accuracy (mean over folds), cross-entropy (mean), epochs (mean), and
         against the baseline on the same folds: Δ track acc (pooled), folds won /
         tied / lost on track accuracy, and tracks only this variant got right
@@ -174,10 +187,14 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
         tracks = [t for r in folds.values() for t in r["tracks"]]
         correct = {t["track_id"]: t["true"] == t["predicted"] for t in tracks}
         per_fold = np.array([r["track_accuracy"] for r in folds.values()])
+        recalls = [np.mean([t["true"] == t["predicted"] for t in tracks if t["true"] == c])
+                    for c in sorted({t["true"] for t in tracks})]
         line = {
-            "model": MODEL_TITLES.get(model, model), "variant": variant, "folds": len(folds),
+            "model": MODEL_TITLES.get(model, model), "variant": variant,
+            "protocol": next(iter(folds.values())).get("protocol", "track"), "folds": len(folds),
             "tracks": len(tracks),
             "track accuracy": round(float(np.mean(list(correct.values()))), 4),
+            "balanced accuracy": round(float(np.mean(recalls)), 4),
             "track acc / fold (mean)": round(float(per_fold.mean()), 4),
             "track acc / fold (sd)": round(float(per_fold.std(ddof=1)), 4) if len(per_fold) > 1 else None,
             "segment accuracy (mean)": round(float(np.mean([r["segment_accuracy"] for r in folds.values()])), 4),

@@ -225,9 +225,12 @@ def fault_filtered_lists() -> dict[str, frozenset[str]]:
 
 def suggested_split(track_ids) -> str:
     """``fault-filtered`` when at least :data:`MIN_TEST_TRACKS` of ``track_ids`` are in its valid or test list
-    (GTZAN, or a subset of it), else ``track``."""
+    (GTZAN, or a subset of it), else ``track``; ``segment`` when some track id is unknown (``""``: features
+    imported from the study's JSON, where only the segment split works)."""
     lists = fault_filtered_lists()
     ids = set(map(str, track_ids))
+    if "" in ids:
+        return "segment"
     usable = max(len(ids & lists["test"]), len(ids & lists["validation"]))
     return "fault-filtered" if usable >= MIN_TEST_TRACKS else "track"
 

@@ -96,6 +96,18 @@ def leakage_ladder(runs: list[Run]) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
+def score_row(m: dict) -> pd.DataFrame:
+    """One line of the scores in a metrics dict (:func:`mgc.evaluate.evaluate_predictions`)."""
+    return pd.DataFrame([{
+        "tracks": m.get("n_tracks"), "segments": m["n_segments"],
+        "track accuracy": _r(m.get("track_accuracy_mean"), 3),
+        "balanced accuracy (tracks)": _r(m.get("track_balanced_accuracy"), 3),
+        "macro-F1 (tracks)": _r(m.get("track_macro_f1"), 3),
+        "segment accuracy": round(m["segment_accuracy"], 3), "cross-entropy": round(m["loss"], 3),
+        "excluded tracks": m.get("excluded_tracks"),
+    }])
+
+
 def per_class_table(run: Run, level: str = "tracks") -> pd.DataFrame:
     """Precision, recall, F1 and support per class of a run, by ``level`` ('tracks' or 'segments').
 

@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .augment import mixup, random_windows, training_runs
+from .augment import balanced_order, mixup, random_windows, training_runs
 from .dataset import EVALUATE_ON, SPLITS, Split, make_split, thin_classes
 from .errors import ParameterError
 from .evaluate import evaluate_predictions
@@ -43,14 +43,14 @@ from .trust import fit_trust
 RECIPES = {
     "study": {"standardize": False, "early_stopping": 0, "class_weight": False, "learning_rate": None,
               "input_noise": 0.0, "monitor": "val_loss", "random_windows": False, "mixup": 0.0,
-              "lr_schedule": "constant", "epochs": 100},
+              "lr_schedule": "constant", "epochs": 100, "balanced_sampling": False},
     # Chosen by 3-fold cross-validation over the tracks of the reference subset (tools/compare_recipes.py;
     # README, "Study recipe vs improved recipe"). Random windows, a learning rate that decays to 0 and mixup
     # made the difference; early stopping on a validation part of ~18 tracks picked noisy epochs and is off
     # (the monitor only applies when it is turned on).
     "improved": {"standardize": True, "early_stopping": 0, "class_weight": True, "learning_rate": 1e-3,
                  "input_noise": 0.0, "monitor": "val_accuracy", "random_windows": True, "mixup": 0.4,
-                 "lr_schedule": "cosine", "epochs": 60},
+                 "lr_schedule": "cosine", "epochs": 60, "balanced_sampling": False},
 }
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -98,6 +98,17 @@ class TrainConfig:
     input_noise : float or None
         Standard deviation of Gaussian noise added to the (standardised) inputs
         while training only (0 = none); None takes the recipe's.
+    random_windows : bool or None
+        Replace each training segment every epoch by a window at a random frame
+        of its track's training segments (:mod:`mgc.augment`).
+    mixup : float or None
+        Beta's alpha of mixup (0 = off).
+    lr_schedule : {'constant', 'cosine'} or None
+        The learning rate over the run: constant, or from its start to 0 along a cosine.
+    balanced_sampling : bool or None
+        Draw every epoch's training rows with the classes equally often
+        (:func:`mgc.augment.balanced_order`), the alternative to class weights
+        for unequal classes (use one or the other).
     """
 
     model: str = "cnn"
@@ -120,6 +131,7 @@ class TrainConfig:
     random_windows: bool | None = None
     mixup: float | None = None
     lr_schedule: str | None = None
+    balanced_sampling: bool | None = None
 
     def __post_init__(self):
         if self.model not in MODEL_NAMES:
@@ -243,7 +255,7 @@ def _augmented_epochs(keras, cfg: TrainConfig, features: FeatureSet, rows: np.nd
             return self.x[part], self.y[part], self.w[part]
 
         def on_epoch_end(self):
-            order = rng.permutation(len(y))
+            order = balanced_order(y, rng) if cfg.balanced_sampling else rng.permutation(len(y))
             x = random_windows(runs, rng)[order] if runs is not None else X[order]
             self.x, self.y, self.w = x, onehot[order], None if per_row is None else per_row[order]
             if cfg.mixup:
@@ -375,7 +387,7 @@ def train(
     started = dt.datetime.now().isoformat(timespec="seconds")
     try:
         weights = _class_weights(y_train, n_classes) if cfg.class_weight else None
-        if cfg.random_windows or cfg.mixup:
+        if cfg.random_windows or cfg.mixup or cfg.balanced_sampling:
             data = {"x": _augmented_epochs(keras, cfg, features, split.train, weights, n_classes)}
         else:
             data = {"x": X_train, "y": onehot[y_train], "batch_size": cfg.batch_size, "shuffle": True,

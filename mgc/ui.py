@@ -452,6 +452,26 @@ def loaded_runs(run_ids) -> list:
     return out
 
 
+def evaluate_on_dataset(run_id: str, root: str, split: str | None) -> dict:
+    """Score a stored run on the configured dataset (all tracks, or a split's test part), with a progress bar.
+
+    Only the dataset's classes the run knows are extracted; tracks the run trained or
+    selected on are dropped by :func:`mgc.train.evaluate_run`, which says how many.
+    """
+    from .errors import DatasetError
+    from .extract import extract_dataset
+    from .train import evaluate_run
+
+    run = loaded_runs([run_id])[0]
+    ds = dataset(root)
+    classes = [c for c in ds.classes if c in run.classes]
+    if len(classes) < 1:
+        raise DatasetError(f"the dataset at {root!r} has none of the classes run {run_id!r} knows ({', '.join(run.classes)})")
+    with progress_bar("Extracting MFCC segments") as update:
+        fs = extract_dataset(root, classes=classes, on_progress=update)
+    return evaluate_run(run, fs, split=split)
+
+
 def trust_explainer(run_ids: tuple) -> str:
     """Markdown: each run's fitted thresholds and what they mean (:mod:`mgc.trust`)."""
     from .runs import load_run

@@ -62,18 +62,16 @@ if refits:
                "twin (column *scores from*), measured before the refit heard those tracks: " + ", ".join(refits))
 
 # --- the recipes compared on every track -------------------------------------------------
-st.header("Cross-validation over tracks (artist-leaky)", divider="gray")
+st.header("Recipes compared, paired by track", divider="gray")
 st.markdown(
-    "**Artist-leaky:** folds over tracks put songs of one artist on both sides, so these accuracies are higher "
-    "than on unseen artists; use them to compare recipes with one another, never as a result. "
-    "One track split tests a few dozen tracks: one track more or less moves accuracy by several points. "
-    "Here each recipe was trained on the same folds of a grouped, stratified **k-fold cross-validation "
-    "over tracks**, so every track is tested exactly once, by a model that never heard it. "
+    "Every variant of a comparison is trained on the same split(s) and scored on the same tracks, so two recipes "
+    "are compared track by track. On GTZAN the recipes are chosen on the **fault-filtered valid part** (artists "
+    "the models never heard; `tools/select_recipe.py`). A **cross-validation over tracks** "
+    "(`python -m mgc compare`) tests every track once but is **artist-leaky**: songs of one artist sit on both "
+    "sides, so use it to rank recipes on a collection without artist lists, never as a result. "
     "*study*: raw MFCCs, the study's learning rate, 100 epochs. *improved*: inputs standardised on the "
     "training part, random 3-s training windows, mixup, Adam 1e-3 decaying to 0 over 60 epochs (cosine), "
-    "class weights. "
-    "Other variants change one or two of those settings (table below the figure). "
-    "Make one for your data with `python -m mgc compare --data DIR --out artifacts/comparisons/NAME`."
+    "class weights. Other variants change one or two of those settings (table below the figure)."
 )
 found = ui.comparisons()
 if not found:
@@ -82,7 +80,9 @@ for name, rows in found.items():
     if isinstance(rows, str):
         st.warning(f"Comparison {name!r} skipped: {rows}")
         continue
-    st.subheader(name)
+    protocols = sorted({r.get("protocol", "track") for r in rows})
+    honest = all(p.startswith("fault-filtered") for p in protocols)
+    st.subheader(f"{name} · {', '.join(protocols)}" + ("" if honest else " · artist-leaky"))
     st.plotly_chart(plots.recipe_comparison(rows), width="stretch")
     st.dataframe(summarize(rows), hide_index=True, width="stretch")
     st.caption("What each variant is (*recipe*: the one it started from; the other columns: the settings it ran with):")
@@ -128,5 +128,23 @@ else:
     else:
         pick = st.selectbox("Listen to", playable["track"].tolist())
         st.audio(ui.track_audio(playable.set_index("track").loc[pick, "path"]))
+with st.expander("Score this run on the dataset folder"):
+    st.caption(f"Dataset: {ui.dataset_root()}. Tracks the run trained or selected on are never counted as test: "
+               "they are dropped, and the count is shown.")
+    where = st.radio("Score on", ["all tracks", "segment", "track", "fault-filtered"], horizontal=True,
+                     format_func=lambda w: w if w == "all tracks" else f"the {w} split's test part")
+    if st.button("Score", key="score-run"):
+        try:
+            m = ui.evaluate_on_dataset(run.id, str(ui.dataset_root()), None if where == "all tracks" else where)
+        except MgcError as e:
+            st.error(str(e))
+        else:
+            if m["excluded_tracks"] is None:
+                st.warning("This run does not record which tracks it trained on: none could be excluded, so the score "
+                           "may count tracks it heard.")
+            elif m["excluded_tracks"]:
+                st.info(f"{m['excluded_tracks']} track(s) the run trained or selected on were excluded "
+                        f"(e.g. {', '.join(m['excluded_examples'][:3])}).")
+            st.dataframe(report.score_row(m), hide_index=True)
 with st.expander("Manifest: data, split, parameters, versions"):
     st.json(run.manifest)

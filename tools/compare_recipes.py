@@ -1,10 +1,14 @@
 """Compare training recipes by 3-fold grouped cross-validation over tracks (run from the project root).
 
+Artist-leaky: folds over GTZAN's tracks put songs of one artist on both sides. Use it to compare recipes
+with each other on a collection without artist lists, never as a result; on GTZAN, choose recipes on the
+fault-filtered valid part (tools/make_reference_runs.py, tools/unseen_artists.py).
+
     python tools/compare_recipes.py [--data ../shared/data/gtzan-mini] [--models mlp,cnn,lstm]
         [--variants study,improved] [--variant NAME=RECIPE[:JSON overrides]] [--out DIR] [--report]
 
 Every (variant, model, fold) result lands as a JSON file in --out (default
-artifacts/comparisons/gtzan-mini3), so the script resumes after an interruption
+artifacts/comparisons/gtzan-mini3cv), so the script resumes after an interruption
 and several processes can share the work (give each other --models). --report
 prints the summary table of what is there and writes summary.csv beside it.
 
@@ -44,7 +48,7 @@ def main() -> int:
     p.add_argument("--variant", action="append", default=[], help="NAME=RECIPE[:JSON overrides], repeatable")
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--fold-seed", type=int, default=0, help="seeds the folds (another seed: other folds)")
-    p.add_argument("--out", default=str(ROOT / "artifacts" / "comparisons" / "gtzan-mini3"))
+    p.add_argument("--out", default=str(ROOT / "artifacts" / "comparisons" / "gtzan-mini3cv"))
     p.add_argument("--report", action="store_true", help="only summarise the results in --out")
     args = p.parse_args()
     if not args.report:

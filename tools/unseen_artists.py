@@ -67,6 +67,10 @@ def load_reference_runs(prefix: str) -> tuple[dict, list[str]]:
             if run.manifest.get("metrics_from"):
                 notes.append(f"skipped {run_id}: its metrics are its twin's ({run.manifest['metrics_from']})")
                 continue
+            ids = run.manifest["split"].get("track_ids") or {}
+            if not (ids.get("train") and ids.get("test")):
+                notes.append(f"skipped {run_id}: its manifest lists no train and test track ids")
+                continue
             if not run.metrics.get("tracks"):
                 notes.append(f"skipped {run_id}: its metrics hold no per-track results")
                 continue
@@ -77,15 +81,16 @@ def load_reference_runs(prefix: str) -> tuple[dict, list[str]]:
 def check_same_split(runs: dict) -> tuple[list[str], list[str], list[str]]:
     """The shared train and test track lists of the runs, and notes; raises ``SystemExit`` if the tests differ."""
     notes = []
-    (first_key, first), *others = runs.items()
+    first, *others = runs.values()
     split = first.manifest["split"]["track_ids"]
     train, test = sorted(split["train"]), sorted(split["test"])
-    for key, run in runs.items():
+    for run in runs.values():
         tested = sorted(t["track_id"] for t in run.metrics["tracks"])
-        if tested != test:
-            raise SystemExit(f"{run.id}: its metrics cover {len(tested)} tracks, not its manifest's {len(test)} "
-                             "test tracks")
-    for key, run in others:
+        own = sorted(run.manifest["split"]["track_ids"]["test"])
+        if tested != own:
+            raise SystemExit(f"{run.id}: its metrics cover {len(tested)} tracks, not the {len(own)} test tracks "
+                             "of its manifest")
+    for run in others:
         other = run.manifest["split"]["track_ids"]
         if sorted(other["test"]) != test:
             raise SystemExit(f"{run.id} was tested on other tracks than {first.id} "
@@ -110,7 +115,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="../shared/data/gtzan-mini", help="the dataset the runs were trained on")
     p.add_argument("--json", metavar="OUT", help="also write the numbers to this JSON file")
     p.add_argument("--workers", type=int, default=None, help="feature-extraction processes (cached after once)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the SVM's Platt scaling")
     args = p.parse_args(argv)
 
     runs, notes = load_reference_runs(args.prefix)
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         if fingerprint and fs.fingerprint and fingerprint != fs.fingerprint:
             notes.append(f"{args.data} is not the file list the runs were trained on "
                          f"(fingerprint {fs.fingerprint}, runs {fingerprint})")
-        base = svm_baseline(fs, train_tracks=train, test_tracks=test, seed=args.seed)
+        base = svm_baseline(fs, train_tracks=train, test_tracks=test)
     except MgcError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -147,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Split: {split.get('label') or split['name']}. Train part: {len(train)} tracks "
           f"({len(base.train_rows)} segments). Test part: {len(test)} tracks ({len(base.rows)} segments). "
           f"SVM: mean+std of 13 MFCCs per segment (26), standardised, RBF SVC C={base.settings['C']:g}, "
-          f"gamma={base.settings['gamma']}, class_weight=balanced, Platt probabilities; fixed settings, "
+          f"gamma={base.settings['gamma']}, class_weight=balanced, probabilities = softmax of its decision values "
+          "(uncalibrated); fixed settings, "
           "trained on the train part only. Track decision: mean segment probability, for every model.\n")
     if notes:
         print("Notes:\n" + "\n".join(f"- {n}" for n in notes) + "\n")
