@@ -17,8 +17,9 @@ def home() -> None:
     st.markdown(
         "Reproduce a published deep-learning study of music genre classification on GTZAN "
         "(13 MFCCs over 3-s segments; an MLP, a CNN and an RNN-LSTM), and go past it: see how audio "
-        "becomes features, train under the study's leaky split and under honest ones, compare with the "
-        "paper's Table 2, and hear what a model makes of your own songs."
+        "becomes features, train under the study's leaky split and under honest ones, see how much each leak "
+        "was worth on artists the models never heard, compare with the paper's Table 2, and hear what a model "
+        "makes of your own songs, with a warning when it should not be trusted."
     )
     root = ui.dataset_root()
     try:

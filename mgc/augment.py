@@ -167,3 +167,41 @@ def balanced_order(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         passes = -(-q // len(rows))
         picks.append(np.concatenate([rng.permutation(rows) for _ in range(passes)])[:q])
     return rng.permutation(np.concatenate(picks)).astype(np.int64)
+
+
+def spec_mask(X: np.ndarray, rng: np.random.Generator, *, fill: np.ndarray, max_frames: int = 26,
+              max_coefficients: int = 3) -> np.ndarray:
+    """SpecAugment-style masking (Park et al., 2019) on MFCC segments: one time band and one coefficient band.
+
+    Each example gets a band of 0 to ``max_frames`` consecutive frames and a band of
+    0 to ``max_coefficients`` consecutive coefficients set to ``fill`` (the training
+    mean per coefficient, so a masked cell is what standardisation maps to 0).
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n, frames, n_mfcc)]
+    rng : np.random.Generator
+    fill : np.ndarray [shape=(n_mfcc,)]
+    max_frames, max_coefficients : int >= 0
+
+    Returns
+    -------
+    np.ndarray [shape=(n, frames, n_mfcc), dtype=float32]
+        A masked copy.
+    """
+    X = np.array(X, dtype=np.float32, copy=True)
+    n, frames, coeffs = X.shape
+    if not (0 <= max_frames <= frames and 0 <= max_coefficients <= coeffs):
+        raise ParameterError(f"max_frames={max_frames} and max_coefficients={max_coefficients} must lie in "
+                             f"[0, {frames}] and [0, {coeffs}]")
+    fill = np.asarray(fill, dtype=np.float32)
+    t_len = rng.integers(0, max_frames + 1, n)
+    t0 = rng.integers(0, frames - t_len + 1)
+    c_len = rng.integers(0, max_coefficients + 1, n)
+    c0 = rng.integers(0, coeffs - c_len + 1)
+    t = np.arange(frames)
+    c = np.arange(coeffs)
+    in_t = (t[None, :] >= t0[:, None]) & (t[None, :] < (t0 + t_len)[:, None])
+    in_c = (c[None, :] >= c0[:, None]) & (c[None, :] < (c0 + c_len)[:, None])
+    X = np.where(in_t[:, :, None], fill[None, None, :], X)
+    return np.where(in_c[:, None, :], fill[None, None, :], X).astype(np.float32)

@@ -65,10 +65,12 @@ def cross_validate(
         Seeds the folds (each run keeps its configuration's seed).
     on_result : callable(dict) or None
         Called with each row as it is ready (also for rows read from disk).
-    splits : list of Split or None
+    splits : list of Split, callable(TrainConfig) -> list of Split, or None
         Use these splits as the folds instead of track folds, e.g. the one
         fault-filtered split tested on valid (:func:`mgc.dataset.make_split`):
-        the honest way to choose a recipe on GTZAN. ``n_folds`` is then their number.
+        the honest way to choose a recipe on GTZAN. A callable makes them per
+        variant (from its configuration, so a variant may change e.g. its
+        ``validation_size``). ``n_folds`` is then their number.
 
     Returns
     -------
@@ -91,16 +93,20 @@ def cross_validate(
             raise ParameterError(f"variant name {name!r} must be 1-64 letters, digits, '_', '.' or '-'")
     if splits is None:
         folds = track_folds(y=features.y, track_ids=features.track_ids, n_folds=n_folds, seed=seed)
+        folds_of = {name: folds for name in variants}
     else:
-        folds, n_folds = list(splits), len(splits)
-        if not folds or len({s.name for s in folds}) != 1:
-            raise ParameterError("splits must be a non-empty list of splits of one protocol")
+        folds_of = {name: list(splits(cfg) if callable(splits) else splits) for name, cfg in variants.items()}
+        if len({len(f) for f in folds_of.values()}) != 1 or any(
+                not f or len({s.name for s in f}) != 1 for f in folds_of.values()):
+            raise ParameterError("splits must give every variant the same, non-zero number of splits of one protocol")
+        n_folds = len(next(iter(folds_of.values())))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for model in models:
-        for k, split in enumerate(folds):
+        for k in range(n_folds):
             for name, base in variants.items():
+                split = folds_of[name][k]
                 path = out / result_name(name, model, k)
                 row = _read(path)
                 if row is not None and (row.get("n_folds"), row.get("fold_seed"), row.get("dataset_fingerprint")) \

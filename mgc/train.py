@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .augment import balanced_order, mixup, random_windows, training_runs
+from .augment import balanced_order, mixup, random_windows, spec_mask, training_runs
 from .dataset import EVALUATE_ON, SPLITS, Split, make_split, thin_classes
 from .errors import ParameterError
 from .evaluate import evaluate_predictions
@@ -43,14 +43,16 @@ from .trust import fit_trust
 RECIPES = {
     "study": {"standardize": False, "early_stopping": 0, "class_weight": False, "learning_rate": None,
               "input_noise": 0.0, "monitor": "val_loss", "random_windows": False, "mixup": 0.0,
-              "lr_schedule": "constant", "epochs": 100, "balanced_sampling": False},
+              "lr_schedule": "constant", "epochs": 100, "balanced_sampling": False,
+              "spec_mask": False},
     # Chosen by 3-fold cross-validation over the tracks of the reference subset (tools/compare_recipes.py;
     # README, "Study recipe vs improved recipe"). Random windows, a learning rate that decays to 0 and mixup
     # made the difference; early stopping on a validation part of ~18 tracks picked noisy epochs and is off
     # (the monitor only applies when it is turned on).
     "improved": {"standardize": True, "early_stopping": 0, "class_weight": True, "learning_rate": 1e-3,
                  "input_noise": 0.0, "monitor": "val_accuracy", "random_windows": True, "mixup": 0.4,
-                 "lr_schedule": "cosine", "epochs": 60, "balanced_sampling": False},
+                 "lr_schedule": "cosine", "epochs": 60, "balanced_sampling": False,
+                 "spec_mask": False},
 }
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -109,6 +111,9 @@ class TrainConfig:
         Draw every epoch's training rows with the classes equally often
         (:func:`mgc.augment.balanced_order`), the alternative to class weights
         for unequal classes (use one or the other).
+    spec_mask : bool or None
+        Mask one band of frames and one of coefficients per training example
+        every epoch (:func:`mgc.augment.spec_mask`).
     """
 
     model: str = "cnn"
@@ -132,6 +137,7 @@ class TrainConfig:
     mixup: float | None = None
     lr_schedule: str | None = None
     balanced_sampling: bool | None = None
+    spec_mask: bool | None = None
 
     def __post_init__(self):
         if self.model not in MODEL_NAMES:
@@ -239,6 +245,7 @@ def _augmented_epochs(keras, cfg: TrainConfig, features: FeatureSet, rows: np.nd
     onehot = np.eye(n_classes, dtype=np.float32)[y]
     per_row = np.array([class_weight[int(c)] for c in y], dtype=np.float32) if class_weight else None
     rng = np.random.default_rng(cfg.seed)
+    fill = X.reshape(-1, X.shape[-1]).mean(axis=0) if cfg.spec_mask else None
 
     class Epochs(keras.utils.PyDataset):
         def __init__(self):
@@ -257,6 +264,8 @@ def _augmented_epochs(keras, cfg: TrainConfig, features: FeatureSet, rows: np.nd
         def on_epoch_end(self):
             order = balanced_order(y, rng) if cfg.balanced_sampling else rng.permutation(len(y))
             x = random_windows(runs, rng)[order] if runs is not None else X[order]
+            if cfg.spec_mask:
+                x = spec_mask(x, rng, fill=fill)
             self.x, self.y, self.w = x, onehot[order], None if per_row is None else per_row[order]
             if cfg.mixup:
                 self.x, self.y, self.w = mixup(self.x, self.y, alpha=cfg.mixup, rng=rng, weights=self.w)
@@ -387,7 +396,7 @@ def train(
     started = dt.datetime.now().isoformat(timespec="seconds")
     try:
         weights = _class_weights(y_train, n_classes) if cfg.class_weight else None
-        if cfg.random_windows or cfg.mixup or cfg.balanced_sampling:
+        if cfg.random_windows or cfg.mixup or cfg.balanced_sampling or cfg.spec_mask:
             data = {"x": _augmented_epochs(keras, cfg, features, split.train, weights, n_classes)}
         else:
             data = {"x": X_train, "y": onehot[y_train], "batch_size": cfg.batch_size, "shuffle": True,

@@ -48,7 +48,10 @@ def main() -> int:
     if not args.report:
         variants = dict(parse_variant(v) for v in [*filter(None, args.variants.split(",")), *args.variant])
         fs = extract_dataset(args.data)
-        split = make_split("fault-filtered", y=fs.y, track_ids=fs.track_ids, evaluate_on="valid", classes=fs.classes)
+
+        def splits(cfg):  # per variant: a variant may hold out another share of the train list for validation
+            return [make_split("fault-filtered", y=fs.y, track_ids=fs.track_ids, evaluate_on="valid",
+                               validation_size=cfg.validation_size, seed=cfg.seed, classes=fs.classes)]
         t0 = time.perf_counter()
 
         def show(row):
@@ -56,7 +59,7 @@ def main() -> int:
                   f"{row['track_accuracy']:.3f}  balanced {row['track_balanced_accuracy']:.3f}  "
                   f"loss {row['loss']:.3f}  epochs {row['epochs_run']}", flush=True)
 
-        cross_validate(fs, variants, out_dir=args.out, models=args.models.split(","), splits=[split], on_result=show)
+        cross_validate(fs, variants, out_dir=args.out, models=args.models.split(","), splits=splits, on_result=show)
     df = summarize(load_results(args.out))
     df.to_csv(Path(args.out) / "summary.csv", index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
