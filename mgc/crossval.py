@@ -46,6 +46,7 @@ def cross_validate(
     seed: int = 0,
     on_result: Callable[[dict], None] | None = None,
     splits: list[Split] | None = None,
+    reuse: dict | None = None,
 ) -> list[dict]:
     """Train every variant and model on every fold; store and return one row per run.
 
@@ -71,6 +72,10 @@ def cross_validate(
         the honest way to choose a recipe on GTZAN. A callable makes them per
         variant (from its configuration, so a variant may change e.g. its
         ``validation_size``). ``n_folds`` is then their number.
+    reuse : dict of (variant, model, fold) -> Run, or None
+        Stored runs to take a result from instead of training it again (e.g. the
+        reference runs, for the variants they are). Each must have been trained
+        with exactly the variant's resolved configuration on the same split and data.
 
     Returns
     -------
@@ -117,30 +122,58 @@ def cross_validate(
                         f"seed={seed}, dataset {features.fingerprint!r}): use another out_dir")
                 if row is None:
                     cfg = replace(base, model=model, split=split.name)
-                    with tempfile.TemporaryDirectory(prefix="mgc-cv-") as tmp:
-                        run = train(features, cfg, root=tmp, run_id="cv", split=split)
-                    m = run.metrics
-                    row = {
-                        "variant": name, "model": model, "fold": k, "n_folds": n_folds, "fold_seed": seed,
-                        "protocol": split.label,
-                        "track_balanced_accuracy": m.get("track_balanced_accuracy"),
-                        "config": asdict(cfg.resolved()),
-                        "segment_accuracy": m["segment_accuracy"],
-                        "track_accuracy": m["track_accuracy_mean"],
-                        "track_accuracy_vote": m["track_accuracy_vote"],
-                        "loss": m["loss"], "rmse": m["rmse"],
-                        "epochs_run": run.manifest["epochs_run"],
-                        "epoch_seconds": run.manifest["epoch_seconds_mean"],
-                        "tracks": [{"track_id": t["track_id"], "true": t["true"], "predicted": t["mean"]}
-                                   for t in m["tracks"]],
-                        "classes": list(features.classes),
-                        "dataset_fingerprint": features.fingerprint,
-                    }
+                    run = (reuse or {}).get((name, model, k))
+                    if run is not None:
+                        _check_reuse(run, cfg, split, features)
+                        row = result_row(run, variant=name, fold=k, n_folds=n_folds, seed=seed, split=split,
+                                         features=features)
+                    else:
+                        with tempfile.TemporaryDirectory(prefix="mgc-cv-") as tmp:
+                            run = train(features, cfg, root=tmp, run_id="cv", split=split)
+                            row = result_row(run, variant=name, fold=k, n_folds=n_folds, seed=seed, split=split,
+                                             features=features)
                     _write(path, row)
                 rows.append(row)
                 if on_result:
                     on_result(row)
     return rows
+
+
+def result_row(run, *, variant: str, fold: int, n_folds: int, seed: int, split: Split, features: FeatureSet) -> dict:
+    """The stored result of one (variant, model, fold): a run's test scores and per-track answers."""
+    m = run.metrics
+    return {
+        "variant": variant, "model": run.model_name, "fold": fold, "n_folds": n_folds, "fold_seed": seed,
+        "protocol": split.label, "run": run.id,
+        "config": run.manifest["config"],
+        "segment_accuracy": m["segment_accuracy"],
+        "track_accuracy": m["track_accuracy_mean"],
+        "track_balanced_accuracy": m.get("track_balanced_accuracy"),
+        "track_accuracy_vote": m["track_accuracy_vote"],
+        "loss": m["loss"], "rmse": m["rmse"],
+        "epochs_run": run.manifest["epochs_run"],
+        "epoch_seconds": run.manifest["epoch_seconds_mean"],
+        "tracks": [{"track_id": t["track_id"], "true": t["true"], "predicted": t["mean"]} for t in m["tracks"]],
+        "classes": list(features.classes),
+        "dataset_fingerprint": features.fingerprint,
+    }
+
+
+def _check_reuse(run, cfg: TrainConfig, split: Split, features: FeatureSet) -> None:
+    want, have = asdict(cfg.resolved()), run.manifest["config"]
+
+    def same(key: str) -> bool:
+        if key in have:
+            return have[key] == want[key]
+        return want[key] in (False, 0, None, "auto")  # a setting added after the run was made: it ran with it off
+
+    differs = sorted(k for k in want if not same(k))
+    tested = set(run.manifest["split"].get("track_ids", {}).get("test", []))
+    if differs or run.manifest["dataset"]["fingerprint"] != features.fingerprint \
+            or tested != set(features.track_ids[split.test]):
+        raise ArtifactError(
+            f"run {run.id!r} cannot stand for this result: "
+            + (f"its settings differ in {', '.join(differs)}" if differs else "it was tested on other tracks or data"))
 
 
 def _read(path: Path) -> dict | None:

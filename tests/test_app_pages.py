@@ -1,7 +1,7 @@
 """AppTest of the home page (``app.py``) and of the Train, Results and Classify pages.
 
-Runs come from ``tiny_runs_artifacts`` (conftest: 1-epoch MLP, CNN and LSTM runs on the tiny
-dataset, made once per session). AppTest cannot upload files: the browser tests cover uploads.
+Runs come from ``tiny_runs_artifacts`` (conftest: 2-epoch MLP, CNN and LSTM runs on the tiny
+dataset, track split, made once per session). AppTest cannot upload files: the browser tests cover uploads.
 """
 
 from __future__ import annotations
@@ -45,12 +45,13 @@ def test_home_shows_dataset_runs_and_page_links(with_tiny_runs, tiny_dataset):
     assert not at.error, [e.value for e in at.error]
     assert not at.warning, [w.value for w in at.warning]
     metrics = _metrics(at)
-    assert metrics["Tracks"] == "12" and metrics["Classes"] == "3" and metrics["Stored runs"] == "3", metrics
+    assert metrics["Tracks"] == "42" and metrics["Classes"] == "3" and metrics["Stored runs"] == "3", metrics
     assert len(at.get("plotly_chart")) == 1  # tracks per class
     runs = at.dataframe[0].value
     assert sorted(runs["run"]) == ["tiny-cnn", "tiny-lstm", "tiny-mlp"]
     assert set(runs["model"]) == {"MLP", "CNN", "RNN-LSTM"}
-    assert set(runs["split"]) == {"track"} and set(runs["classes"]) == {3}
+    assert set(runs["protocol"]) == {"track"} and set(runs["classes"]) == {3} and "split" not in runs.columns
+    assert runs["balanced"].between(0, 1).all()
     links = at.main.get("page_link")
     assert [link.proto.page for link in links] == ["explore", "train", "results", "classify"]  # url paths
     assert all(link.proto.label for link in links)
@@ -92,7 +93,7 @@ def test_train_page_extracts_features_then_shows_the_settings(tiny_dataset, monk
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     done = [s.value for s in at.success]
-    assert any("120 segments of 130x13 from 12 tracks, 3 classes" in s for s in done), done
+    assert any("420 segments of 130x13 from 42 tracks, 3 classes" in s for s in done), done
     # the settings form: models, split, recipe, numbers and its submit button
     start = next(b for b in at.button if b.label == "Start training")
     assert not start.disabled
@@ -145,25 +146,42 @@ def test_results_page_with_runs(with_tiny_runs):
     text = table2.to_string()
     for name in ("tiny-mlp", "tiny-cnn", "tiny-lstm"):
         assert name in text or any(name in str(v) for v in table2.to_numpy().ravel()), text
-    # Figures 6 and 7 (accuracy, error) and the confusion matrix
-    assert len(at.get("plotly_chart")) == 3
+    # the leakage ladder (each network on its one rung: the track split), Figures 6 and 7, the confusion matrix
+    assert len(at.get("plotly_chart")) == 4
+    ladder = next(d.value for d in at.dataframe if "drop (track acc)" in d.value.columns)
+    assert sorted(ladder["run"]) == ["tiny-cnn", "tiny-lstm", "tiny-mlp"] and set(ladder["protocol"]) == {"track"}
+    table2 = next(d.value for d in at.dataframe if "paper accuracy" in d.value.columns)
+    assert set(table2["protocol"]) == {"track"} and table2["Δ accuracy"].isna().all()  # 3 classes: not the paper's task
+    per_class = next(d.value for d in at.dataframe if "note" in d.value.columns)
+    assert per_class["class"].tolist() == ["clicks", "noise", "tones"] and per_class["support"].tolist() == [4, 4, 4]
     assert any(i.startswith("CNN deviation from the study's text:") for i in _infos(at)), _infos(at)
 
 
 def test_results_page_switches_curve_and_confusion_level(with_tiny_runs):
     at = _run("results")
     next(r for r in at.radio if r.label == "Error curve").set_value("rmse").run()
-    next(r for r in at.radio if r.label == "Confusion matrix of").set_value("tracks").run()
+    next(r for r in at.radio if r.label == "Confusion matrix and per-class scores of").set_value("segments").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 4
+    per_class = next(d.value for d in at.dataframe if "note" in d.value.columns)
+    assert per_class["support"].tolist() == [40, 40, 40]  # 4 test tracks of 10 segments per class
 
 
-def test_results_curves_of_one_epoch_runs_are_visible(with_tiny_runs):
+def test_results_curves_of_one_epoch_runs_are_visible(tiny_runs_artifacts, tiny_dataset, tmp_path, monkeypatch):
     """A 1-epoch run has one point per curve: with lines only it drew nothing (fixed: markers too)."""
+    import json
+
     import plotly.io as pio
 
+    art = tmp_path / "artifacts"
+    shutil.copytree(tiny_runs_artifacts / "runs", art / "runs")
+    for run in art.joinpath("runs").iterdir():  # as if each run had stopped after its first epoch
+        history = json.loads((run / "history.json").read_text())
+        (run / "history.json").write_text(json.dumps({k: v[:1] for k, v in history.items()}))
+    monkeypatch.setenv("MGC_ARTIFACTS", str(art))
+    monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
     at = _run("results")
-    for chart in at.get("plotly_chart")[:2]:  # Figures 6 and 7
+    for chart in at.get("plotly_chart")[1:3]:  # Figures 6 and 7 (after the leakage ladder)
         fig = pio.from_json(chart.proto.spec)
         assert fig.data
         for trace in fig.data:
@@ -190,8 +208,8 @@ def test_results_page_with_a_damaged_run_warns_and_renders(tiny_runs_artifacts, 
     warnings = [w.value for w in at.warning]
     assert any("broken-run" in w and "manifest.json" in w for w in warnings), warnings
     assert any("half-empty" in w and "incomplete" in w for w in warnings), warnings
-    assert len(at.dataframe[0].value) == 3
-    assert len(at.get("plotly_chart")) == 3
+    assert len(next(d.value for d in at.dataframe if "paper accuracy" in d.value.columns)) == 3
+    assert len(at.get("plotly_chart")) == 4
 
 
 def _comparison_rows(variant: str, model: str, right: list[list[bool]]) -> list[dict]:
@@ -223,12 +241,12 @@ def test_results_page_shows_stored_recipe_comparisons(tiny_runs_artifacts, tiny_
     monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
     at = _run("results")
     assert any("broken" in w.value and "damaged" in w.value for w in at.warning), [w.value for w in at.warning]
-    assert "mini" in [h.value for h in at.subheader]
+    assert "mini · track · artist-leaky" in [h.value for h in at.subheader]  # rows without a protocol: track folds
     table = next(d.value for d in at.dataframe if "folds won/tied/lost" in d.value.columns)
     improved = table[table["variant"] == "improved"].iloc[0]
     assert improved["track accuracy"] == 0.75 and improved["Δ track acc vs study"] == 0.5
     assert improved["folds won/tied/lost"] == "2/0/0" and improved["tracks gained − lost"] == 2
-    assert len(at.get("plotly_chart")) == 4  # the comparison, Figures 6 and 7, the confusion matrix
+    assert len(at.get("plotly_chart")) == 5  # the ladder, the comparison, Figures 6 and 7, the confusion matrix
 
 
 # --------------------------------------------------------------------------- #
@@ -239,7 +257,7 @@ def test_classify_page_with_runs_waits_for_a_clip(with_tiny_runs):
     assert not at.error, [e.value for e in at.error]
     assert any("Upload or record a clip" in i for i in _infos(at)), _infos(at)
     models = next(m for m in at.multiselect if m.label == "Models (runs)")
-    assert sorted(models.value) == ["tiny-cnn", "tiny-lstm", "tiny-mlp"]
+    assert models.value == ["tiny-mlp", "tiny-cnn", "tiny-lstm"]  # each scores over 1.5 x chance on its test part
     known = next(s for s in at.selectbox if s.label == "Classes the models know")
     assert known.value == ("clicks", "noise", "tones")
     assert not at.get("metric") and not at.get("plotly_chart")
@@ -270,3 +288,20 @@ def test_script_runs_no_longer_reset_keras(monkeypatch):
     # and a whole page run leaves it alone too
     _run("classify")
     assert calls == []
+
+
+def test_classify_page_never_offers_a_run_at_chance(tiny_runs_artifacts, tiny_dataset, tmp_path, monkeypatch):
+    import json
+
+    art = tmp_path / "artifacts"
+    shutil.copytree(tiny_runs_artifacts / "runs", art / "runs")
+    metrics_file = art / "runs" / "tiny-lstm" / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    metrics["track_accuracy_mean"] = 1 / 3  # chance on three classes
+    metrics_file.write_text(json.dumps(metrics))
+    monkeypatch.setenv("MGC_ARTIFACTS", str(art))
+    monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
+    at = _run("classify")
+    models = next(m for m in at.multiselect if m.label == "Models (runs)")
+    assert models.value == ["tiny-mlp", "tiny-cnn"]
+    assert any("tiny-lstm" in o for o in models.options)  # still there to choose

@@ -224,15 +224,15 @@ def test_explore_shows_the_representations(server, page):
 def test_results_shows_table2_and_curves(server, page):
     _open(page, f"{server}/results", "Results")
     charts = page.locator(CHART)
-    charts.nth(2).wait_for(timeout=RENDER_MS)
-    expect(charts).to_have_count(3)  # Figure 6, Figure 7, confusion matrix
+    charts.nth(3).wait_for(timeout=RENDER_MS)
+    expect(charts).to_have_count(4)  # the leakage ladder, Figure 6, Figure 7, confusion matrix
     table = page.locator("[data-testid=stDataFrame]").first
     cells = _grid_text(table, "MLP")
     assert {"MLP", "CNN", "RNN-LSTM"} <= set(cells), cells
     expect(page.get_by_text("CNN deviation from the study's text")).to_be_visible()
     # the curves: a train and a validation trace per run in Figures 6 and 7
     traces = page.locator(".js-plotly-plot").evaluate_all("els => els.map(e => (e.data || []).length)")
-    assert traces[:2] == [6, 6], traces
+    assert traces[1:3] == [6, 6], traces
     _no_exception(page)
     expect(page.locator(ERROR)).to_have_count(0)
 

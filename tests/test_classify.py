@@ -20,6 +20,8 @@ from mgc.errors import AudioError, ParameterError
 from mgc.extract import extract_dataset
 from mgc.runs import load_run
 from mgc.train import TrainConfig, train
+from mgc.trust import FILE as TRUST_FILE
+from mgc.trust import KINDS
 
 PROJECT = Path(__file__).resolve().parents[1]
 SR = 22050
@@ -72,7 +74,7 @@ def _check_answer(answer, n_windows, classes):
 def test_features_of_the_tiny_dataset(work):
     fs = work["features"]
     assert fs.classes == ("clicks", "noise", "tones")
-    assert fs.X.shape == (120, 130, 13) and fs.n_tracks == 12
+    assert fs.X.shape == (420, 130, 13) and fs.n_tracks == 42
 
 
 def test_a_wav_path(run, tiny_dataset):
@@ -122,8 +124,9 @@ def test_a_70s_clip_is_windowed_over_its_whole_length(run, tmp_path):
 def test_a_last_window_just_short_of_3s_is_kept_when_it_gives_130_frames(run):
     # 129 hops * 512 = 66048 samples give 130 frames: the partial window counts
     y = _tone((WINDOW + 66100) / SR)[: WINDOW + 66100]
-    starts, answers = classify_signal(y, [run], sr=SR)
+    starts, answers, flags = classify_signal(y, [run], sr=SR)
     np.testing.assert_allclose(starts, [0.0, 3.0])
+    assert isinstance(flags, list)
     assert answers[0].window_probs.shape == (2, 3)
 
 
@@ -235,6 +238,41 @@ def test_fixed_size_batches_give_each_windows_own_probabilities(tiny_runs_artifa
 
 
 # --------------------------------------------------------------------------- #
+# Trust flags
+# --------------------------------------------------------------------------- #
+def test_every_trained_run_has_checks_and_a_clip_carries_their_flags(run, tiny_dataset):
+    assert (run.path / TRUST_FILE).is_file()
+    res = classify(tiny_dataset / "genres" / "tones" / "tones.00001.wav", [run])
+    assert isinstance(res.flags, list) and res.trusted is (not res.flags)
+    assert all(f["kind"] in KINDS and f["message"] for f in res.flags)
+    assert "no-checks" not in [f["kind"] for f in res.flags]
+    assert not any("unsure" in n for n in res.notes)  # the old notes are gone: flags say it now
+    import mgc.classify
+
+    assert not hasattr(mgc.classify, "LOW_CONFIDENCE")
+
+
+def test_a_run_without_checks_says_so_and_is_not_trusted(work, tiny_dataset, tmp_path):
+    import shutil
+
+    shutil.copytree(work["study"].path, tmp_path / "unchecked")
+    (tmp_path / "unchecked" / TRUST_FILE).unlink()
+    old = load_run("unchecked", root=tmp_path)
+    res = classify(tiny_dataset / "genres" / "tones" / "tones.00001.wav", [old])
+    assert [f["kind"] for f in res.flags] == ["no-checks"]
+    assert res.flags[0]["run"] == "unchecked" and "no fitted trust checks" in res.flags[0]["message"]
+    assert not res.trusted
+
+
+def test_two_runs_that_disagree_are_flagged(work):
+    study, improved = work["study"], work["improved"]
+    y = _tone(9.0)
+    starts, answers, flags = classify_signal(y, [study, improved], sr=SR)
+    kinds = [f["kind"] for f in flags]
+    assert (answers[0].predicted != answers[1].predicted) == ("models-disagree" in kinds)
+
+
+# --------------------------------------------------------------------------- #
 # The CLI
 # --------------------------------------------------------------------------- #
 @pytest.fixture(scope="module")
@@ -249,14 +287,26 @@ def test_cli_classify_json(work, cli_files):
     p = _mgc("classify", good, bad, "--run", "mlp-study", "--run", "mlp-improved", "--runs", str(work["runs"]),
              "--format", "json")
     assert p.returncode == 0, p.stderr
-    rows = json.loads(p.stdout)
-    assert [(r["file"], r["run"]) for r in rows] == [(good, "mlp-study"), (good, "mlp-improved"), (bad, "")]
-    for r in rows[:2]:
-        assert r["error"] == "" and r["windows"] == 10 and r["predicted"] in ("clicks", "noise", "tones")
-        assert set(r["probabilities"]) == {"clicks", "noise", "tones"}
-        assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=2e-4)
-        assert r["confidence"] == max(r["probabilities"].values())
-    assert "could not decode 'bad.wav'" in rows[2]["error"] and rows[2]["windows"] == 0
+    clips = json.loads(p.stdout)
+    assert [c["file"] for c in clips] == [good, bad]  # one entry per clip, its answers inside
+    clip = clips[0]
+    assert set(clip) == {"file", "duration", "trusted", "flags", "notes", "window_starts", "answers"}
+    assert clip["duration"] == pytest.approx(30.0) and clip["notes"] == []
+    assert clip["window_starts"] == [3.0 * k for k in range(10)]
+    assert clip["trusted"] is (clip["flags"] == [])
+    for f in clip["flags"]:
+        assert f["kind"] in KINDS and isinstance(f["message"], str) and f["run"] in (None, "mlp-study", "mlp-improved")
+    assert [a["run"] for a in clip["answers"]] == ["mlp-study", "mlp-improved"]
+    for a in clip["answers"]:
+        assert set(a) == {"run", "model", "classes", "predicted", "confidence", "probabilities", "window_probabilities"}
+        assert a["model"] == "mlp" and a["classes"] == ["clicks", "noise", "tones"]
+        assert a["predicted"] == max(a["probabilities"], key=a["probabilities"].get)
+        assert sum(a["probabilities"].values()) == pytest.approx(1.0, abs=2e-4)
+        assert a["confidence"] == max(a["probabilities"].values())
+        wp = np.array(a["window_probabilities"])
+        assert wp.shape == (10, 3)
+        np.testing.assert_allclose(wp.mean(axis=0), [a["probabilities"][c] for c in a["classes"]], atol=2e-4)
+    assert set(clips[1]) == {"file", "error"} and "could not decode 'bad.wav'" in clips[1]["error"]
 
 
 def test_cli_classify_csv(work, cli_files, capsys):
@@ -268,8 +318,10 @@ def test_cli_classify_csv(work, cli_files, capsys):
     out = capsys.readouterr().out
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["file", "run", "predicted", "confidence", "windows", "p_clicks", "p_noise", "p_tones",
-                             "error"]
+    assert list(rows[0]) == ["file", "run", "predicted", "confidence", "windows", "trusted", "flags", "p_clicks", "p_noise",
+                             "p_tones", "error"]
+    assert rows[0]["trusted"] in ("True", "False") and (rows[0]["trusted"] == "True") == (rows[0]["flags"] == "")
+    assert rows[1]["trusted"] == "" and rows[1]["flags"] == ""
     assert [r["file"] for r in rows] == [good, bad]
     assert rows[0]["run"] == "mlp-study" and rows[0]["windows"] == "10" and rows[0]["error"] == ""
     assert sum(float(rows[0][f"p_{c}"]) for c in ("clicks", "noise", "tones")) == pytest.approx(1.0, abs=2e-4)
@@ -292,9 +344,10 @@ def test_cli_train_then_evaluate(work, tmp_path, capsys):
                  "--batch-size", "16", "--runs", str(runs)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "features: 120 segments, 12 tracks, classes clicks, noise, tones (0 files skipped)" in out
+    assert "features: 420 segments, 42 tracks, classes clicks, noise, tones (0 files skipped)" in out
     assert re.search(r"^mlp epoch   1/1  acc \d\.\d{4} loss \d+\.\d{4}  val_acc \d\.\d{4}", out, re.M), out
-    found = re.search(r"^run (\S+) \(finished\): test segment accuracy (\d\.\d{4})", out, re.M)
+    found = re.search(r"^run (\S+) \(finished, track split\): test segment accuracy (\d\.\d{4}) \(balanced \d\.\d{4}\), "
+                      r"track accuracy \d\.\d{4} \(balanced \d\.\d{4}, macro-F1 \d\.\d{4}\), 12 tracks", out, re.M)
     assert found, out
     run_id, accuracy = found.groups()
     stored = load_run(run_id, root=runs)
@@ -304,7 +357,14 @@ def test_cli_train_then_evaluate(work, tmp_path, capsys):
     # the same split's test part gives the same accuracy
     assert main(["evaluate", run_id, "--data", str(work["npz"]), "--split", "track", "--runs", str(runs)]) == 0
     out = capsys.readouterr().out
-    assert f"run {run_id} on {work['npz']} (track split, test part): 30 segments, 3 tracks" in out
+    assert f"run {run_id} on {work['npz']} (track split, test part): 120 segments, 12 tracks" in out
+    assert f"segment accuracy {accuracy}" in out and "excluded" not in out
+
+    # on all segments, the 30 tracks it trained or selected on are dropped, and it says so
+    assert main(["evaluate", run_id, "--data", str(work["npz"]), "--runs", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert f"run {run_id} on {work['npz']} (all segments): 120 segments, 12 tracks" in out
+    assert re.search(r"^  excluded 30 track\(s\) the run trained or selected on \(e\.g\. clicks\.\d{5}, ", out, re.M), out
     assert f"segment accuracy {accuracy}" in out
 
 
@@ -313,3 +373,26 @@ def test_cli_reports_a_missing_run_in_one_line(work, cli_files):
     assert p.returncode == 2
     assert p.stderr.strip().startswith("error: no run 'no-such-run'")
     assert "Traceback" not in p.stderr
+
+
+def test_cli_train_chooses_the_honest_split_and_takes_evaluate_on(tmp_path, capsys):
+    from conftest import make_ff_features
+    from mgc.cli import main
+
+    npz = make_ff_features({"blues": (6, 6, 0), "rock": (6, 5, 0)}, segments=2).save(tmp_path / "ff.npz")
+    runs = tmp_path / "runs"
+    base = ["train", "--data", str(npz), "--model", "mlp", "--epochs", "1", "--batch-size", "16", "--runs", str(runs)]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "split: fault-filtered (the honest one these tracks allow; --split to choose)" in out
+    found = re.search(r"^run (\S+) \(finished, fault-filtered \(tested on valid\) split\)", out, re.M)
+    assert found, out
+    assert load_run(found.group(1), root=runs).manifest["config"]["evaluate_on"] == "auto"
+    # the test list is not there: forcing it is refused in one line
+    assert main(base + ["--split", "fault-filtered", "--evaluate-on", "test"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the 'fault-filtered' split leaves its test part empty") and "test list" in err, err
+    assert main(base + ["--evaluate-on", "valid"]) == 0
+    out = capsys.readouterr().out
+    run_id = re.search(r"^run (\S+) ", out, re.M).group(1)
+    assert load_run(run_id, root=runs).manifest["config"]["evaluate_on"] == "valid"

@@ -16,7 +16,7 @@ FAST = {"epochs": 1, "batch_size": 64}
 
 @pytest.fixture(scope="module")
 def compared(tiny_features, tmp_path_factory):
-    """Two variants of the MLP on 3 folds of the tiny features (6 one-epoch runs)."""
+    """Two variants of the MLP on 3 folds of the tiny features (6 one-epoch runs; 42 tracks, 14 tested per fold)."""
     out = tmp_path_factory.mktemp("cv")
     variants = {"study": TrainConfig(**FAST), "improved": TrainConfig(recipe="improved", **FAST)}
     seen = []
@@ -56,7 +56,7 @@ def test_summary_pools_tracks_and_pairs_folds(compared):
     assert list(df["variant"]) == ["study", "improved"]  # the baseline first
     for _, line in df.iterrows():
         mine = [t for r in rows if r["variant"] == line["variant"] for t in r["tracks"]]
-        assert line["tracks"] == len(mine) == 18 and line["folds"] == 3
+        assert line["tracks"] == len(mine) == 42 and line["folds"] == 3
         assert line["track accuracy"] == pytest.approx(np.mean([t["true"] == t["predicted"] for t in mine]), abs=1e-4)
     imp = df[df["variant"] == "improved"].iloc[0]
     study = df[df["variant"] == "study"].iloc[0]

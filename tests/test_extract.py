@@ -59,20 +59,20 @@ def tiny_features(tiny_dataset, tmp_path_factory):
 def test_tiny_dataset_shapes_dtypes_and_labels(tiny_features):
     fs, _ = tiny_features
     assert fs.classes == ("clicks", "noise", "tones")
-    assert fs.X.shape == (120, 130, 13) and fs.X.dtype == np.float32
-    assert fs.y.shape == (120,) and fs.y.dtype == np.int64
-    assert fs.track_ids.shape == (120,) and fs.track_ids.dtype.kind == "U"
+    assert fs.X.shape == (420, 130, 13) and fs.X.dtype == np.float32
+    assert fs.y.shape == (420,) and fs.y.dtype == np.int64
+    assert fs.track_ids.shape == (420,) and fs.track_ids.dtype.kind == "U"
     assert fs.segment_index.dtype == np.int64
-    assert fs.n_tracks == 12 and fs.skipped == []
-    assert fs.counts() == {c: {"tracks": 4, "segments": 40} for c in fs.classes}
+    assert fs.n_tracks == 42 and fs.skipped == []
+    assert fs.counts() == {c: {"tracks": 14, "segments": 140} for c in fs.classes}
     # each row's label is its track's folder, and a track's rows are its segments 0..9 in order
     for tid in np.unique(fs.track_ids):
         rows = fs.track_ids == tid
         assert {fs.classes[i] for i in fs.y[rows]} == {tid.split(".")[0]}
         np.testing.assert_array_equal(fs.segment_index[rows], np.arange(10))
     assert np.all(np.isfinite(fs.X))
-    assert fs.cache_stats == {"cached": 0, "extracted": 12, "cache_problem": ""}
-    assert len(fs.track_paths) == 12 and all(Path(p).is_file() for p in fs.track_paths.values())
+    assert fs.cache_stats == {"cached": 0, "extracted": 42, "cache_problem": ""}
+    assert len(fs.track_paths) == 42 and all(Path(p).is_file() for p in fs.track_paths.values())
     assert fs.fingerprint == find_tracks(fs.source).fingerprint()
 
 
@@ -86,8 +86,8 @@ def test_tiny_dataset_rows_are_the_track_segments_of_each_file(tiny_features):
 
 def test_progress_reaches_the_total(tiny_features):
     _, calls = tiny_features
-    assert calls[0][:2] == (0, 12)
-    assert calls[-1][:2] == (12, 12)
+    assert calls[0][:2] == (0, 42)
+    assert calls[-1][:2] == (42, 42)
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
 
 
@@ -302,8 +302,10 @@ def test_feature_set_save_load_roundtrip(small_features, tmp_path):
     assert back.classes == fs.classes and back.params == fs.params
     assert back.fingerprint == fs.fingerprint and back.source == fs.source
     assert back.skipped == fs.skipped and back.skipped[0].track_id == "tones.00099"
-    # a loaded table supports the track split
-    make_split("track", y=back.y, track_ids=back.track_ids, test_size=0.5, validation_size=0.0)
+    # a loaded table keeps its tracks whole: the track split groups them (1 test track per class), and so
+    # refuses this small table, counting its test tracks per class
+    with pytest.raises(DatasetError, match=r"'track' split tests only 3 track\(s\) \(clicks 1, noise 1, tones 1\)"):
+        make_split("track", y=back.y, track_ids=back.track_ids, test_size=0.5, validation_size=0.0, classes=back.classes)
 
 
 def test_save_needs_npz(small_features, tmp_path):

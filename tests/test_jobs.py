@@ -52,7 +52,7 @@ def _finish(job):
 
 
 def test_two_models_run_in_the_background(feature_factory, tmp_path, spy):
-    small = feature_factory(tracks_per_class=4, segments=4)
+    small = feature_factory(tracks_per_class=14, segments=4)  # the track split tests 12 tracks (at least 10)
     job = TrainingJob(small, _configs("mlp", "cnn"), root=tmp_path, dataset_note="tiny")
     spy.job = job
     first = job.snapshot()

@@ -6,41 +6,96 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from conftest import fake_run
 from mgc.config import PAPER_TABLE2
-from mgc.report import leakage_gaps, misclassified, table2
-from mgc.runs import Run
+from mgc.errors import ParameterError
+from mgc.report import leakage_ladder, misclassified, per_class_table, table2
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def fake_run(run_id, model, split, recipe="study", seg=0.8, trk=0.9, loss=0.5, tracks=None):
-    manifest = {"model": model, "recipe": recipe, "status": "finished", "split": {"name": split},
-                "dataset": {"classes": ["a", "b", "c"]}, "epochs_run": 3}
-    metrics = {"segment_accuracy": seg, "track_accuracy_mean": trk, "loss": loss, "rmse": 0.3, "n_tracks": 4,
-               "per_class": [], "tracks": tracks or []}
-    return Run(id=run_id, path=Path("."), manifest=manifest, history={}, metrics=metrics)
+TEN = tuple(f"g{i}" for i in range(10))
 
 
 def test_table2_puts_the_paper_beside_each_run_and_names_the_error():
-    df = table2([fake_run("r1", "cnn", "segment", seg=0.9, loss=0.4)])
+    df = table2([fake_run("r1", "cnn", "segment", classes=TEN, seg=0.9, loss=0.4, bal=0.85, track_macro_f1=0.8)])
     row = df.iloc[0]
+    assert row["protocol"] == "segment" and "split" not in df.columns
     assert row["paper accuracy"] == PAPER_TABLE2["cnn"]["accuracy"]
     assert row["paper error (= cross-entropy)"] == PAPER_TABLE2["cnn"]["error"]
     assert row["Δ accuracy"] == pytest.approx(0.9 - 0.7443)
     assert row["Δ loss"] == pytest.approx(0.4 - 0.88)
-    assert row["chance"] == pytest.approx(1 / 3, abs=1e-3)
+    assert row["chance"] == pytest.approx(0.1)
+    assert row["balanced accuracy (tracks)"] == 0.85 and row["macro-F1 (tracks)"] == 0.8
 
 
-def test_leakage_gap_pairs_the_same_model_and_recipe_only():
-    runs = [fake_run("s", "mlp", "segment", seg=0.9, trk=0.95), fake_run("t", "mlp", "track", seg=0.7, trk=0.8),
-            fake_run("t2", "cnn", "track", seg=0.7)]
-    gaps = leakage_gaps(runs)
-    assert len(gaps) == 1
-    assert gaps.iloc[0]["gap (segment acc)"] == pytest.approx(0.2)
-    assert gaps.iloc[0]["gap (track acc)"] == pytest.approx(0.15)
-    assert leakage_gaps([runs[2]]) is None
+def test_table2_compares_with_the_paper_only_on_ten_classes():
+    df = table2([fake_run("r3", "cnn", "track", seg=0.9, loss=0.4),
+                 fake_run("ff", "mlp", "fault-filtered", classes=TEN, label="fault-filtered (tested on valid)",
+                          metrics_from="twin")])
+    three, ten = df.iloc[0], df.iloc[1]
+    assert three["paper accuracy"] == PAPER_TABLE2["cnn"]["accuracy"]  # shown, but not subtracted
+    assert pd.isna(three["Δ accuracy"]) and pd.isna(three["Δ loss"])
+    assert three["chance"] == pytest.approx(1 / 3, abs=1e-3)
+    assert ten["protocol"] == "fault-filtered (tested on valid)" and ten["Δ accuracy"] is not None
+    assert ten["scores from"] == "twin" and three["scores from"] == ""
+    assert pd.isna(three["balanced accuracy (tracks)"])  # an old run without it
+
+
+def test_leakage_ladder_puts_each_network_on_the_three_rungs_with_the_drops():
+    runs = [fake_run("s", "mlp", "segment", trk=0.95, bal=0.9),
+            fake_run("t", "mlp", "track", trk=0.8, bal=0.7),
+            fake_run("f", "mlp", "fault-filtered", trk=0.5, bal=0.4, label="fault-filtered (tested on valid)"),
+            fake_run("f-refit", "mlp", "fault-filtered", trk=0.5, bal=0.4, metrics_from="f"),  # no test of its own
+            fake_run("s2", "mlp", "segment", trk=0.1),  # a second run on a rung: the first one is kept
+            fake_run("c-s", "cnn", "segment", trk=0.9, bal=0.8),
+            fake_run("c-f", "cnn", "fault-filtered", trk=0.6, bal=0.7)]  # no track rung: drop from the segment one
+    df = leakage_ladder(runs)
+    assert df["run"].tolist() == ["s", "t", "f", "c-s", "c-f"]
+    assert df["protocol"].tolist() == ["segment", "track", "fault-filtered (tested on valid)", "segment", "fault-filtered"]
+    drops = df.set_index("run")
+    assert pd.isna(drops.loc["s", "drop (track acc)"]) and pd.isna(drops.loc["c-s", "drop (balanced)"])
+    assert drops.loc["t", "drop (track acc)"] == pytest.approx(0.15) and drops.loc["t", "drop (balanced)"] == pytest.approx(0.2)
+    assert drops.loc["f", "drop (track acc)"] == pytest.approx(0.3) and drops.loc["f", "drop (balanced)"] == pytest.approx(0.3)
+    assert drops.loc["c-f", "drop (track acc)"] == pytest.approx(0.3)
+    assert drops.loc["c-f", "drop (balanced)"] == pytest.approx(0.1)
+    assert "artist" in drops.loc["f", "why"] and "segments of one song" in drops.loc["t", "why"]
+    assert set(df["model"]) == {"MLP", "CNN"}
+
+
+def test_leakage_ladder_keeps_class_lists_apart_and_is_none_without_runs():
+    runs = [fake_run("s3", "mlp", "segment", trk=0.9), fake_run("t10", "mlp", "track", classes=TEN, trk=0.5)]
+    df = leakage_ladder(runs)
+    assert df["classes"].tolist() == [3, 10] and df["drop (track acc)"].isna().all()  # different tasks: no drop
+    assert leakage_ladder([]) is None
+    assert leakage_ladder([fake_run("r", "mlp", "fault-filtered", metrics_from="x")]) is None
+
+
+def _per_class(support):
+    return [{"class": c, "precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": n} for c, n in support.items()]
+
+
+def test_per_class_table_marks_thin_and_absent_classes():
+    counts = {"a": 5, "b": 1, "c": 0, "d": 2}
+    run = fake_run("r", "mlp", "fault-filtered", classes=tuple(counts), test_tracks=counts,
+                   track_per_class=_per_class(counts), per_class=_per_class({c: 10 * n for c, n in counts.items()}))
+    df = per_class_table(run)
+    assert df["class"].tolist() == ["a", "b", "c", "d"] and df["support"].tolist() == [5, 1, 0, 2]
+    assert df["note"].tolist() == ["", "thin: 1 test track", "absent from the test part", "thin: 2 test tracks"]
+    assert df["f1"].tolist() == [0.333] * 4  # rounded for display
+    seg = per_class_table(run, level="segments")
+    assert seg["support"].tolist() == [50, 10, 0, 20]
+    assert seg["note"].tolist() == df["note"].tolist()  # thin by tracks, whatever the level shown
+
+
+def test_per_class_table_of_old_runs_and_bad_levels():
+    old = fake_run("old", per_class=_per_class({"a": 10, "b": 10, "c": 10}))  # no track_per_class, no counts
+    with pytest.raises(ParameterError, match="run 'old' has no per-track metrics.*choose segments"):
+        per_class_table(old)
+    assert per_class_table(old, level="segments")["note"].tolist() == ["", "", ""]
+    with pytest.raises(ParameterError, match="level='songs' must be 'tracks' or 'segments'"):
+        per_class_table(old, level="songs")
 
 
 def test_misclassified_lists_wrong_tracks_with_known_paths():
@@ -52,7 +107,7 @@ def test_misclassified_lists_wrong_tracks_with_known_paths():
 
 
 def test_the_home_page_modules_do_not_import_tensorflow():
-    code = ("import sys, mgc.ui, mgc.runs, mgc.report, mgc.plots, mgc.train, mgc.jobs, mgc.classify; "
+    code = ("import sys, mgc.ui, mgc.runs, mgc.report, mgc.plots, mgc.train, mgc.jobs, mgc.classify, mgc.trust; "
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

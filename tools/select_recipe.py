@@ -25,7 +25,8 @@ import pandas as pd
 from mgc.crossval import cross_validate, load_results, summarize
 from mgc.dataset import make_split
 from mgc.extract import extract_dataset
-from mgc.train import TrainConfig
+from mgc.runs import load_run, runs_dir
+from mgc.train import RECIPES, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +45,9 @@ def main() -> int:
     p.add_argument("--variant", action="append", default=[], help="NAME=RECIPE[:JSON overrides], repeatable")
     p.add_argument("--out", default=str(ROOT / "artifacts" / "comparisons" / "gtzan10-ff-valid"))
     p.add_argument("--report", action="store_true", help="only summarise the results in --out")
+    p.add_argument("--reuse", default="gtzan10-ff",
+                   help="take the study and improved results from the runs PREFIX-<recipe>-<model> where they "
+                        "exist (the reference runs: same settings, same split); '' to train them again")
     args = p.parse_args()
     if not args.report:
         variants = dict(parse_variant(v) for v in [*filter(None, args.variants.split(",")), *args.variant])
@@ -59,7 +63,14 @@ def main() -> int:
                   f"{row['track_accuracy']:.3f}  balanced {row['track_balanced_accuracy']:.3f}  "
                   f"loss {row['loss']:.3f}  epochs {row['epochs_run']}", flush=True)
 
-        cross_validate(fs, variants, out_dir=args.out, models=args.models.split(","), splits=splits, on_result=show)
+        reuse = {}
+        for name in variants:
+            for model in args.models.split(","):
+                rid = f"{args.reuse}-{name}-{model}"
+                if args.reuse and name in RECIPES and (runs_dir() / rid).is_dir():
+                    reuse[(name, model, 0)] = load_run(rid)
+        cross_validate(fs, variants, out_dir=args.out, models=args.models.split(","), splits=splits, on_result=show,
+                       reuse=reuse)
     df = summarize(load_results(args.out))
     df.to_csv(Path(args.out) / "summary.csv", index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 30):

@@ -1,0 +1,86 @@
+"""Which runs the pages offer by default (mgc.runs), and how a run names itself."""
+
+from __future__ import annotations
+
+import random
+
+from conftest import fake_run
+from mgc.runs import DEFAULT_MIN_OVER_CHANCE, default_classify_runs, default_result_runs
+
+TEN = tuple(f"g{i}" for i in range(10))
+FF = "fault-filtered (tested on valid)"
+
+
+def test_a_run_names_its_protocol_recipe_classes_and_score():
+    r = fake_run("gtzan10-ff-mlp", "mlp", "fault-filtered", classes=TEN, label=FF, trk=0.62, bal=0.48)
+    assert r.protocol == FF and r.score == 0.62
+    assert r.score_text == "track acc 0.62, balanced 0.48"
+    assert r.label == f"MLP · {FF} · study · 10 classes · track acc 0.62, balanced 0.48 · gtzan10-ff-mlp"
+    stopped = fake_run("x", "cnn", "segment", trk=None, seg=0.55, status="stopped")
+    assert stopped.protocol == "segment" and stopped.score is None
+    assert stopped.label == "CNN · segment · study · 3 classes · segment acc 0.55 · stopped · x"
+    refit = fake_run("y", "lstm", "fault-filtered", label="fault-filtered (refit on train + valid)", trk=0.7,
+                     metrics_from="gtzan10-ff-lstm")
+    assert refit.score_text == "track acc 0.70 (its twin's: gtzan10-ff-lstm)"
+
+
+def test_a_run_at_chance_is_never_a_default():
+    assert DEFAULT_MIN_OVER_CHANCE == 1.5
+    poor = fake_run("ff-poor", "mlp", "fault-filtered", classes=TEN, label=FF, trk=0.10)
+    assert default_classify_runs([poor]) == []  # the only MLP, on the best protocol: still not offered
+    leaky = fake_run("seg", "mlp", "segment", classes=TEN, trk=0.16)
+    assert default_classify_runs([poor, leaky]) == ["seg"]  # 0.16 >= 1.5 x chance (0.15)
+    assert default_classify_runs([fake_run("seg-low", "mlp", "segment", classes=TEN, trk=0.14)]) == []
+
+
+def test_an_honest_protocol_beats_a_leaky_one_whatever_the_scores():
+    runs = [fake_run("mlp-seg", "mlp", "segment", classes=TEN, trk=0.95),
+            fake_run("mlp-track", "mlp", "track", classes=TEN, trk=0.80),
+            fake_run("mlp-ff", "mlp", "fault-filtered", classes=TEN, label=FF, trk=0.40),
+            fake_run("cnn-seg", "cnn", "segment", classes=TEN, trk=0.99),
+            fake_run("cnn-track", "cnn", "track", classes=TEN, trk=0.30),
+            fake_run("lstm-seg", "lstm", "segment", classes=TEN, trk=0.90)]
+    assert default_classify_runs(runs) == ["mlp-ff", "cnn-track", "lstm-seg"]  # mlp, cnn, lstm order
+
+
+def test_within_a_protocol_the_better_score_wins_and_a_refit_wins_a_tie():
+    runs = [fake_run("ff-a", "cnn", "fault-filtered", classes=TEN, label=FF, trk=0.55),
+            fake_run("ff-b", "cnn", "fault-filtered", classes=TEN, label=FF, trk=0.60),
+            fake_run("ff-b-refit", "cnn", "fault-filtered", classes=TEN, trk=0.60, metrics_from="ff-b",
+                     label="fault-filtered (refit on train + valid)")]
+    assert default_classify_runs(runs) == ["ff-b-refit"]
+    assert default_classify_runs(runs[:2]) == ["ff-b"]
+    # a refit does not beat a better score
+    better = fake_run("ff-c", "cnn", "fault-filtered", classes=TEN, label=FF, trk=0.61)
+    assert default_classify_runs(runs + [better]) == ["ff-c"]
+
+
+def test_defaults_never_depend_on_names_order_or_unfinished_runs():
+    runs = [fake_run("zzz-newest", "mlp", "track", trk=0.70),
+            fake_run("aaa-best-reference", "mlp", "track", trk=0.72),
+            fake_run("gtzan-mini3-track-improved-mlp", "mlp", "track", trk=0.71),
+            fake_run("stopped-high", "mlp", "fault-filtered", trk=0.99, status="stopped"),
+            fake_run("segment-only-score", "lstm", "segment", trk=None, seg=0.9)]
+    expected = ["aaa-best-reference", "segment-only-score"]
+    assert default_classify_runs(runs) == expected
+    rng = random.Random(0)
+    for _ in range(5):
+        rng.shuffle(runs)
+        assert default_classify_runs(runs) == expected
+
+
+def test_result_defaults_are_the_reference_runs_else_the_newest_three():
+    runs = [fake_run(f"r{i}") for i in range(5)]  # list_runs gives the newest first
+    assert default_result_runs(runs) == ["r0", "r1", "r2"]
+    tagged = runs + [fake_run("ref-b", tags=("reference",)), fake_run("ref-a", tags=("reference", "x"))]
+    assert default_result_runs(tagged) == ["ref-a", "ref-b"]
+    assert default_result_runs([]) == []
+
+
+def test_the_ui_delegates_to_the_library():
+    from mgc import ui
+
+    runs = [fake_run("a", "mlp", "track", trk=0.7), fake_run("b", "mlp", "segment", trk=0.9),
+            fake_run("ref", "cnn", "segment", tags=("reference",))]
+    assert ui.default_classify_runs(runs) == default_classify_runs(runs) == ["a", "ref"]
+    assert ui.default_result_runs(runs) == ["ref"]
