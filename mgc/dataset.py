@@ -338,7 +338,8 @@ def make_split(
         settings["seed"] = seed
     train, validation, test = (np.sort(p).astype(np.int64) for p in parts)
     split = Split(name=name, train=train, validation=validation, test=test, settings=settings)
-    _check_parts(split, n_tracks=len(np.unique(track_ids)), validation_needed=name == "fault-filtered" or validation_size > 0)
+    validation_needed = validation_size > 0 or (name == "fault-filtered" and settings["evaluated_on"] == "test")
+    _check_parts(split, n_tracks=len(np.unique(track_ids)), validation_needed=validation_needed)
     _check_test_size(split, y, track_ids, classes)
     return split
 
@@ -501,6 +502,12 @@ def _check_parts(split: Split, *, n_tracks: int, validation_needed: bool) -> Non
         if split.settings.get("evaluated_on") == "valid":
             lists = {"train": "train", "validation": "train", "test": "valid"}
         named = sorted({lists[p] for p in empty})
+        if empty == ["validation"] and split.settings.get("evaluated_on") == "valid":
+            raise DatasetError(
+                f"the {split.label!r} split leaves its validation part empty: its classes have too few train-list "
+                f"tracks to hold out validation_size={split.settings.get('validation_size')} of each; "
+                "raise validation_size, or set it to 0 to train on all of them"
+            )
         why = (
             f"none of this dataset's {n_tracks} tracks is in the fault-filtered {' or '.join(named)} list(s) "
             "(GTZAN track ids such as blues.00012 are needed, and a subset may hold tracks of one part only). "

@@ -339,6 +339,12 @@ def train(
     if (len(split.test) == 0) != (metrics_from is not None):
         raise ParameterError("metrics_from must be given exactly when the split has no test part (a refit); "
                              f"this split has {len(split.test)} test rows")
+    if metrics_from is not None:
+        if list(metrics_from.classes) != list(features.classes):
+            raise ParameterError(f"metrics_from={metrics_from.id!r} knows {metrics_from.classes}, "
+                                 f"not the classes of these features {list(features.classes)}")
+        if not (metrics_from.path / "trust.json").is_file():
+            raise ParameterError(f"metrics_from={metrics_from.id!r} has no trust.json for the refit to carry")
     keras = _seed(cfg.seed)
     n_classes = len(features.classes)
     if n_classes < 2:
@@ -419,14 +425,13 @@ def train(
         predictions = {"track_ids": t_test.astype(str), "segment_index": features.segment_index[split.test],
                        "y_true": y_test, "probs": probs.astype(np.float32)}
     else:
-        if list(metrics_from.classes) != list(features.classes):
-            raise ParameterError(f"metrics_from={metrics_from.id!r} knows {metrics_from.classes}, "
-                                 f"not the classes of these features {list(features.classes)}")
         metrics, predictions = metrics_from.metrics, metrics_from.predictions()
     parts = {part: np.unique(features.track_ids[getattr(split, part)]).astype(str).tolist()
              for part in ("train", "validation", "test")}
     test_tracks = {c: int(len(np.unique(features.track_ids[split.test][features.y[split.test] == i])))
                    for i, c in enumerate(features.classes)}
+    if metrics_from is not None:  # a refit shows its twin's scores: count the twin's test part
+        test_tracks = metrics_from.manifest["split"].get("test_tracks_per_class", test_tracks)
     best_epoch = None
     if early is not None and history[cfg.monitor]:
         values = np.array(history[cfg.monitor], dtype=float)
@@ -486,7 +491,7 @@ def train(
     save_run(run_id, manifest=manifest, history=history, metrics=metrics, predictions=predictions,
              model=export, root=root)
     run = load_run(run_id, root=root)
-    fit_trust(run, features)
+    fit_trust(run, features, twin=metrics_from)
     return run
 
 

@@ -344,8 +344,6 @@ def test_fault_filtered_without_gtzan_ids_names_both_lists():
     assert "48 tracks" in msg and "GTZAN track ids such as blues.00012 are needed" in msg
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: with train-list tracks too few to hold one out for validation, "
-                   "the message says none of them is in the train list (mgc/dataset.py, _check_parts)")
 def test_too_few_train_list_tracks_for_validation_are_not_called_missing():
     fs = make_ff_features({"blues": (2, 6, 0), "jazz": (2, 5, 0)})  # round(0.2 * 2) = 0 validation tracks per class
     with pytest.raises(DatasetError) as e:

@@ -559,9 +559,6 @@ def test_a_refit_refuses_a_twin_of_other_classes(ff, run, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: a refit records test_tracks_per_class of its own (empty) test part, "
-                   "so per_class_table marks every class of its twin's scores 'absent from the test part' "
-                   "(mgc/train.py, manifest split.test_tracks_per_class / thin_classes)")
 def test_a_refits_per_class_table_notes_its_twins_test_part(ff):
     from mgc.report import per_class_table
 
@@ -569,9 +566,6 @@ def test_a_refits_per_class_table_notes_its_twins_test_part(ff):
     assert per_class_table(refit)["note"].tolist() == per_class_table(twin)["note"].tolist()
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: a refit whose twin is stored in another runs folder is saved, then "
-                   "fit_trust raises ArtifactError: a run folder without trust.json is left behind (mgc/train.py, train; "
-                   "mgc/trust.py, fit_trust looks for the twin beside the refit)")
 def test_a_refit_of_a_twin_in_another_folder_leaves_no_half_run(ff, tmp_path):
     fs, twin, _ = ff
     refit = refit_split(track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id,

@@ -79,8 +79,8 @@ def test_fitted_thresholds(fitted):
     assert d["fitted_on"] == "synthetic valid part (20 tracks)" and d["version"] == 1
     m = d["music"]
     assert len(m["location"]) == 39 and np.asarray(m["precision"]).shape == (39, 39)
-    assert m["quantiles"] == {"atypical": 0.99, "stationary": 0.01}
-    assert m["held_out_flagged"] <= 2  # about 1 % above, 1 % below: of 20 tracks, at most the extreme ones
+    assert m["outlier_sd"] == 3.0
+    assert m["held_out_flagged"] <= 1  # 3 sd beyond the mean on a log scale: of 20 held-out tracks, at most one
     # confidence: right tracks 0.9, wrong ones 0.4 -> the threshold keeping every right one and no wrong one
     assert d["confidence"]["fitted"] and d["confidence"]["threshold"] == pytest.approx(0.9)
     assert d["confidence"]["youden_j"] == 1.0 and d["confidence"]["below"] == {"n": 8, "right": 0}
