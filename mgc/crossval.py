@@ -246,9 +246,13 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
             b_tracks = {t["track_id"]: t["true"] == t["predicted"] for k in shared for t in base[k]["tracks"]}
             v_tracks = {t["track_id"]: t["true"] == t["predicted"] for k in shared for t in folds[k]["tracks"]}
             diffs = [folds[k]["track_accuracy"] - base[k]["track_accuracy"] for k in shared]
+            b_rec = [np.mean([t["true"] == t["predicted"] for k in shared for t in base[k]["tracks"] if t["true"] == c])
+                     for c in sorted({t["true"] for k in shared for t in base[k]["tracks"]})]
             line.update({
                 "Δ track acc vs " + baseline: round(float(np.mean(list(v_tracks.values())))
                                                     - float(np.mean(list(b_tracks.values()))), 4),
+                "Δ balanced vs " + baseline: round(line["balanced accuracy"] - float(np.mean(b_rec)), 4)
+                if set(folds) == set(shared) else None,
                 "folds won/tied/lost": f"{sum(d > 0 for d in diffs)}/{sum(d == 0 for d in diffs)}/{sum(d < 0 for d in diffs)}",
                 "tracks gained − lost": int(sum(v and not b_tracks[t] for t, v in v_tracks.items())
                                             - sum(b_tracks[t] and not v for t, v in v_tracks.items())),
@@ -268,8 +272,8 @@ def variant_settings(rows: list[dict]):
     pandas.DataFrame
         Columns: variant, recipe, standardize, learning rate, epochs (at most),
         early stopping (patience, 0 = off), monitor, class weights, input noise,
-        random windows, mixup alpha, lr schedule (older results without the last
-        three: off, 0, constant).
+        random windows, mixup alpha, lr schedule, balanced sampling, spec mask,
+        dropout, validation size (settings an older result lacks: off).
     """
     import pandas as pd
 
@@ -282,7 +286,9 @@ def variant_settings(rows: list[dict]):
             "monitor": c.get("monitor") if c.get("early_stopping") else "-",
             "class weights": c.get("class_weight"), "input noise": c.get("input_noise"),
             "random windows": bool(c.get("random_windows")), "mixup alpha": c.get("mixup") or 0.0,
-            "lr schedule": c.get("lr_schedule") or "constant"}
+            "lr schedule": c.get("lr_schedule") or "constant", "balanced sampling": bool(c.get("balanced_sampling")),
+            "spec mask": bool(c.get("spec_mask")), "dropout": c.get("dropout"),
+            "validation size": c.get("validation_size")}
            for v, c in sorted(seen.items(), key=lambda kv: variant_order(kv[0]))]
     return pd.DataFrame(out)
 

@@ -49,8 +49,8 @@ st.markdown(
     "The study's **error** column cannot be an RMSE of probabilities (that is at most √2 ≈ 1.41, and the "
     "MLP's is 3.31): it matches the **cross-entropy loss**. Both are shown, named for what they are. "
     "**Segment accuracy** scores each 3-s segment; **track accuracy** averages a track's segment "
-    "probabilities. Δ columns compare with the paper only for runs on GTZAN's ten genres (the paper's task, "
-    "chance 10 %), and only the study's own segment split is the paper's protocol."
+    "probabilities. Δ columns compare with the paper only for runs of its task and protocol: GTZAN's ten genres "
+    "(chance 10 %) under the segment split. The ladder above shows how far the honest protocols fall below it."
 )
 st.dataframe(report.table2(selected), hide_index=True, width="stretch")
 notes = {r.manifest.get("deviation") for r in selected if r.manifest.get("deviation")}
