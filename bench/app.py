@@ -35,12 +35,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from mgc.config import MODEL_NAMES as MODELS
+
 PROJECT = Path(__file__).resolve().parents[1]
 
 SHARED = PROJECT.parent / "shared" / "data" / "gtzan-mini"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-MODELS = ("mlp", "cnn", "lstm")
 TARGET_HOME = 3.0
 TARGET_WARM = 0.5
 TIMEOUT_MS = 300_000
@@ -62,9 +63,9 @@ def shipped_runs() -> dict[str, Path]:
 
 def tiny_runs(work: Path) -> tuple[dict[str, Path], Path]:
     """Three 1-epoch runs on a synthetic demo dataset (3 styles x 4 clips); returns (runs, data dir)."""
-    from mgc.demo import DEMO_STYLES, write_demo_dataset
-    from mgc.extract import extract_dataset
-    from mgc.train import TrainConfig, train
+    from mgc.dataset.demo import DEMO_STYLES, write_demo_dataset
+    from mgc.features import extract_dataset
+    from mgc.training import TrainConfig, train
 
     data = work / "data"
     write_demo_dataset(data, clips_per_style=4, styles=list(DEMO_STYLES)[:3])
@@ -86,7 +87,7 @@ def clips(work: Path) -> tuple[Path, Path, Path]:
     import numpy as np
     import soundfile as sf
 
-    from mgc.demo import DEMO_STYLES, synthesize_clip
+    from mgc.dataset.demo import DEMO_STYLES, synthesize_clip
 
     out = []
     for i, style in enumerate(list(DEMO_STYLES)[:3]):

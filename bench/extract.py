@@ -5,7 +5,7 @@
 On the same real clips and in one run, it times
   1. the study's loop: ``librosa.load`` then one ``librosa.feature.mfcc`` call per 3-s
      segment, one process;
-  2. ``mgc.extract.extract_dataset`` with an empty (cold) cache in a fresh folder;
+  2. ``mgc.features.extract_dataset`` with an empty (cold) cache in a fresh folder;
   3. the same call again (warm cache: nothing changed);
 and checks that the two feature tables agree (same tracks, segments, max |difference|).
 It prints a markdown table. Default data: ../shared/data/gtzan-mini, else a demo dataset.
@@ -22,10 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-
 from mgc.dataset import find_tracks
-from mgc.extract import extract_dataset
-from mgc.features import STUDY_PARAMS
+from mgc.features import STUDY_PARAMS, extract_dataset
 
 
 def study_loop(tracks) -> dict[str, np.ndarray]:
@@ -37,7 +35,7 @@ def study_loop(tracks) -> dict[str, np.ndarray]:
     for t in tracks:
         try:
             y, sr = librosa.load(t.path, sr=p.sr)
-        except Exception:  # noqa: BLE001 - the study's loop has no error handling; a bad file is just skipped here
+        except Exception:  # the study's loop has no error handling; a bad file is just skipped here
             continue
         segs = []
         for d in range(p.n_segments):
@@ -59,7 +57,7 @@ def main() -> int:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mgc-bench-"))
     if args.data is None:
-        from mgc.demo import write_demo_dataset
+        from mgc.dataset.demo import write_demo_dataset
 
         write_demo_dataset(tmp / "demo", clips_per_style=20)
         args.data = str(tmp / "demo")
@@ -67,7 +65,7 @@ def main() -> int:
     classes = args.classes.split(",") if args.classes else list(ds.classes)
     tracks = [t for t in ds.tracks if t.label in classes]
 
-    import librosa  # noqa: F401 - import and first-call costs are paid before timing either side
+    import librosa  # import and first-call costs are paid before timing either side
 
     librosa.feature.mfcc(y=np.zeros(STUDY_PARAMS.samples_per_segment, np.float32), sr=22050, n_mfcc=13)
 

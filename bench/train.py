@@ -4,14 +4,14 @@ Prints a markdown table:
 
 * seconds per training epoch of each model (mlp, cnn, lstm) at full-GTZAN size: about 7,000
   training segments of 130 x 13 (synthetic random values), 10 classes, batch 32, compiled as
-  :func:`mgc.train.train` compiles (Adam, cross-entropy, accuracy + RMSE; op determinism on).
+  :func:`mgc.training.train` compiles (Adam, cross-entropy, accuracy + RMSE; op determinism on).
   One warm-up epoch (tracing) is run first, then ``--epochs`` timed epochs; the median is shown.
 * seconds to load a stored run and classify one 30-s clip (decode, 10 windows of MFCCs, predict):
   *cold* is the first load and first prediction in a fresh process (measured in a subprocess,
   after its imports, which are reported apart), *warm* is with the model already loaded
   (median of ``--repeats`` calls).
 
-Runs are made by a tiny 1-epoch :func:`mgc.train.train` in a temporary folder that is deleted.
+Runs are made by a tiny 1-epoch :func:`mgc.training.train` in a temporary folder that is deleted.
 The CPU load (``os.getloadavg``) before and after is printed: the numbers are only comparable
 on an otherwise idle machine.
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -33,19 +34,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+from mgc.config import MODEL_NAMES as MODELS
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 PROJECT = Path(__file__).resolve().parents[1]
 
-import logging
-
-import numpy as np
-
 # Keras warns that each new model retraces predict: expected here (one model after the other)
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
-MODELS = ("mlp", "cnn", "lstm")
 SHAPE = (130, 13)
 N_CLASSES = 10
 
@@ -60,14 +60,9 @@ def _load() -> str:
 # --------------------------------------------------------------------------- #
 def epoch_seconds(model_name: str, *, n: int, batch_size: int, epochs: int, seed: int = 0) -> tuple[list[float], int]:
     """Seconds of each timed epoch (after one warm-up epoch) and the model's parameter count."""
-    from mgc.models import STUDY_LEARNING_RATE, build
-    from mgc.train import keras_module
+    from mgc.models import STUDY_LEARNING_RATE, build, seeded_keras
 
-    keras = keras_module()
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()  # as mgc.train does
+    keras = seeded_keras(seed)  # as mgc.training.train does
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, *SHAPE), dtype=np.float32)
     y = np.eye(N_CLASSES, dtype=np.float32)[rng.integers(0, N_CLASSES, n)]
@@ -95,7 +90,7 @@ def epoch_seconds(model_name: str, *, n: int, batch_size: int, epochs: int, seed
 # --------------------------------------------------------------------------- #
 def augmentation_seconds(*, n: int, repeats: int = 5, seed: int = 0) -> float:
     """Median time to make one epoch of the improved recipe's training data: random windows, shuffle, mixup."""
-    from mgc.augment import mixup, random_windows, training_runs
+    from mgc.training.augment import mixup, random_windows, training_runs
 
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 130, 13)).astype(np.float32)
@@ -115,8 +110,8 @@ def augmentation_seconds(*, n: int, repeats: int = 5, seed: int = 0) -> float:
 
 def make_runs(root: Path, models) -> dict[str, str]:
     """Train each model for 1 epoch on a tiny synthetic 10-class table; return model -> run id."""
-    from mgc.extract import FeatureSet
-    from mgc.train import TrainConfig, train
+    from mgc.features import FeatureSet
+    from mgc.training import TrainConfig, train
 
     rng = np.random.default_rng(0)
     per_class, segs = 2, 5
@@ -145,9 +140,9 @@ def write_clip(path: Path, seconds: float = 30.0, sr: int = 22050) -> Path:
 def cold_child(root: str, ids: list[str], clip: str) -> None:
     """In a fresh process: time the imports, then the first load + classify. Prints JSON."""
     t0 = time.perf_counter()
-    from mgc.classify import classify
+    from mgc.analysis import classify
+    from mgc.models import keras_module
     from mgc.runs import load_run
-    from mgc.train import keras_module
 
     keras_module()
     import tensorflow  # noqa: F401 - part of the import cost being measured
@@ -170,7 +165,7 @@ def cold(root: Path, ids: list[str], clip: Path) -> dict:
 
 
 def warm(root: Path, ids: list[str], clip: Path, repeats: int) -> float:
-    from mgc.classify import classify
+    from mgc.analysis import classify
     from mgc.runs import load_run
 
     runs = [load_run(i, root=root) for i in ids]
@@ -232,7 +227,9 @@ def main(argv=None) -> int:
         print("making tiny runs and timing classification ...", file=sys.stderr, flush=True)
         ids = make_runs(root, models)
         clip = write_clip(Path(tmp) / "clip30.wav")
-        groups = [(m, [ids[m]]) for m in models] + ([("all three", [ids[m] for m in models])] if len(models) > 1 else [])
+        groups = [(m, [ids[m]]) for m in models]
+        if len(models) > 1:
+            groups.append(("all three", [ids[m] for m in models]))
         class_rows = {}
         for label, group in groups:
             c = cold(root, group, clip)
@@ -248,7 +245,7 @@ def main(argv=None) -> int:
     print("| model | parameters | s / epoch (median) | epochs timed (s) | cold: load (s) | cold: first classify (s) "
           "| warm classify (s) |")
     print("|---|---:|---:|---|---:|---:|---:|")
-    for label, group in groups:
+    for label, _group in groups:
         c, w = class_rows[label]
         if label in train_rows:
             med, secs, params = train_rows[label]

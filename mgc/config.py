@@ -8,6 +8,8 @@ are stated once and can be pointed at from the docs and the dashboard.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 #: Sample rate of GTZAN and of every feature the library computes, in Hz.
 SR = 22050
@@ -44,14 +46,18 @@ PAPER_TABLE2 = {
     "lstm": {"accuracy": 0.6795, "error": 1.12},
     "cnn": {"accuracy": 0.7443, "error": 0.88},
 }
+#: The study's three networks, in the order every table and picker shows them.
+MODEL_NAMES = ("mlp", "cnn", "lstm")
 #: Names the study gives its models.
 MODEL_TITLES = {"mlp": "MLP", "cnn": "CNN", "lstm": "RNN-LSTM"}
 
-#: Where runs and caches live: $MGC_ARTIFACTS, else artifacts/ beside the package.
-def artifacts_dir():
-    """The artifacts folder (``$MGC_ARTIFACTS`` or ``artifacts/`` of the checkout)."""
-    import os
-    from pathlib import Path
 
+def model_title(name: str) -> str:
+    """The study's name of a model (``'lstm'`` -> ``'RNN-LSTM'``); an unknown name is returned as it is."""
+    return MODEL_TITLES.get(name, name)
+
+
+def artifacts_dir() -> Path:
+    """Where runs and caches live: ``$MGC_ARTIFACTS``, else ``artifacts/`` of the checkout."""
     env = os.environ.get("MGC_ARTIFACTS")
     return Path(env) if env else Path(__file__).resolve().parents[1] / "artifacts"

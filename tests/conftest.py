@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+if TYPE_CHECKING:
+    from mgc.runs import Run
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -70,7 +74,7 @@ def make_features(*, classes=("a", "b", "c"), tracks_per_class: int = 6, segment
 
     Track ids look like GTZAN's (``a.00001``); every track has ``segments`` segments.
     """
-    from mgc.extract import FeatureSet
+    from mgc.features import FeatureSet
 
     rng = np.random.default_rng(seed)
     X, y, tids, seg = [], [], [], []
@@ -119,14 +123,14 @@ def tiny_runs_artifacts(tmp_path_factory, tiny_dataset) -> Path:
     about 25 s); read-only: copy it before adding or damaging runs. Point ``MGC_ARTIFACTS`` at it
     (fixture ``with_tiny_runs``) to use it.
     """
-    from mgc.extract import extract_dataset
-    from mgc.train import TrainConfig, train
+    from mgc.features import extract_dataset
+    from mgc.training import TrainConfig, train
 
     art = tmp_path_factory.mktemp("runs-artifacts")
     fs = extract_dataset(tiny_dataset, cache_dir=art / "cache", workers=1)
     for model in TINY_RUN_MODELS:
-        train(fs, TrainConfig(model=model, recipe="improved", split="track", epochs=2, batch_size=64), root=art / "runs",
-              run_id=f"tiny-{model}")
+        train(fs, TrainConfig(model=model, recipe="improved", split="track", epochs=2, batch_size=64),
+              root=art / "runs", run_id=f"tiny-{model}")
     return art
 
 
@@ -142,7 +146,8 @@ def with_tiny_runs(tiny_runs_artifacts, tiny_dataset, monkeypatch) -> Path:
 # Synthetic features with real GTZAN track ids (the fault-filtered protocol)
 # --------------------------------------------------------------------------- #
 def ff_track_ids(genre: str, part: str, n: int) -> list[str]:
-    """The first ``n`` track ids of ``genre`` in the embedded fault-filtered ``part`` ('train', 'validation', 'test')."""
+    """The first ``n`` track ids of ``genre`` in the embedded fault-filtered ``part``
+    ('train', 'validation', 'test')."""
     from mgc.dataset import fault_filtered_lists
 
     ids = sorted(t for t in fault_filtered_lists()[part] if t.split(".")[0] == genre)
@@ -156,11 +161,12 @@ def make_ff_features(counts: dict[str, tuple[int, int, int]], *, segments: int =
     ``extra`` adds ``(genre, track_id)`` pairs (e.g. a faulty track in no list). Features are random,
     shifted by class as in :func:`make_features`.
     """
-    from mgc.extract import FeatureSet
+    from mgc.features import FeatureSet
 
     classes = tuple(sorted(counts))
     tracks = [(g, t) for g in classes
-              for part, n in zip(("train", "validation", "test"), counts[g]) for t in ff_track_ids(g, part, n)]
+              for part, n in zip(("train", "validation", "test"), counts[g], strict=True)
+              for t in ff_track_ids(g, part, n)]
     tracks += list(extra)
     rng = np.random.default_rng(seed)
     X, y, tids, seg = [], [], [], []
@@ -178,9 +184,9 @@ def make_ff_features(counts: dict[str, tuple[int, int, int]], *, segments: int =
 
 
 def fake_run(run_id: str, model: str = "mlp", split: str = "track", *, recipe: str = "study", classes=("a", "b", "c"),
-             seg: float = 0.8, trk: float | None = 0.9, bal: float | None = None, loss: float = 0.5, label: str | None = None,
-             status: str = "finished", metrics_from: str | None = None, tags=(), test_tracks=None, tracks=None,
-             **metrics) -> "Run":
+             seg: float = 0.8, trk: float | None = 0.9, bal: float | None = None, loss: float = 0.5,
+             label: str | None = None, status: str = "finished", metrics_from: str | None = None, tags=(),
+             test_tracks=None, tracks=None, **metrics) -> Run:
     """An in-memory Run (no files) with just what the tables and pickers read."""
     from mgc.runs import Run
 

@@ -6,7 +6,6 @@ All audio is written with soundfile at test time.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,7 +59,8 @@ def test_decode_every_container(tmp_path, fmt, subtype, ext, tol, kind):
     y = tone()
     path = tmp_path / f"clip.{ext}"
     _write_container(path, y, fmt, subtype)
-    source = {"path": lambda: path, "bytes": lambda: path.read_bytes(), "fileobj": lambda: io.BytesIO(path.read_bytes())}[kind]()
+    source = {"path": lambda: path, "bytes": lambda: path.read_bytes(),
+              "fileobj": lambda: io.BytesIO(path.read_bytes())}[kind]()
     d = audio.decode(source)
     assert d.sr == SR and d.native_sr == SR and d.channels == 1
     assert d.y.dtype == np.float32 and d.y.ndim == 1
@@ -270,7 +270,8 @@ def test_check_signal_accepts_music():
     audio.check_signal(tone(seconds=3.0), sr=SR, min_duration=3.0, name="ok.wav")
 
 
-@pytest.mark.parametrize("y", [np.zeros(SR * 4, np.float32), np.full(SR * 4, 1e-6, np.float32)], ids=["zeros", "-120dB"])
+@pytest.mark.parametrize("y", [np.zeros(SR * 4, np.float32), np.full(SR * 4, 1e-6, np.float32)],
+                         ids=["zeros", "-120dB"])
 def test_check_signal_rejects_silence(y):
     with pytest.raises(AudioError, match=r"'quiet.wav' is silent \(peak level -?\d+ dBFS\)"):
         audio.check_signal(y, sr=SR, min_duration=3.0, name="quiet.wav")

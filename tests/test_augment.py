@@ -1,14 +1,14 @@
-"""Unit tests of mgc.augment (random windows, mixup) and of training with them."""
+"""Unit tests of mgc.training.augment (random windows, mixup) and of training with them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mgc.augment import mixup, random_windows, training_runs
 from mgc.dataset import make_split
 from mgc.errors import ParameterError
-from mgc.train import TrainConfig, train
+from mgc.training import TrainConfig, train
+from mgc.training.augment import mixup, random_windows, training_runs
 
 
 def _rows(tracks: dict[str, list[int]], frames: int = 4, n_mfcc: int = 2):
@@ -27,10 +27,10 @@ def test_runs_join_consecutive_segments_and_stop_at_gaps():
     # track a: segments 0,1,2 then a gap (3 is elsewhere) then 5; track b: 1 alone; shuffled row order
     X, tid, seg = _rows({"a": [2, 0, 5, 1], "b": [1]})
     runs = training_runs(X, track_ids=tid, segment_index=seg)
-    spans = {(str(t), int(s)): int(b - a) for t, s, a, b in zip(tid, seg, runs.start, runs.stop)}
+    spans = {(str(t), int(s)): int(b - a) for t, s, a, b in zip(tid, seg, runs.start, runs.stop, strict=True)}
     assert spans == {("a", 0): 12, ("a", 1): 12, ("a", 2): 12, ("a", 5): 4, ("b", 1): 4}
     # the run of a/0..2 holds its segments in order
-    a0 = int(runs.start[list(zip(tid, seg)).index(("a", 0))])
+    a0 = int(runs.start[list(zip(tid, seg, strict=True)).index(("a", 0))])
     np.testing.assert_array_equal(runs.frames[a0:a0 + 12, 0], np.concatenate([X[1, :, 0], X[3, :, 0], X[0, :, 0]]))
 
 
@@ -98,6 +98,7 @@ def test_training_runs_rejects_mismatched_arrays():
         training_runs(X, track_ids=tid[:1], segment_index=seg)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kwargs", [{"random_windows": True}, {"mixup": 0.4, "class_weight": True}])
 def test_augmented_training_is_seeded_and_recorded(tiny_features, tmp_path, kwargs):
     cfg = TrainConfig(model="mlp", split="track", epochs=2, batch_size=16, seed=5, **kwargs)

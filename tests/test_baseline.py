@@ -1,13 +1,13 @@
-"""Unit tests of mgc.baseline: segment statistics, the SVM baseline, and the paired sign test."""
+"""Unit tests of mgc.analysis.baseline: segment statistics, the SVM baseline, and the paired sign test."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mgc.baseline import paired_tracks, segment_stats, svm_baseline
+from mgc.analysis.baseline import paired_tracks, segment_stats, svm_baseline
 from mgc.errors import ParameterError
-from mgc.evaluate import evaluate_predictions
+from mgc.runs import evaluate_predictions
 
 
 def _tracks(fs, *, numbers, classes=None):
@@ -92,7 +92,7 @@ def test_svm_on_shuffled_labels_is_not_better_than_chance_by_much(feature_factor
     fs = feature_factory(tracks_per_class=8, segments=10, seed=4)
     rng = np.random.default_rng(0)
     tids = np.unique(fs.track_ids)
-    fake = dict(zip(tids, rng.permutation([fs.y[fs.track_ids == t][0] for t in tids])))
+    fake = dict(zip(tids, rng.permutation([fs.y[fs.track_ids == t][0] for t in tids]), strict=True))
     fs.y = np.array([fake[t] for t in fs.track_ids], dtype=np.int64)
     res = svm_baseline(fs, train_tracks=_tracks(fs, numbers=range(1, 6)), test_tracks=_tracks(fs, numbers=(6, 7, 8)))
     assert _score(fs, res)["segment_accuracy"] < 0.8

@@ -1,4 +1,4 @@
-"""Tests of mgc.classify and the CLI's train / evaluate / classify on the tiny audio dataset."""
+"""Tests of mgc.analysis.classify and the CLI's train / evaluate / classify on the tiny audio dataset."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mgc.classify import PREDICT_BATCH, classify, classify_signal, predict_windows, warm_up
+from mgc.analysis.classify import PREDICT_BATCH, classify, classify_signal, predict_windows, warm_up
 from mgc.errors import AudioError, ParameterError
-from mgc.extract import extract_dataset
+from mgc.features import extract_dataset
 from mgc.runs import load_run
-from mgc.train import TrainConfig, train
-from mgc.trust import FILE as TRUST_FILE
-from mgc.trust import KINDS
+from mgc.runs.trust import FILE as TRUST_FILE
+from mgc.runs.trust import KINDS
+from mgc.training import TrainConfig, train
 
 PROJECT = Path(__file__).resolve().parents[1]
 SR = 22050
@@ -71,12 +71,14 @@ def _check_answer(answer, n_windows, classes):
 # --------------------------------------------------------------------------- #
 # classify()
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_features_of_the_tiny_dataset(work):
     fs = work["features"]
     assert fs.classes == ("clicks", "noise", "tones")
     assert fs.X.shape == (420, 130, 13) and fs.n_tracks == 42
 
 
+@pytest.mark.slow
 def test_a_wav_path(run, tiny_dataset):
     path = tiny_dataset / "genres" / "tones" / "tones.00001.wav"
     res = classify(path, [run])
@@ -90,6 +92,7 @@ def test_a_wav_path(run, tiny_dataset):
     _check_answer(a, 10, a.classes)
 
 
+@pytest.mark.slow
 def test_a_wav_path_gives_what_the_training_features_give(run, work, tiny_dataset):
     """The clip path (decode, windows, MFCC) and the dataset path agree on a 30-s track."""
     fs = work["features"]
@@ -99,6 +102,7 @@ def test_a_wav_path_gives_what_the_training_features_give(run, work, tiny_datase
     np.testing.assert_allclose(res.answers[0].window_probs, expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_bytes_of_a_44k_stereo_flac(run):
     buf = io.BytesIO()
     sf.write(buf, _tone(10.0, sr=44100, channels=2), 44100, format="FLAC")
@@ -110,6 +114,7 @@ def test_bytes_of_a_44k_stereo_flac(run):
     _check_answer(res.answers[0], 3, run.classes)
 
 
+@pytest.mark.slow
 def test_a_70s_clip_is_windowed_over_its_whole_length(run, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, _tone(70.0), SR, subtype="PCM_16")
@@ -121,6 +126,7 @@ def test_a_70s_clip_is_windowed_over_its_whole_length(run, tmp_path):
     assert not any("windows, spread over" in n for n in res.notes)
 
 
+@pytest.mark.slow
 def test_a_last_window_just_short_of_3s_is_kept_when_it_gives_130_frames(run):
     # 129 hops * 512 = 66048 samples give 130 frames: the partial window counts
     y = _tone((WINDOW + 66100) / SR)[: WINDOW + 66100]
@@ -130,6 +136,7 @@ def test_a_last_window_just_short_of_3s_is_kept_when_it_gives_130_frames(run):
     assert answers[0].window_probs.shape == (2, 3)
 
 
+@pytest.mark.slow
 def test_max_windows_bounds_the_work_and_spreads_the_windows(run, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, _tone(70.0), SR, subtype="PCM_16")
@@ -141,6 +148,7 @@ def test_max_windows_bounds_the_work_and_spreads_the_windows(run, tmp_path):
     assert "5 of 23 windows, spread over the clip, were classified" in res.notes
 
 
+@pytest.mark.slow
 def test_max_duration_truncates_and_says_so(run, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, _tone(70.0), SR, subtype="PCM_16")
@@ -150,6 +158,7 @@ def test_max_duration_truncates_and_says_so(run, tmp_path):
     assert any(n.startswith("only the first 12 s of ") for n in res.notes)
 
 
+@pytest.mark.slow
 def test_truncation_note_gives_the_files_length(run, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, _tone(70.0), SR, subtype="PCM_16")
@@ -157,6 +166,7 @@ def test_truncation_note_gives_the_files_length(run, tmp_path):
     assert "only the first 12 s of 70 s were analysed" in res.notes
 
 
+@pytest.mark.slow
 def test_too_short_clip(run, tmp_path):
     path = tmp_path / "short.wav"
     sf.write(path, _tone(1.0), SR)
@@ -164,6 +174,7 @@ def test_too_short_clip(run, tmp_path):
         classify(path, [run])
 
 
+@pytest.mark.slow
 def test_silence(run, tmp_path):
     path = tmp_path / "silence.wav"
     sf.write(path, np.zeros(5 * SR, np.float32), SR)
@@ -171,12 +182,14 @@ def test_silence(run, tmp_path):
         classify(path, [run])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", [b"this is not audio at all " * 200, b"RIFF\x00\x00\x00\x00WAVEfmt "])
 def test_non_audio_bytes(run, data):
     with pytest.raises(AudioError, match="could not decode 'upload.bin'"):
         classify(data, [run], name="upload.bin")
 
 
+@pytest.mark.slow
 def test_empty_bytes_and_no_runs(run):
     with pytest.raises(AudioError, match="empty"):
         classify(b"", [run])
@@ -184,6 +197,7 @@ def test_empty_bytes_and_no_runs(run):
         classify(b"", [])
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_give_two_answers(work, tiny_dataset):
     study, improved = work["study"], work["improved"]
     path = tiny_dataset / "genres" / "clicks" / "clicks.00000.wav"
@@ -197,6 +211,7 @@ def test_two_runs_at_once_give_two_answers(work, tiny_dataset):
     assert not np.allclose(res.answers[0].probs, res.answers[1].probs)
 
 
+@pytest.mark.slow
 def test_runs_with_other_feature_settings_are_refused(work, tmp_path):
     import shutil
 
@@ -209,11 +224,13 @@ def test_runs_with_other_feature_settings_are_refused(work, tmp_path):
         classify(b"x", [work["study"], load_run("other", root=tmp_path)])
 
 
+@pytest.mark.slow
 def test_classify_signal_checks_the_rate(run):
     with pytest.raises(ParameterError, match="sr=44100 does not match the runs' feature rate 22050 Hz"):
         classify_signal(_tone(4.0), [run], sr=44100)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["cnn", "lstm"])
 def test_fixed_size_batches_give_each_windows_own_probabilities(tiny_runs_artifacts, tiny_features, model):
     """Padding rows never leak into real rows (batch norm and LSTM work row by row at inference)."""
@@ -240,6 +257,7 @@ def test_fixed_size_batches_give_each_windows_own_probabilities(tiny_runs_artifa
 # --------------------------------------------------------------------------- #
 # Trust flags
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_every_trained_run_has_checks_and_a_clip_carries_their_flags(run, tiny_dataset):
     assert (run.path / TRUST_FILE).is_file()
     res = classify(tiny_dataset / "genres" / "tones" / "tones.00001.wav", [run])
@@ -247,11 +265,12 @@ def test_every_trained_run_has_checks_and_a_clip_carries_their_flags(run, tiny_d
     assert all(f["kind"] in KINDS and f["message"] for f in res.flags)
     assert "no-checks" not in [f["kind"] for f in res.flags]
     assert not any("unsure" in n for n in res.notes)  # the old notes are gone: flags say it now
-    import mgc.classify
+    import importlib
 
-    assert not hasattr(mgc.classify, "LOW_CONFIDENCE")
+    assert not hasattr(importlib.import_module("mgc.analysis.classify"), "LOW_CONFIDENCE")
 
 
+@pytest.mark.slow
 def test_a_run_without_checks_says_so_and_is_not_trusted(work, tiny_dataset, tmp_path):
     import shutil
 
@@ -264,6 +283,7 @@ def test_a_run_without_checks_says_so_and_is_not_trusted(work, tiny_dataset, tmp
     assert not res.trusted
 
 
+@pytest.mark.slow
 def test_two_runs_that_disagree_are_flagged(work):
     study, improved = work["study"], work["improved"]
     y = _tone(9.0)
@@ -282,6 +302,7 @@ def cli_files(work, tiny_dataset):
     return [str(tiny_dataset / "genres" / "tones" / "tones.00002.wav"), str(bad)]
 
 
+@pytest.mark.slow
 def test_cli_classify_json(work, cli_files):
     good, bad = cli_files
     p = _mgc("classify", good, bad, "--run", "mlp-study", "--run", "mlp-improved", "--runs", str(work["runs"]),
@@ -309,6 +330,7 @@ def test_cli_classify_json(work, cli_files):
     assert set(clips[1]) == {"file", "error"} and "could not decode 'bad.wav'" in clips[1]["error"]
 
 
+@pytest.mark.slow
 def test_cli_classify_csv(work, cli_files, capsys):
     # in-process (the subprocess path is covered by the json test): same parser, same command function
     from mgc.cli import main
@@ -318,8 +340,8 @@ def test_cli_classify_csv(work, cli_files, capsys):
     out = capsys.readouterr().out
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["file", "run", "predicted", "confidence", "windows", "trusted", "flags", "p_clicks", "p_noise",
-                             "p_tones", "error"]
+    assert list(rows[0]) == ["file", "run", "predicted", "confidence", "windows", "trusted", "flags", "p_clicks",
+                             "p_noise", "p_tones", "error"]
     assert rows[0]["trusted"] in ("True", "False") and (rows[0]["trusted"] == "True") == (rows[0]["flags"] == "")
     assert rows[1]["trusted"] == "" and rows[1]["flags"] == ""
     assert [r["file"] for r in rows] == [good, bad]
@@ -328,6 +350,7 @@ def test_cli_classify_csv(work, cli_files, capsys):
     assert rows[1]["run"] == "" and "could not decode" in rows[1]["error"]
 
 
+@pytest.mark.slow
 def test_cli_classify_of_bad_files_only_exits_2(work, cli_files, capsys):
     from mgc.cli import main
 
@@ -335,6 +358,7 @@ def test_cli_classify_of_bad_files_only_exits_2(work, cli_files, capsys):
     assert "bad.wav: ERROR could not decode" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cli_train_then_evaluate(work, tmp_path, capsys):
     # in-process, like `python -m mgc train ...` (the subprocess path is covered by the classify test)
     from mgc.cli import main
@@ -346,8 +370,9 @@ def test_cli_train_then_evaluate(work, tmp_path, capsys):
     assert code == 0
     assert "features: 420 segments, 42 tracks, classes clicks, noise, tones (0 files skipped)" in out
     assert re.search(r"^mlp epoch   1/1  acc \d\.\d{4} loss \d+\.\d{4}  val_acc \d\.\d{4}", out, re.M), out
-    found = re.search(r"^run (\S+) \(finished, track split\): test segment accuracy (\d\.\d{4}) \(balanced \d\.\d{4}\), "
-                      r"track accuracy \d\.\d{4} \(balanced \d\.\d{4}, macro-F1 \d\.\d{4}\), 12 tracks", out, re.M)
+    found = re.search(r"^run (\S+) \(finished, track split\): test segment accuracy (\d\.\d{4}) "
+                      r"\(balanced \d\.\d{4}\), track accuracy \d\.\d{4} \(balanced \d\.\d{4}, macro-F1 \d\.\d{4}\), "
+                      r"12 tracks", out, re.M)
     assert found, out
     run_id, accuracy = found.groups()
     stored = load_run(run_id, root=runs)
@@ -364,10 +389,12 @@ def test_cli_train_then_evaluate(work, tmp_path, capsys):
     assert main(["evaluate", run_id, "--data", str(work["npz"]), "--runs", str(runs)]) == 0
     out = capsys.readouterr().out
     assert f"run {run_id} on {work['npz']} (all segments): 120 segments, 12 tracks" in out
-    assert re.search(r"^  excluded 30 track\(s\) the run trained or selected on \(e\.g\. clicks\.\d{5}, ", out, re.M), out
+    excluded = r"^  excluded 30 track\(s\) the run trained or selected on \(e\.g\. clicks\.\d{5}, "
+    assert re.search(excluded, out, re.M), out
     assert f"segment accuracy {accuracy}" in out
 
 
+@pytest.mark.slow
 def test_cli_reports_a_missing_run_in_one_line(work, cli_files):
     p = _mgc("classify", cli_files[0], "--run", "no-such-run", "--runs", str(work["runs"]))
     assert p.returncode == 2
@@ -375,6 +402,7 @@ def test_cli_reports_a_missing_run_in_one_line(work, cli_files):
     assert "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_cli_train_chooses_the_honest_split_and_takes_evaluate_on(tmp_path, capsys):
     from conftest import make_ff_features
     from mgc.cli import main

@@ -1,15 +1,14 @@
-"""Unit tests of mgc.crossval (grouped k-fold comparison of recipes) and the pieces it adds to training."""
+"""Unit tests of mgc.training.crossval (grouped k-fold comparison of recipes) and the pieces it adds to training."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mgc import crossval
-from mgc.crossval import cross_validate, load_results, result_name, summarize, variant_settings
 from mgc.dataset import make_split, track_folds
 from mgc.errors import ArtifactError, ParameterError
-from mgc.train import TrainConfig, train
+from mgc.training import TrainConfig, crossval, train
+from mgc.training.crossval import cross_validate, load_results, result_name, summarize, variant_settings
 
 FAST = {"epochs": 1, "batch_size": 64}
 
@@ -24,6 +23,7 @@ def compared(tiny_features, tmp_path_factory):
     return out, rows, seen
 
 
+@pytest.mark.slow
 def test_every_variant_runs_on_every_fold_and_every_track_is_tested_once(compared, tiny_features):
     out, rows, seen = compared
     assert len(rows) == 6 and seen == rows
@@ -37,6 +37,7 @@ def test_every_variant_runs_on_every_fold_and_every_track_is_tested_once(compare
     assert sorted(p.name for p in out.iterdir()) == sorted(result_name(r["variant"], "mlp", r["fold"]) for r in rows)
 
 
+@pytest.mark.slow
 def test_results_on_disk_are_read_not_retrained(compared, tiny_features, monkeypatch):
     out, rows, _ = compared
 
@@ -50,6 +51,7 @@ def test_results_on_disk_are_read_not_retrained(compared, tiny_features, monkeyp
     assert sorted(load_results(out), key=str) == sorted(rows, key=str)
 
 
+@pytest.mark.slow
 def test_summary_pools_tracks_and_pairs_folds(compared):
     _, rows, _ = compared
     df = summarize(rows)
@@ -66,6 +68,7 @@ def test_summary_pools_tracks_and_pairs_folds(compared):
     assert np.isnan(study["Δ track acc vs study"]) or study["Δ track acc vs study"] is None
 
 
+@pytest.mark.slow
 def test_variant_settings_say_what_each_variant_was(compared):
     _, rows, _ = compared
     df = variant_settings(rows).set_index("variant")
@@ -76,6 +79,7 @@ def test_variant_settings_say_what_each_variant_was(compared):
     assert df.loc["improved", "learning rate"] == 1e-3 and df.loc["study", "learning rate"] == 1e-4
 
 
+@pytest.mark.slow
 def test_damaged_result_file_and_bad_names_are_reported(compared, tiny_features, tmp_path):
     (tmp_path / result_name("study", "mlp", 0)).write_text("{not json")
     with pytest.raises(ArtifactError, match="damaged.*delete it"):
@@ -84,6 +88,7 @@ def test_damaged_result_file_and_bad_names_are_reported(compared, tiny_features,
         cross_validate(tiny_features, {"../x": TrainConfig(**FAST)}, out_dir=tmp_path, models=("mlp",), n_folds=3)
 
 
+@pytest.mark.slow
 def test_results_made_with_other_folds_are_not_mixed_in(compared, tiny_features, monkeypatch):
     out, _, _ = compared
     monkeypatch.setattr(crossval, "train", lambda *a, **k: pytest.fail("trained instead of refusing"))
@@ -91,6 +96,7 @@ def test_results_made_with_other_folds_are_not_mixed_in(compared, tiny_features,
         cross_validate(tiny_features, {"study": TrainConfig(**FAST)}, out_dir=out, models=("mlp",), n_folds=3, seed=7)
 
 
+@pytest.mark.slow
 def test_train_takes_a_given_split_and_checks_it(tiny_features, tmp_path):
     fold = track_folds(y=tiny_features.y, track_ids=tiny_features.track_ids, n_folds=3)[1]
     run = train(tiny_features, TrainConfig(model="mlp", split="track", **FAST), root=tmp_path, run_id="f", split=fold)
@@ -101,6 +107,7 @@ def test_train_takes_a_given_split_and_checks_it(tiny_features, tmp_path):
         train(tiny_features, TrainConfig(model="mlp", split="track", **FAST), root=tmp_path, split=seg)
 
 
+@pytest.mark.slow
 def test_input_noise_is_a_training_only_layer(tiny_features, tmp_path):
     run = train(tiny_features, TrainConfig(model="cnn", split="track", recipe="improved", input_noise=0.5, **FAST),
                 root=tmp_path, run_id="noisy")
@@ -113,6 +120,7 @@ def test_input_noise_is_a_training_only_layer(tiny_features, tmp_path):
         TrainConfig(input_noise=-1.0)
 
 
+@pytest.mark.slow
 def test_cli_compare_prints_each_fold_and_the_summary(tiny_features, tmp_path, capsys):
     from mgc.cli import main
 
@@ -129,6 +137,7 @@ def test_cli_compare_prints_each_fold_and_the_summary(tiny_features, tmp_path, c
     assert "--recipes: 'best' is not one of study, improved" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_comparison_figure_puts_study_and_improved_first_and_takes_many_variants(compared):
     from mgc.plots import recipe_comparison
 

@@ -9,8 +9,20 @@ import pytest
 import soundfile as sf
 
 from conftest import ff_track_ids, make_ff_features
-from mgc.dataset import (EVALUATE_ON, MIN_TEST_TRACKS, SPLITS, THIN_CLASS_TRACKS, fault_filtered_lists, find_tracks,
-                         make_split, protocol_label, refit_split, suggested_split, thin_classes, track_folds)
+from mgc.dataset import (
+    EVALUATE_ON,
+    MIN_TEST_TRACKS,
+    SPLITS,
+    THIN_CLASS_TRACKS,
+    fault_filtered_lists,
+    find_tracks,
+    make_split,
+    protocol_label,
+    refit_split,
+    suggested_split,
+    thin_classes,
+    track_folds,
+)
 from mgc.errors import DatasetError, ParameterError
 
 SR = 22050
@@ -152,9 +164,9 @@ def test_splits_are_reproducible_and_seeded(name):
     a = make_split(name, y=y, track_ids=ids, seed=3)
     b = make_split(name, y=y, track_ids=ids, seed=3)
     c = make_split(name, y=y, track_ids=ids, seed=4)
-    for pa, pb in zip(_parts(a), _parts(b)):
+    for pa, pb in zip(_parts(a), _parts(b), strict=True):
         np.testing.assert_array_equal(pa, pb)
-    assert any(not np.array_equal(pa, pc) for pa, pc in zip(_parts(a), _parts(c)))
+    assert any(not np.array_equal(pa, pc) for pa, pc in zip(_parts(a), _parts(c), strict=True))
     assert a.settings["seed"] == 3
 
 
@@ -194,7 +206,8 @@ def test_track_split_keeps_tracks_whole_and_is_stratified():
     s = make_split("track", y=y, track_ids=ids, seed=1)
     sides = [set(ids[p]) for p in _parts(s)]
     assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
-    for part, want in zip(_parts(s), (7, 2, 3)):  # per class: 12 -> 3 test, round(0.2 * 9) = 2 val, 7 train
+    # per class: 12 -> 3 test, round(0.2 * 9) = 2 val, 7 train
+    for part, want in zip(_parts(s), (7, 2, 3), strict=True):
         for c in range(4):
             assert len(set(ids[part][y[part] == c])) == want
         assert len(part) == 4 * want * 10  # every segment of a chosen track comes along
@@ -245,7 +258,7 @@ def test_fault_filtered_split_uses_the_lists_when_the_test_list_is_there():
     assert s.settings["evaluated_on"] == "test" and s.label == "fault-filtered"
     # no randomness: neither the seed nor the validation fraction changes anything
     s2 = make_split("fault-filtered", y=fs.y, track_ids=fs.track_ids, seed=99, validation_size=0.5)
-    for a, b in zip(_parts(s), _parts(s2)):
+    for a, b in zip(_parts(s), _parts(s2), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -355,7 +368,8 @@ def test_too_few_train_list_tracks_for_validation_are_not_called_missing():
 def test_refit_split_trains_on_every_track_of_its_twin():
     fs = make_ff_features({"blues": (4, 6, 1), "jazz": (4, 5, 0)})
     twin = make_split("fault-filtered", y=fs.y, track_ids=fs.track_ids, classes=fs.classes)
-    tracks = {p: sorted(_ids_of(fs, rows)) for p, rows in zip(("train", "validation", "test"), _parts(twin))}
+    tracks = {p: sorted(_ids_of(fs, rows))
+              for p, rows in zip(("train", "validation", "test"), _parts(twin), strict=True)}
     r = refit_split(track_ids=fs.track_ids, twin_tracks=tracks, twin_id="twin-run", name="fault-filtered")
     assert r.name == "fault-filtered" and r.settings == {"refit_of": "twin-run"}
     assert r.label == "fault-filtered (refit on train + valid)"
@@ -369,12 +383,14 @@ def test_refit_split_trains_on_every_track_of_its_twin():
 
 
 def test_suggested_split_needs_ten_valid_or_test_list_tracks():
-    assert suggested_split(ff_track_ids("rock", "validation", 10) + ff_track_ids("rock", "train", 30)) == "fault-filtered"
+    rock = ff_track_ids("rock", "validation", 10) + ff_track_ids("rock", "train", 30)
+    assert suggested_split(rock) == "fault-filtered"
     assert suggested_split(ff_track_ids("rock", "test", 10)) == "fault-filtered"
     assert suggested_split(ff_track_ids("rock", "validation", 9) + ff_track_ids("jazz", "test", 9)) == "track"
     assert suggested_split(ff_track_ids("rock", "train", 40)) == "track"
     assert suggested_split([f"c0.{i:05d}" for i in range(50)]) == "track"
-    assert suggested_split(ff_track_ids("rock", "validation", 10) + [""]) == "segment"  # unknown ids: study JSON features
+    # unknown ids: study JSON features
+    assert suggested_split(ff_track_ids("rock", "validation", 10) + [""]) == "segment"
 
 
 def test_thin_classes_and_protocol_labels():
@@ -425,8 +441,8 @@ def test_track_folds_test_every_track_once_grouped_and_stratified():
 def test_track_folds_are_seeded():
     y, ids = _table(tracks_per_class=12)
     a, b, c = (track_folds(y=y, track_ids=ids, seed=s) for s in (1, 1, 2))
-    assert all(np.array_equal(fa.test, fb.test) for fa, fb in zip(a, b))
-    assert any(not np.array_equal(fa.test, fc.test) for fa, fc in zip(a, c))
+    assert all(np.array_equal(fa.test, fb.test) for fa, fb in zip(a, b, strict=True))
+    assert any(not np.array_equal(fa.test, fc.test) for fa, fc in zip(a, c, strict=True))
 
 
 def test_track_folds_refuse_too_few_tracks_and_bad_arguments():

@@ -1,4 +1,4 @@
-"""Tests of the synthetic demo dataset (mgc.demo)."""
+"""Tests of the synthetic demo dataset (mgc.dataset.demo)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from mgc.config import GTZAN_GENRES, SR, TRACK_DURATION
-from mgc.demo import DEMO_STYLES, synthesize_clip, write_demo_dataset
+from mgc.dataset.demo import DEMO_STYLES, synthesize_clip, write_demo_dataset
 from mgc.errors import DatasetError, ParameterError
 
 

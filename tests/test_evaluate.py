@@ -1,11 +1,11 @@
-"""Unit tests of mgc.evaluate: balanced accuracy and macro-F1 (segments and tracks) pinned on a hand case."""
+"""Unit tests of mgc.runs.metrics: balanced accuracy and macro-F1 (segments and tracks) pinned on a hand case."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mgc.evaluate import balanced, evaluate_predictions
+from mgc.runs.metrics import balanced, evaluate_predictions
 
 CLASSES = ("a", "b", "c", "d")  # d is never a true class: it counts in neither score
 

@@ -1,4 +1,4 @@
-"""Unit tests of mgc.extract and mgc.cache (dataset-scale extraction), and of the CLI.
+"""Unit tests of mgc.features.extract and mgc.features.cache (dataset-scale extraction), and of the CLI.
 
 Datasets are written at test time (tests/conftest.py); most tests use clips of a few
 seconds so the whole file stays fast on a shared CPU.
@@ -17,11 +17,10 @@ import pytest
 import soundfile as sf
 
 from conftest import write_tiny_dataset
-from mgc import audio, cache, extract
+from mgc import audio
 from mgc.dataset import find_tracks, make_split
 from mgc.errors import ArtifactError, DatasetError, ParameterError
-from mgc.extract import FeatureSet, Skipped, extract_dataset
-from mgc.features import STUDY_PARAMS, track_segments
+from mgc.features import STUDY_PARAMS, FeatureSet, Skipped, cache, extract, extract_dataset, track_segments
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 22050
@@ -109,7 +108,8 @@ def test_bad_files_are_skipped_with_reasons(small, tmp_path, monkeypatch):
     assert set(reasons) == {"tones.00099", "noise.00098"}
     assert reasons["tones.00099"].path == "tones/tones.00099.wav"
     assert "not a readable audio file" in reasons["tones.00099"].reason
-    assert "1.00 s" in reasons["noise.00098"].reason and "shorter than one 3.00-s segment" in reasons["noise.00098"].reason
+    short = reasons["noise.00098"].reason
+    assert "1.00 s" in short and "shorter than one 3.00-s segment" in short
     assert fs.n_tracks == 6 and fs.X.shape == (12, 130, 13)
     assert {r["track_id"] for r in fs.skipped_table()} == {"tones.00099", "noise.00098"}
     # failures are cached too: a warm run does not retry them
@@ -305,7 +305,8 @@ def test_feature_set_save_load_roundtrip(small_features, tmp_path):
     # a loaded table keeps its tracks whole: the track split groups them (1 test track per class), and so
     # refuses this small table, counting its test tracks per class
     with pytest.raises(DatasetError, match=r"'track' split tests only 3 track\(s\) \(clicks 1, noise 1, tones 1\)"):
-        make_split("track", y=back.y, track_ids=back.track_ids, test_size=0.5, validation_size=0.0, classes=back.classes)
+        make_split("track", y=back.y, track_ids=back.track_ids, test_size=0.5, validation_size=0.0,
+                   classes=back.classes)
 
 
 def test_save_needs_npz(small_features, tmp_path):
@@ -369,7 +370,8 @@ def test_study_json_mapping_paths_become_class_names(tmp_path):
     np.testing.assert_array_equal(fs.X, X)
 
 
-@pytest.mark.parametrize("text", ["{not json", '{"mapping": ["a"], "labels": [0]}', '{"mapping": ["a"], "labels": [0], "mfcc": [1, 2]}'])
+@pytest.mark.parametrize("text", ["{not json", '{"mapping": ["a"], "labels": [0]}',
+                                  '{"mapping": ["a"], "labels": [0], "mfcc": [1, 2]}'])
 def test_study_json_errors(tmp_path, text):
     path = tmp_path / "bad.json"
     path.write_text(text)

@@ -1,21 +1,22 @@
-"""Tests of mgc.jobs: background training jobs, their progress, stopping, failure and the job board.
+"""Tests of mgc.training.jobs: background training jobs, their progress, stopping, failure and the job board.
 
 Synchronisation is by ``join(timeout)`` and events set from the training thread, never by sleeping.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from types import SimpleNamespace
 
 import pytest
 
-import mgc.jobs as jobs
+import mgc.training.jobs as jobs
 from mgc.dataset import make_split
 from mgc.errors import DatasetError, ParameterError
-from mgc.jobs import JobBoard, TrainingJob
 from mgc.runs import list_runs
-from mgc.train import TrainConfig
+from mgc.training import TrainConfig
+from mgc.training.jobs import JobBoard, TrainingJob
 
 TIMEOUT = 300  # seconds; a generous bound on a shared CPU, not a synchronisation delay
 
@@ -26,7 +27,7 @@ def _configs(*models, epochs=2, **kw):
 
 @pytest.fixture
 def spy(monkeypatch):
-    """Wrap mgc.jobs.train so that a test can act inside the training thread after each epoch.
+    """Wrap mgc.training.jobs.train so that a test can act inside the training thread after each epoch.
 
     ``spy.after_epoch(job, report)`` is called after the job recorded the epoch.
     """
@@ -51,6 +52,7 @@ def _finish(job):
     return job.snapshot()
 
 
+@pytest.mark.slow
 def test_two_models_run_in_the_background(feature_factory, tmp_path, spy):
     small = feature_factory(tracks_per_class=14, segments=4)  # the track split tests 12 tracks (at least 10)
     job = TrainingJob(small, _configs("mlp", "cnn"), root=tmp_path, dataset_note="tiny")
@@ -88,9 +90,10 @@ def test_two_models_run_in_the_background(feature_factory, tmp_path, spy):
     mlp_pace = during[1]["models"][0]["history"][1]["seconds"]
     assert during[1]["eta_seconds"] == pytest.approx(2 * mlp_pace)
     assert during[3]["eta_seconds"] == pytest.approx(0.0)
-    assert all(a["elapsed_seconds"] <= b["elapsed_seconds"] for a, b in zip(during, during[1:]))
+    assert all(a["elapsed_seconds"] <= b["elapsed_seconds"] for a, b in itertools.pairwise(during))
 
 
+@pytest.mark.slow
 def test_stop_after_the_first_epoch(tiny_features, tmp_path, spy):
     job = TrainingJob(tiny_features, _configs("mlp", "lstm", epochs=3), root=tmp_path)
     spy.job = job

@@ -9,8 +9,8 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from mgc.errors import ParameterError  # noqa: E402
-from mgc.models import BUILDERS, CNN_DEVIATION, MODEL_NAMES, build, build_cnn, build_lstm, build_mlp  # noqa: E402
+from mgc.errors import ParameterError
+from mgc.models import BUILDERS, CNN_DEVIATION, MODEL_NAMES, build, build_cnn, build_lstm, build_mlp
 
 keras = pytest.importorskip("keras")
 layers = keras.layers
@@ -58,11 +58,11 @@ PARAMS = {
 
 
 def _of(model, kind):
-    return [l for l in model.layers if isinstance(l, kind)]
+    return [layer for layer in model.layers if isinstance(layer, kind)]
 
 
 def _kinds(model) -> list[str]:
-    return [type(l).__name__ for l in model.layers]
+    return [type(layer).__name__ for layer in model.layers]
 
 
 # --------------------------------------------------------------------------- #
@@ -136,7 +136,7 @@ def test_cnn_three_conv_blocks_with_pooling_and_batchnorm():
     assert [tuple(p.strides) for p in pools] == [(2, 2)] * 3
     assert all(p.padding == "same" for p in pools)
     # 13 coefficients -> 11 -> 6 -> 4 -> 2 -> 1 -> 1, as the module docstring says
-    assert [tuple(l.output.shape[1:3]) for l in convs + pools] == [
+    assert [tuple(layer.output.shape[1:3]) for layer in convs + pools] == [
         (128, 11), (62, 4), (30, 1), (64, 6), (31, 2), (15, 1)]
     head = _of(model, layers.Dense)
     assert [d.units for d in head] == [64, 10]

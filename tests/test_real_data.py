@@ -19,11 +19,12 @@ import numpy as np
 import pytest
 
 from mgc import audio
-from mgc.classify import classify, classify_signal
+from mgc.analysis import classify, classify_signal
 from mgc.dataset import fault_filtered_lists, find_tracks, make_split, suggested_split
 from mgc.errors import AudioError, DatasetError
-from mgc.extract import extract_dataset
-from mgc.features import clip_windows, track_segments
+from mgc.features import clip_windows, extract_dataset, track_segments
+
+pytestmark = pytest.mark.slow  # reads and extracts the real subset, and trains on it
 
 SR = 22050
 L = 66150
@@ -127,7 +128,7 @@ def test_exact_against_librosa_on_real_clips(mini, rel):
     np.testing.assert_array_equal(audio.load(mini / rel), y)  # same decode as librosa's
     X, seg = track_segments(y)
     assert len(X) >= 9
-    for row, d in zip(X, seg):
+    for row, d in zip(X, seg, strict=True):
         ref = librosa.feature.mfcc(y=y[d * L:(d + 1) * L], sr=SR, n_mfcc=13, n_fft=2048, hop_length=512).T
         tol = np.maximum(1e-4, 4 * np.spacing(np.abs(ref)))  # float32 ulps where |c0| is large
         diff = np.abs(row - ref)
@@ -181,7 +182,8 @@ def test_track_split_works_on_the_subset(mini_features):
     s = make_split("track", y=fs.y, track_ids=fs.track_ids, seed=0, classes=fs.classes)
     sides = [set(fs.track_ids[p]) for p in (s.train, s.validation, s.test)]
     assert not (sides[0] & sides[2]) and not (sides[0] & sides[1]) and not (sides[1] & sides[2])
-    # round(0.25 * n) per genre: 24 -> 6, 68 -> 17, 14 -> 4, 9 -> 2, 10 -> 2, 59 -> 15, 10 -> 2, 11 -> 3, 8 -> 2, 68 -> 17
+    # round(0.25 * n) per genre: 24 -> 6, 68 -> 17, 14 -> 4, 9 -> 2, 10 -> 2, 59 -> 15, 10 -> 2, 11 -> 3, 8 -> 2,
+    # 68 -> 17
     assert _tracks_per_class(fs, s.test) == {"blues": 6, "classical": 17, "country": 4, "disco": 2, "hiphop": 2,
                                              "jazz": 15, "metal": 2, "pop": 3, "reggae": 2, "rock": 17}
 
@@ -231,7 +233,7 @@ SPEECH = ("198-209-0000.ogg", "3436-172162-0000.ogg", "5703-47212-0000.ogg")  # 
 @pytest.fixture(scope="module")
 def ff_run(mini_features, tmp_path_factory):
     """A 3-epoch MLP on the ten-genre subset, fault-filtered (tested on valid), with its fitted checks."""
-    from mgc.train import TrainConfig, train
+    from mgc.training import TrainConfig, train
 
     return train(mini_features, TrainConfig(model="mlp", split="fault-filtered", epochs=3, batch_size=64),
                  root=tmp_path_factory.mktemp("real-runs"), run_id="gtzan10-ff-mlp")
@@ -242,7 +244,7 @@ def _kinds(flags) -> list[str]:
 
 
 def test_the_quick_run_is_fault_filtered_tested_on_valid(ff_run):
-    from mgc.trust import load_trust
+    from mgc.runs import load_trust
 
     split = ff_run.manifest["split"]
     assert ff_run.protocol == "fault-filtered (tested on valid)"
@@ -257,7 +259,7 @@ def test_the_quick_run_is_fault_filtered_tested_on_valid(ff_run):
 
 @pytest.mark.parametrize("name", SPEECH)
 def test_speech_is_flagged_not_music(shared_data, ff_run, name):
-    from mgc.trust import load_trust
+    from mgc.runs import load_trust
 
     res = classify(shared_data / "librosa" / name, [ff_run])
     assert not res.trusted
@@ -281,19 +283,20 @@ def test_white_noise_and_a_pure_tone_are_flagged_not_music(ff_run):
 
 
 def test_most_real_clips_of_the_train_part_pass_the_not_music_check(mini_features, ff_run):
-    from mgc.trust import load_trust
+    from mgc.runs import load_trust
 
     trust = load_trust(ff_run)
     fs = mini_features
     train_tracks = ff_run.manifest["split"]["track_ids"]["train"]
-    flagged = [t for t in train_tracks if any(trust.music_check(fs.X[fs.track_ids == t])[k] for k in ("atypical", "stationary"))]
+    flagged = [t for t in train_tracks
+               if any(trust.music_check(fs.X[fs.track_ids == t])[k] for k in ("atypical", "stationary"))]
     assert len(train_tracks) == 152
     assert len(flagged) <= 0.1 * len(train_tracks), flagged  # at least 90 % pass
 
 
 def test_a_real_clip_classified_from_its_file_is_checked_like_its_features(mini, mini_features, ff_run):
     """The clip path (decode, windows) and the extracted features give the same not-music scores."""
-    from mgc.trust import load_trust
+    from mgc.runs import load_trust
 
     trust = load_trust(ff_run)
     res = classify(mini / "genres" / "rock" / "rock.00000.flac", [ff_run])

@@ -1,4 +1,5 @@
-"""Unit tests of mgc.represent and the Explore figures of mgc.plots, on synthetic signals."""
+"""Unit tests of mgc.audio.represent, mgc.audio.examples, mgc.dataset.survey and the Explore figures of mgc.plots,
+on synthetic signals."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import plotly.graph_objects as go
 import pytest
 import soundfile as sf
 
-from mgc import config, plots, represent
-from mgc.dataset import find_tracks
+from mgc import config, plots
+from mgc.audio import examples, represent
+from mgc.dataset import dataset_survey, find_tracks
 from mgc.errors import AudioError, MgcError, ParameterError
 
 SR = config.SR
@@ -211,10 +213,10 @@ def test_signal_errors():
 def test_example_clips_skip_files_that_would_be_downloaded(tmp_path, monkeypatch):
     # a file with the right name but the wrong content: librosa.ex would fetch it again
     (tmp_path / "sorohanro_-_solo-trumpet-06.ogg").write_bytes(b"not the real file")
-    monkeypatch.setattr(represent, "_librosa_data_dir", lambda: tmp_path)
-    assert represent.example_clips() == []
+    monkeypatch.setattr(examples, "_librosa_data_dir", lambda: tmp_path)
+    assert examples.example_clips() == []
     with pytest.raises(ParameterError, match="example='trumpet' is not available offline"):
-        represent.example_path("trumpet")
+        examples.example_path("trumpet")
 
 
 LIBROSA_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "librosa"
@@ -223,8 +225,8 @@ LIBROSA_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "libros
 @pytest.mark.skipif(not (LIBROSA_DATA / "sorohanro_-_solo-trumpet-06.ogg").is_file(),
                     reason="librosa example data not present in ../shared/data/librosa")
 def test_example_clips_found_offline(monkeypatch):
-    monkeypatch.setattr(represent, "_librosa_data_dir", lambda: LIBROSA_DATA)
-    keys = {c.key: c for c in represent.example_clips()}
+    monkeypatch.setattr(examples, "_librosa_data_dir", lambda: LIBROSA_DATA)
+    keys = {c.key: c for c in examples.example_clips()}
     assert "trumpet" in keys
     assert keys["trumpet"].path.is_file()
 
@@ -236,7 +238,7 @@ def test_dataset_survey_reports_unreadable_files(tmp_path):
         for i in range(n):
             sf.write(folder / f"{label}.{i:05d}.wav", np.zeros(SR, dtype=np.float32), SR)
     (tmp_path / "genres" / "rock" / "rock.00009.wav").write_bytes(b"RIFF garbage")
-    survey = represent.dataset_survey(find_tracks(tmp_path))
+    survey = dataset_survey(find_tracks(tmp_path))
     assert survey.counts == {"blues": 2, "rock": 2}
     assert len(survey.table) == 4
     assert survey.table["duration"].dropna().tolist() == pytest.approx([1.0, 1.0, 1.0])

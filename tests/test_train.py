@@ -1,4 +1,5 @@
-"""Unit tests of mgc.train and mgc.runs on tiny synthetic features (a few epochs, seconds each)."""
+"""Unit tests of mgc.training.fit, mgc.analysis.evaluate and mgc.runs on tiny synthetic features
+(a few epochs, seconds each)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import shutil
 import numpy as np
 import pytest
 
+from mgc.analysis import evaluate_run, seen_tracks
 from mgc.dataset import make_split, refit_split
 from mgc.errors import ArtifactError, DatasetError, ParameterError
 from mgc.models import CNN_DEVIATION
 from mgc.runs import FILES, OPTIONAL_FILES, check_id, delete_run, list_runs, load_run, save_run
-from mgc.train import RECIPES, TrainConfig, evaluate_run, seen_tracks, train
+from mgc.training import RECIPES, TrainConfig, train
 
 LOGS = ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse")
 
@@ -42,12 +44,14 @@ def run(tiny_features, root):
 # --------------------------------------------------------------------------- #
 # What a run stores
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_run_folder_holds_every_file_and_no_temporary(run, root):
     assert run.id == "base" and run.path == root / "base"
     assert sorted(p.name for p in run.path.iterdir()) == sorted(FILES + OPTIONAL_FILES)  # trust.json: every run has it
     assert not [p for p in root.iterdir() if p.name.startswith(".tmp-")]
 
 
+@pytest.mark.slow
 def test_manifest(run, tiny_features):
     m = run.manifest
     for key in ("model", "recipe", "status", "split", "dataset", "config", "versions"):
@@ -76,6 +80,7 @@ def test_manifest(run, tiny_features):
     assert m["metrics_from"] is None and m["tags"] == []
 
 
+@pytest.mark.slow
 def test_history_has_every_curve_per_epoch(run):
     h = run.history
     assert h["epoch"] == [1, 2]
@@ -86,6 +91,7 @@ def test_history_has_every_curve_per_epoch(run):
     assert all(0 <= v <= np.sqrt(2) for v in h["rmse"] + h["val_rmse"])
 
 
+@pytest.mark.slow
 def test_metrics_agree_with_stored_predictions(run):
     m, p = run.metrics, run.predictions()
     assert set(p) == {"track_ids", "segment_index", "y_true", "probs"}
@@ -99,18 +105,20 @@ def test_metrics_agree_with_stored_predictions(run):
     assert sorted(np.unique(p["track_ids"]).tolist()) == run.manifest["split"]["track_ids"]["test"]
 
 
+@pytest.mark.slow
 def test_model_loads_safely_and_reproduces_stored_probabilities(run, tiny_features):
     p = run.predictions()
     model = run.model()
     assert run.model() is model  # loaded once
     assert model.name == "mlp" and not model.compiled
-    row = {(t, s): i for i, (t, s) in enumerate(zip(tiny_features.track_ids, tiny_features.segment_index))}
-    rows = [row[(t, s)] for t, s in zip(p["track_ids"], p["segment_index"])]
+    row = {(t, s): i for i, (t, s) in enumerate(zip(tiny_features.track_ids, tiny_features.segment_index, strict=True))}
+    rows = [row[(t, s)] for t, s in zip(p["track_ids"], p["segment_index"], strict=True)]
     np.testing.assert_array_equal(tiny_features.y[rows], p["y_true"])
     probs = model.predict(tiny_features.X[rows], batch_size=256, verbose=0)
     np.testing.assert_allclose(probs, p["probs"], rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_track_split_keeps_test_tracks_out_of_training(run, tiny_features):
     p = run.predictions()
     split = _split(tiny_features, run)
@@ -127,6 +135,7 @@ def test_track_split_keeps_test_tracks_out_of_training(run, tiny_features):
         assert sorted(p["segment_index"][p["track_ids"] == t]) == list(range(10))
 
 
+@pytest.mark.slow
 def test_evaluate_run_on_the_same_split_gives_the_stored_metrics(run, tiny_features):
     m = evaluate_run(run, tiny_features, split="track")
     for k in ("segment_accuracy", "track_accuracy_vote", "track_accuracy_mean", "n_segments", "n_tracks"):
@@ -137,6 +146,7 @@ def test_evaluate_run_on_the_same_split_gives_the_stored_metrics(run, tiny_featu
     assert m["excluded_tracks"] == 0 and m["excluded_examples"] == []  # its own test part: nothing heard
 
 
+@pytest.mark.slow
 def test_evaluate_run_on_all_segments_scores_only_the_tracks_it_never_heard(run, tiny_features, feature_factory):
     m = evaluate_run(run, tiny_features)
     # the 24 train and 6 validation tracks are dropped: the 12 test tracks are left
@@ -153,6 +163,7 @@ def test_evaluate_run_on_all_segments_scores_only_the_tracks_it_never_heard(run,
 # --------------------------------------------------------------------------- #
 # Stopping, determinism, recipes
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_should_stop_ends_the_run_after_the_epoch(tiny_features, tmp_path):
     seen = []
     r = train(tiny_features, TrainConfig(model="mlp", split="track", epochs=3, batch_size=16),
@@ -165,6 +176,7 @@ def test_should_stop_ends_the_run_after_the_epoch(tiny_features, tmp_path):
     assert r.predictions()["probs"].shape == (120, 3)  # a stopped run is still evaluated and stored
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_history(run, tiny_features, tmp_path):
     again = _fit(tiny_features, tmp_path, "again", seed=3)
     for k in LOGS:
@@ -173,18 +185,21 @@ def test_same_seed_gives_the_same_history(run, tiny_features, tmp_path):
     assert again.manifest["split"] == run.manifest["split"]
 
 
+@pytest.mark.slow
 def test_another_seed_gives_another_split(run, tiny_features):
     a = make_split("track", y=tiny_features.y, track_ids=tiny_features.track_ids, seed=3)
     b = make_split("track", y=tiny_features.y, track_ids=tiny_features.track_ids, seed=4)
     assert not np.array_equal(a.test, b.test)
 
 
+@pytest.mark.slow
 def test_improved_recipe_standardises_with_the_training_mean(tiny_features, tmp_path):
     import keras
 
     r = _fit(tiny_features, tmp_path, "improved", recipe="improved", seed=1)
     cfg = r.manifest["config"]
-    assert (cfg["standardize"], cfg["early_stopping"], cfg["class_weight"], cfg["learning_rate"]) == (True, 0, True, 1e-3)
+    settings = (cfg["standardize"], cfg["early_stopping"], cfg["class_weight"], cfg["learning_rate"])
+    assert settings == (True, 0, True, 1e-3)
     assert (cfg["random_windows"], cfg["lr_schedule"], cfg["epochs"], cfg["mixup"]) == (True, "cosine", 2, 0.4)
     assert RECIPES["improved"]["standardize"] and not RECIPES["study"]["standardize"]
     model = r.model()
@@ -200,6 +215,7 @@ def test_improved_recipe_standardises_with_the_training_mean(tiny_features, tmp_
     assert r.manifest["best_epoch"] is None  # no early stopping in the recipe
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("monitor", ["val_accuracy", "val_loss"])
 def test_early_stopping_keeps_the_best_epoch_of_its_monitor(tiny_features, tmp_path, monitor):
     r = _fit(tiny_features, tmp_path, monitor, epochs=4, early_stopping=1, monitor=monitor, learning_rate=0.05)
@@ -209,6 +225,7 @@ def test_early_stopping_keeps_the_best_epoch_of_its_monitor(tiny_features, tmp_p
     assert r.manifest["epochs_run"] <= min(4, best + 1)  # patience 1: one epoch past the best at most
 
 
+@pytest.mark.slow
 def test_study_cnn_run_records_the_deviation(tmp_path, feature_factory):
     small = feature_factory(tracks_per_class=2, segments=4)  # 24 segments: the smallest useful fit
     r = _fit(small, tmp_path, "cnn", model="cnn", split="segment", epochs=1, batch_size=32)
@@ -219,6 +236,7 @@ def test_study_cnn_run_records_the_deviation(tmp_path, feature_factory):
     assert r.manifest["split"]["segments"] == {"train": 14, "validation": 4, "test": 6}
 
 
+@pytest.mark.slow
 def test_fault_filtered_split_of_unlisted_tracks_fails_before_training(tiny_features, tmp_path):
     with pytest.raises(DatasetError, match="fault-filtered"):
         _fit(tiny_features, tmp_path, "ff", split="fault-filtered")
@@ -256,6 +274,7 @@ def test_resolved_fills_the_recipe_and_keeps_overrides():
     assert TrainConfig(recipe="study").resolved().input_noise == 0.0
 
 
+@pytest.mark.slow
 def test_evaluate_run_uses_the_runs_own_test_fraction(run, tiny_features, tmp_path):
     # the stored run, as if trained with test_size=0.5 (7 of 14 tracks per class tested), still
     # recording the tracks it heard under 0.25: those are dropped from the larger test part
@@ -277,6 +296,7 @@ def test_evaluate_run_uses_the_runs_own_test_fraction(run, tiny_features, tmp_pa
 # --------------------------------------------------------------------------- #
 # The run store
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_list_runs_reports_damaged_folders_and_ignores_hidden_ones(run, tmp_path):
     shutil.copytree(run.path, tmp_path / "good")
     shutil.copytree(run.path, tmp_path / "badjson")
@@ -325,6 +345,7 @@ def test_load_and_delete_refuse_unsafe_ids(tmp_path):
         delete_run("../x", root=tmp_path)
 
 
+@pytest.mark.slow
 def test_delete_run(run, tmp_path):
     shutil.copytree(run.path, tmp_path / "doomed")
     shutil.copytree(run.path, tmp_path / "kept")
@@ -337,6 +358,7 @@ def test_delete_run(run, tmp_path):
         load_run("doomed", root=tmp_path)
 
 
+@pytest.mark.slow
 def test_save_run_refuses_to_overwrite_and_leaves_nothing_when_it_fails(run, tmp_path):
     parts = dict(manifest=run.manifest, history=run.history, metrics=run.metrics, predictions=run.predictions())
     with pytest.raises(ArtifactError, match="exists already"):
@@ -351,6 +373,7 @@ def test_save_run_refuses_to_overwrite_and_leaves_nothing_when_it_fails(run, tmp
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_unsafe_model_file_is_refused(run, tmp_path):
     import keras
 
@@ -365,17 +388,20 @@ def test_unsafe_model_file_is_refused(run, tmp_path):
         stored.model()
 
 
+@pytest.mark.slow
 def test_load_run_by_folder_path(run):
     again = load_run(run.path)
     assert again.id == "base" and again.metrics == run.metrics
 
 
+@pytest.mark.slow
 def test_load_run_by_id_prefers_the_runs_folder_to_the_working_folder(run, tmp_path, monkeypatch):
     (tmp_path / "base").mkdir()  # an unrelated folder that happens to share the run's id
     monkeypatch.chdir(tmp_path)
     assert load_run("base", root=run.path.parent).path == run.path
 
 
+@pytest.mark.slow
 def test_damaged_model_and_predictions_files_raise_artifact_errors(run, tmp_path):
     shutil.copytree(run.path, tmp_path / "damaged")
     model_bytes = (run.path / "model.keras").read_bytes()
@@ -388,6 +414,7 @@ def test_damaged_model_and_predictions_files_raise_artifact_errors(run, tmp_path
         damaged.predictions()
 
 
+@pytest.mark.slow
 def test_the_stored_model_carries_no_optimizer_state(run, tmp_path):
     import zipfile
 
@@ -400,6 +427,7 @@ def test_the_stored_model_carries_no_optimizer_state(run, tmp_path):
         assert "layers" in f
 
 
+@pytest.mark.slow
 def test_overrides_are_recorded_and_marked_in_the_label(tiny_features, tmp_path):
     assert TrainConfig(recipe="study").overrides() == {}
     assert TrainConfig(recipe="study", standardize=False, learning_rate=1e-4).overrides() == {}  # the recipe's own
@@ -410,6 +438,7 @@ def test_overrides_are_recorded_and_marked_in_the_label(tiny_features, tmp_path)
     assert r.recipe_label == "study*" and "· study* ·" in r.label
 
 
+@pytest.mark.slow
 def test_cosine_schedule_decays_the_learning_rate_to_zero(tiny_features, tmp_path, monkeypatch):
     import keras
 
@@ -438,12 +467,14 @@ def _rows_of(features, keep):
                                segment_index=features.segment_index[keep])
 
 
+@pytest.mark.slow
 def test_seen_tracks_are_the_train_and_validation_parts(run):
     ids = run.manifest["split"]["track_ids"]
     assert seen_tracks(run) == set(ids["train"]) | set(ids["validation"])
     assert len(seen_tracks(run)) == 30 and not seen_tracks(run) & set(ids["test"])
 
 
+@pytest.mark.slow
 def test_evaluate_run_on_heard_tracks_only_is_refused(run, tiny_features):
     heard = _rows_of(tiny_features, np.isin(tiny_features.track_ids, sorted(seen_tracks(run))))
     with pytest.raises(DatasetError) as e:
@@ -453,6 +484,7 @@ def test_evaluate_run_on_heard_tracks_only_is_refused(run, tiny_features):
     assert "e.g. a.0" in msg and "nothing honest is left to score" in msg
 
 
+@pytest.mark.slow
 def test_evaluate_run_on_tracks_it_never_heard_excludes_nothing(run, tiny_features):
     renamed = dataclasses.replace(tiny_features, track_ids=np.char.replace(tiny_features.track_ids, ".", ".1"))
     m = evaluate_run(run, renamed)  # other ids: tracks of other songs, as far as the run can tell
@@ -460,7 +492,9 @@ def test_evaluate_run_on_tracks_it_never_heard_excludes_nothing(run, tiny_featur
     assert m["n_tracks"] == 42 and m["n_segments"] == 420
 
 
-def test_evaluate_run_of_a_run_that_does_not_record_its_tracks_excludes_nothing_and_says_so(run, tiny_features, tmp_path):
+@pytest.mark.slow
+def test_evaluate_run_of_a_run_that_does_not_record_its_tracks_excludes_nothing_and_says_so(run, tiny_features,
+                                                                                            tmp_path):
     shutil.copytree(run.path, tmp_path / "old")
     manifest = json.loads((tmp_path / "old" / "manifest.json").read_text())
     del manifest["split"]["track_ids"]
@@ -489,6 +523,7 @@ def ff(ff_features_factory, root):
     return fs, twin, refit
 
 
+@pytest.mark.slow
 def test_fault_filtered_run_records_its_protocol_and_thin_classes(ff):
     fs, twin, _ = ff
     split = twin.manifest["split"]
@@ -504,6 +539,7 @@ def test_fault_filtered_run_records_its_protocol_and_thin_classes(ff):
     assert trust["fitted_on"] == "fault-filtered (tested on valid) split, valid part (12 tracks)"
 
 
+@pytest.mark.slow
 def test_evaluate_run_on_the_fault_filtered_split_gives_the_stored_metrics(ff):
     fs, twin, _ = ff
     m = evaluate_run(twin, fs, split="fault-filtered")
@@ -512,6 +548,7 @@ def test_evaluate_run_on_the_fault_filtered_split_gives_the_stored_metrics(ff):
     assert m["track_balanced_accuracy"] == pytest.approx(twin.metrics["track_balanced_accuracy"])
 
 
+@pytest.mark.slow
 def test_forcing_the_missing_test_list_fails_before_training(ff, tmp_path):
     fs, _, _ = ff
     with pytest.raises(DatasetError, match=r"tests only 1 track\(s\) \(blues 0, jazz 0, rock 1\)"):
@@ -519,6 +556,7 @@ def test_forcing_the_missing_test_list_fails_before_training(ff, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_refit_carries_its_twins_scores_and_checks(ff):
     fs, twin, refit = ff
     m = refit.manifest
@@ -537,6 +575,7 @@ def test_a_refit_carries_its_twins_scores_and_checks(ff):
     assert left["excluded_tracks"] == 36 and left["n_tracks"] == 1
 
 
+@pytest.mark.slow
 def test_metrics_from_is_required_exactly_for_a_split_without_test_part(ff, tmp_path):
     fs, twin, _ = ff
     cfg = TrainConfig(model="mlp", split="fault-filtered", epochs=1, batch_size=16)
@@ -549,6 +588,7 @@ def test_metrics_from_is_required_exactly_for_a_split_without_test_part(ff, tmp_
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_refit_refuses_a_twin_of_other_classes(ff, run, tmp_path):
     fs, twin, _ = ff
     refit = refit_split(track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id,
@@ -559,13 +599,15 @@ def test_a_refit_refuses_a_twin_of_other_classes(ff, run, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_refits_per_class_table_notes_its_twins_test_part(ff):
-    from mgc.report import per_class_table
+    from mgc.analysis import per_class_table
 
     _, twin, refit = ff
     assert per_class_table(refit)["note"].tolist() == per_class_table(twin)["note"].tolist()
 
 
+@pytest.mark.slow
 def test_a_refit_of_a_twin_in_another_folder_leaves_no_half_run(ff, tmp_path):
     fs, twin, _ = ff
     refit = refit_split(track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id,

@@ -1,4 +1,4 @@
-"""Unit tests of mgc.trust: fitting the four checks on synthetic windows, and the flags they raise."""
+"""Unit tests of mgc.runs.trust: fitting the four checks on synthetic windows, and the flags they raise."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mgc.classify import ModelAnswer
+from mgc.analysis import ModelAnswer
 from mgc.config import MODEL_TITLES
 from mgc.errors import ArtifactError, ParameterError
-from mgc.trust import FALLBACK, FILE, KINDS, Trust, assess, fit, load_trust, shape_variation, window_descriptors
+from mgc.runs.trust import FALLBACK, FILE, KINDS, Trust, assess, fit, load_trust, shape_variation, window_descriptors
 
 CLASSES = ["a", "b", "c"]
 WINDOWS = 4
@@ -49,8 +49,8 @@ def fitted():
         right = t < 12
         probs.append(_window_probs("right" if right else "wrong"))
         y += [0 if right else 1] * WINDOWS  # the wrong ones are b tracks answered a
-    data = fit(X_train=X_train, X_eval=X_eval, eval_track_ids=tids, eval_probs=np.concatenate(probs), eval_y=np.array(y),
-               fitted_on="synthetic valid part")
+    data = fit(X_train=X_train, X_eval=X_eval, eval_track_ids=tids, eval_probs=np.concatenate(probs),
+               eval_y=np.array(y), fitted_on="synthetic valid part")
     return {"data": data, "trust": Trust(json.loads(json.dumps(data))), "X_eval": X_eval, "rng": rng}
 
 

@@ -25,10 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-
-from mgc.crossval import cross_validate, load_results, summarize
-from mgc.extract import extract_dataset
-from mgc.train import TrainConfig
+from mgc.features import extract_dataset
+from mgc.training import TrainConfig, cross_validate, load_results, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["classical", "jazz", "rock"]

@@ -24,10 +24,9 @@ import sys
 from pathlib import Path
 
 from mgc.dataset import refit_split
-from mgc.extract import extract_dataset
-from mgc.runs import delete_run, load_run, runs_dir
-from mgc.train import TrainConfig, train
-from mgc.trust import fit_trust
+from mgc.features import extract_dataset
+from mgc.runs import delete_run, fit_trust, load_run, runs_dir
+from mgc.training import TrainConfig, recipe_values, train
 
 PREFIX = "gtzan10"
 SPLITS = {"segment": "segment", "track": "track", "ff": "fault-filtered"}
@@ -47,7 +46,7 @@ def _report(run) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan-mini"))
-    p.add_argument("--epochs", type=int, default=None, help="default: the recipe's (study 100, improved 60)")
+    p.add_argument("--epochs", type=int, default=None, help=f"default: the recipe's ({recipe_values('epochs')})")
     p.add_argument("--models", default="mlp,cnn,lstm")
     p.add_argument("--only", help="comma-separated run ids to (re)make")
     p.add_argument("--plan", help=f"comma-separated split:recipe pairs (default: {','.join(PLAN)})")

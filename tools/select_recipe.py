@@ -22,11 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from mgc.crossval import cross_validate, load_results, summarize
 from mgc.dataset import make_split
-from mgc.extract import extract_dataset
+from mgc.features import extract_dataset
 from mgc.runs import load_run, runs_dir
-from mgc.train import RECIPES, TrainConfig
+from mgc.training import RECIPES, TrainConfig, cross_validate, load_results, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 

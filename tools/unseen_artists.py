@@ -4,7 +4,7 @@
 
 Loads the six runs ``<prefix>-{study,improved}-{mlp,cnn,lstm}`` of the run store
 (``$MGC_ARTIFACTS/runs``; missing ones are skipped with a note), checks that they
-were tested on the same tracks, fits the RBF-SVM baseline of :mod:`mgc.baseline`
+were tested on the same tracks, fits the RBF-SVM baseline of :mod:`mgc.analysis.baseline`
 on the runs' train part (the tracks the networks learned from; their validation
 part, used by the networks only to stop early, is not given to the SVM) and tests
 it on the runs' test tracks. It prints three markdown tables:
@@ -26,15 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mgc.baseline import paired_tracks, svm_baseline
-from mgc.config import MODEL_TITLES
+from mgc.analysis import paired_tracks, svm_baseline
+from mgc.config import MODEL_NAMES, model_title
 from mgc.errors import MgcError
-from mgc.evaluate import evaluate_predictions
-from mgc.extract import extract_dataset
-from mgc.runs import load_run, runs_dir
+from mgc.features import extract_dataset
+from mgc.runs import evaluate_predictions, load_run, runs_dir
 
 RECIPES = ("study", "improved")
-MODELS = ("mlp", "cnn", "lstm")
 THIN = 3  # genres with fewer test tracks than this are marked
 SVM = "svm"
 
@@ -55,7 +53,7 @@ def load_reference_runs(prefix: str) -> tuple[dict, list[str]]:
     """The runs ``<prefix>-<recipe>-<model>`` keyed by ``(recipe, model)``, and a note per missing one."""
     runs, notes = {}, []
     for recipe in RECIPES:
-        for model in MODELS:
+        for model in MODEL_NAMES:
             run_id = f"{prefix}-{recipe}-{model}"
             try:
                 run = load_run(run_id)
@@ -106,7 +104,7 @@ def _title(key) -> str:
     if key == SVM:
         return "SVM"
     recipe, model = key
-    return f"{MODEL_TITLES.get(model, model)} {recipe}"
+    return f"{model_title(model)} {recipe}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
           "balanced accuracy nor macro-F1.")
 
     # --- (c) paired ----------------------------------------------------------------------------------
-    pairs = [(("improved", m), ("study", m)) for m in MODELS if ("improved", m) in runs and ("study", m) in runs]
+    pairs = [(("improved", m), ("study", m)) for m in MODEL_NAMES if ("improved", m) in runs and ("study", m) in runs]
     nets = [k for k in keys if k != SVM]
     best = max(nets, key=lambda k: (metrics[k]["track_accuracy_mean"], metrics[k]["track_balanced_accuracy"] or 0))
     pairs.append((best, SVM))

@@ -4,7 +4,7 @@
 segment summarised by the mean and standard deviation of its MFCCs over frames
 (:func:`segment_stats`), standardised, and classified by an RBF support-vector
 machine. It returns per-segment probabilities in the networks' layout, so
-:func:`mgc.evaluate.evaluate_predictions` scores it exactly like them (a track is
+:func:`mgc.runs.evaluate_predictions` scores it exactly like them (a track is
 decided by the mean probability of its segments).
 
 :func:`paired_tracks` compares two models tested on the same tracks: how many
@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
-if TYPE_CHECKING:  # the type only: importing extraction (librosa) is not needed here
-    from .extract import FeatureSet
+if TYPE_CHECKING:
+    from ..features import FeatureSet
 
 #: The SVM's fixed settings (scikit-learn's defaults for ``C`` and ``gamma``); never tuned on a test part.
 SVM_DEFAULTS = {"C": 1.0, "gamma": "scale", "kernel": "rbf", "class_weight": "balanced"}
@@ -36,7 +36,7 @@ def segment_stats(X: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     X : np.ndarray [shape=(n, frames, n_mfcc)]
-        Segments, as in :attr:`mgc.extract.FeatureSet.X`.
+        Segments, as in :attr:`mgc.features.FeatureSet.X`.
 
     Returns
     -------

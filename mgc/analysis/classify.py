@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .audio import Source, check_signal, decode
-from .errors import ParameterError
-from .features import FeatureParams, clip_windows
-from .runs import Run
-from .trust import assess, load_trust
+from ..audio import Source, check_signal, decode
+from ..errors import ParameterError
+from ..features import FeatureParams, clip_windows
+from ..runs import Run, assess, load_trust
 
 #: Windows go to a model in batches of exactly this many rows (the last one padded):
 #: TensorFlow traces a new graph for every new batch size, which costs 0.2-1 s per
@@ -98,7 +97,7 @@ class ClipResult:
 
     @property
     def trusted(self) -> bool:
-        """True when no check (:mod:`mgc.trust`) raised a flag."""
+        """True when no check (:mod:`mgc.runs.trust`) raised a flag."""
         return not self.flags
 
 
@@ -133,7 +132,7 @@ def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "cli
         Window start times in seconds.
     answers : list of ModelAnswer
     flags : list of dict
-        What :func:`mgc.trust.assess` found (empty: nothing to distrust). A run
+        What :func:`mgc.runs.trust.assess` found (empty: nothing to distrust). A run
         without fitted checks adds a ``no-checks`` note instead.
     """
     params = check_compatible(runs)
@@ -149,7 +148,7 @@ def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "cli
         answers.append(ModelAnswer(run.id, run.label, run.model_name, run.classes, probs, probs.mean(axis=0)))
     trusts = [load_trust(run) for run in runs]
     flags = assess(answers, X, trusts)
-    for run, t in zip(runs, trusts):
+    for run, t in zip(runs, trusts, strict=True):
         if t is None:
             flags.append({"kind": "no-checks", "run": run.id, "message": (
                 f"Run {run.id!r} has no fitted trust checks (made before they existed, or its trust.json is missing): "
@@ -177,7 +176,7 @@ def classify(source: Source, runs: list[Run], *, name: str | None = None, max_du
     -------
     ClipResult
         With ``flags``: why the answer should not be trusted (empty when nothing
-        was found; see :mod:`mgc.trust`).
+        was found; see :mod:`mgc.runs.trust`).
 
     Raises
     ------

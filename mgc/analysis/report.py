@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .config import MODEL_TITLES, PAPER_TABLE2
-from .errors import ParameterError
-from .runs import Run
+from ..config import MODEL_NAMES, PAPER_TABLE2, model_title
+from ..dataset import THIN_CLASS_TRACKS
+from ..errors import ParameterError
+from ..runs import Run
 
 
 def _r(value, digits: int = 4):
@@ -29,7 +30,7 @@ def table2(runs: list[Run]) -> pd.DataFrame:
         # the paper's task and protocol: ten genres, random split over segments
         paper = PAPER_TABLE2.get(man["model"], {}) if len(r.classes) == 10 and man["split"]["name"] == "segment" else {}
         rows.append({
-            "model": MODEL_TITLES.get(man["model"], man["model"]),
+            "model": model_title(man["model"]),
             "protocol": r.protocol,
             "recipe": r.recipe_label,
             "classes": len(r.classes),
@@ -75,16 +76,20 @@ def leakage_ladder(runs: list[Run]) -> pd.DataFrame | None:
         key = (r.manifest["model"], r.recipe_label, tuple(r.classes))
         found.setdefault(key, {}).setdefault(r.manifest["split"]["name"], r)
     rows = []
-    order = {m: i for i, m in enumerate(MODEL_TITLES)}
-    for (model, recipe, classes), by in sorted(found.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1] != "study",
-                                                                                kv[0][1], -len(kv[0][2]))):
+    order = {m: i for i, m in enumerate(MODEL_NAMES)}
+
+    def rank(item):  # network, then the study's recipe first, then the most classes
+        (model, recipe, classes), _ = item
+        return order.get(model, 9), recipe != "study", recipe, -len(classes)
+
+    for (model, recipe, classes), by in sorted(found.items(), key=rank):
         above = None
         for name, why in LADDER:
             if name not in by:
                 continue
             r = by[name]
             m = r.metrics
-            row = {"model": MODEL_TITLES.get(model, model), "recipe": recipe, "classes": len(classes),
+            row = {"model": model_title(model), "recipe": recipe, "classes": len(classes),
                    "protocol": r.protocol, "test tracks": m.get("n_tracks"),
                    "segment accuracy": round(m["segment_accuracy"], 3),
                    "track accuracy": _r(m.get("track_accuracy_mean"), 3),
@@ -92,7 +97,8 @@ def leakage_ladder(runs: list[Run]) -> pd.DataFrame | None:
                    "drop (track acc)": None, "drop (balanced)": None, "why": why,
                    "run": r.id}
             if above is not None:
-                for col, metric in (("drop (track acc)", "track_accuracy_mean"), ("drop (balanced)", "track_balanced_accuracy")):
+                for col, metric in (("drop (track acc)", "track_accuracy_mean"),
+                                    ("drop (balanced)", "track_balanced_accuracy")):
                     a, b = above.metrics.get(metric), m.get(metric)
                     row[col] = None if a is None or b is None else round(a - b, 3)
             rows.append(row)
@@ -101,7 +107,7 @@ def leakage_ladder(runs: list[Run]) -> pd.DataFrame | None:
 
 
 def score_row(m: dict) -> pd.DataFrame:
-    """One line of the scores in a metrics dict (:func:`mgc.evaluate.evaluate_predictions`)."""
+    """One line of the scores in a metrics dict (:func:`mgc.runs.evaluate_predictions`)."""
     return pd.DataFrame([{
         "tracks": m.get("n_tracks"), "segments": m["n_segments"],
         "track accuracy": _r(m.get("track_accuracy_mean"), 3),
@@ -119,8 +125,6 @@ def per_class_table(run: Run, level: str = "tracks") -> pd.DataFrame:
     (fewer than :data:`mgc.dataset.THIN_CLASS_TRACKS` test tracks), whose recall
     rests on one or two songs.
     """
-    from .dataset import THIN_CLASS_TRACKS
-
     if level not in ("tracks", "segments"):
         raise ParameterError(f"level={level!r} must be 'tracks' or 'segments'")
     rows = run.metrics.get("track_per_class") if level == "tracks" else run.metrics["per_class"]
@@ -149,3 +153,18 @@ def misclassified(run: Run, track_paths: dict[str, str] | None = None) -> pd.Dat
                          "segments": t["segments"], "path": (track_paths or {}).get(t["track_id"], "")})
     return pd.DataFrame(rows, columns=["track", "true", "predicted", "confidence", "majority vote", "segments", "path"])
 
+
+def runs_table(runs: list[Run]) -> pd.DataFrame:
+    """One line per stored run, for an overview: model, protocol, recipe, classes, scores, epochs, status."""
+    rows = []
+    for r in runs:
+        m, man = r.metrics, r.manifest
+        rows.append({
+            "run": r.id, "model": model_title(man["model"]), "protocol": r.protocol,
+            "recipe": r.recipe_label, "classes": len(man["dataset"]["classes"]),
+            "segment acc": round(m["segment_accuracy"], 3),
+            "track acc": _r(m.get("track_accuracy_mean"), 3),
+            "balanced": _r(m.get("track_balanced_accuracy"), 3),
+            "epochs": man["epochs_run"], "status": man["status"],
+        })
+    return pd.DataFrame(rows)

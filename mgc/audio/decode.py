@@ -17,8 +17,8 @@ from typing import BinaryIO, Union
 import numpy as np
 import soundfile as sf
 
-from .config import SR
-from .errors import AudioError, ParameterError
+from ..config import SR
+from ..errors import AudioError, ParameterError, check_positive_int
 
 Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
 
@@ -176,8 +176,7 @@ def decode(
     ParameterError
         ``sr`` or ``max_duration`` out of range.
     """
-    if not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ParameterError(f"sr={sr!r} must be a positive integer (Hz)")
+    check_positive_int("sr", sr, unit="Hz")
     if max_duration is not None and not max_duration > 0:
         raise ParameterError(f"max_duration={max_duration!r} must be a positive number of seconds or None")
     label = _describe(source, name)
@@ -254,7 +253,8 @@ def info(path: str | os.PathLike) -> AudioInfo:
         i = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as e:
         raise AudioError(
-            f"could not read {label!r}: not a readable audio file ({getattr(e, 'error_string', e)}); accepted: {ACCEPTED}"
+            f"could not read {label!r}: not a readable audio file ({getattr(e, 'error_string', e)}); "
+            f"accepted: {ACCEPTED}"
         ) from e
     if i.samplerate <= 0 or i.frames <= 0:
         raise AudioError(f"{label!r} holds no audio samples")
@@ -286,4 +286,5 @@ def check_signal(y: np.ndarray, *, sr: int, min_duration: float = 0.0, name: str
         )
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak < 1e-4:
-        raise AudioError(f"{name!r} is silent (peak level {20 * np.log10(max(peak, 1e-12)):.0f} dBFS); nothing to classify")
+        level = 20 * np.log10(max(peak, 1e-12))
+        raise AudioError(f"{name!r} is silent (peak level {level:.0f} dBFS); nothing to classify")

@@ -15,33 +15,20 @@ Work is bounded: every signal is cut to its first :data:`MAX_DURATION` seconds
 (``truncated``); a parameter choice that would produce more than
 :data:`MAX_CELLS` time-frequency values is refused.
 
-The module also lists librosa's example recordings that are available offline
-(:func:`example_clips`) and surveys a dataset's audio headers
-(:func:`dataset_survey`), the two other things the Explore page shows.
+The Explore page's other two sources are librosa's example clips
+(:mod:`mgc.audio.examples`) and the dataset survey (:mod:`mgc.dataset.survey`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
-import json
-import os
+import dataclasses
 import warnings
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from . import config
-from .errors import AudioError, ParameterError
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from .dataset import Dataset
+from .. import config
+from ..errors import AudioError, ParameterError, check_positive_int
 
 #: Longest stretch of a signal analysed, in seconds (the study's clip length).
 MAX_DURATION = float(config.TRACK_DURATION)
@@ -210,14 +197,6 @@ class MFCC:
 # --------------------------------------------------------------------------- #
 # Checks
 # --------------------------------------------------------------------------- #
-def _positive_int(name: str, value, *, upper: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ParameterError(f"{name}={value!r} must be a positive integer")
-    if upper is not None and value > upper:
-        raise ParameterError(f"{name}={value!r} must be at most {upper}")
-    return int(value)
-
-
 def _signal(y, *, sr: int, min_samples: int = 1, need: str = "") -> tuple[np.ndarray, float, bool]:
     """Check ``y`` and cut it to :data:`MAX_DURATION`; return (y, duration, truncated)."""
     y = np.asarray(y)
@@ -239,9 +218,9 @@ def _signal(y, *, sr: int, min_samples: int = 1, need: str = "") -> tuple[np.nda
 
 
 def _frame_params(sr, n_fft, hop_length) -> tuple[int, int, int]:
-    sr = _positive_int("sr", sr)
-    n_fft = _positive_int("n_fft", n_fft, upper=MAX_N_FFT)
-    hop_length = _positive_int("hop_length", hop_length)
+    sr = check_positive_int("sr", sr)
+    n_fft = check_positive_int("n_fft", n_fft, upper=MAX_N_FFT)
+    hop_length = check_positive_int("hop_length", hop_length)
     return sr, n_fft, hop_length
 
 
@@ -272,7 +251,7 @@ def _mel_weights(sr: int, n_fft: int, n_mels: int, norm) -> np.ndarray:
 
 def _mel_params(sr, n_fft, hop_length, n_mels) -> tuple[int, int, int, int]:
     sr, n_fft, hop_length = _frame_params(sr, n_fft, hop_length)
-    n_mels = _positive_int("n_mels", n_mels, upper=1 + n_fft // 2)
+    n_mels = check_positive_int("n_mels", n_mels, upper=1 + n_fft // 2)
     return sr, n_fft, hop_length, n_mels
 
 
@@ -311,8 +290,8 @@ def segment_bounds(
     full : np.ndarray [shape=(k,), dtype=bool]
         Whether each segment fits whole.
     """
-    sr = _positive_int("sr", sr)
-    n_segments = _positive_int("n_segments", n_segments)
+    sr = check_positive_int("sr", sr)
+    n_segments = check_positive_int("n_segments", n_segments)
     if not (isinstance(track_duration, (int, float, np.number)) and track_duration > 0):
         raise ParameterError(f"track_duration={track_duration!r} must be a positive number of seconds")
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
@@ -348,8 +327,8 @@ def waveform(y: np.ndarray, *, sr: int = config.SR, max_points: int = 4000) -> W
     AudioError
         ``y`` empty or non-finite.
     """
-    sr = _positive_int("sr", sr)
-    max_points = _positive_int("max_points", max_points)
+    sr = check_positive_int("sr", sr)
+    max_points = check_positive_int("max_points", max_points)
     y, duration, truncated = _signal(y, sr=sr)
     step = int(np.ceil(len(y) / max_points))
     if step <= 1:
@@ -390,8 +369,8 @@ def power_spectrum(y: np.ndarray, *, sr: int = config.SR, max_points: int = 4000
     ParameterError, AudioError
         As :func:`waveform`.
     """
-    sr = _positive_int("sr", sr)
-    max_points = _positive_int("max_points", max_points)
+    sr = check_positive_int("sr", sr)
+    max_points = check_positive_int("max_points", max_points)
     y, duration, truncated = _signal(y, sr=sr, min_samples=2, need="samples an FFT needs")
     magnitude = np.abs(np.fft.rfft(y))
     frequencies = np.fft.rfftfreq(len(y), d=1.0 / sr)
@@ -525,9 +504,9 @@ def mel_filterbank(
     """
     import librosa
 
-    sr = _positive_int("sr", sr)
-    n_fft = _positive_int("n_fft", n_fft, upper=MAX_N_FFT)
-    n_mels = _positive_int("n_mels", n_mels, upper=1 + n_fft // 2)
+    sr = check_positive_int("sr", sr)
+    n_fft = check_positive_int("n_fft", n_fft, upper=MAX_N_FFT)
+    n_mels = check_positive_int("n_mels", n_mels, upper=1 + n_fft // 2)
     if norm not in ("slaney", None):
         raise ParameterError(f"norm={norm!r} must be 'slaney' or None")
     weights = _mel_weights(sr, n_fft, n_mels, norm)
@@ -615,7 +594,7 @@ def mfcc(
     import librosa
 
     sr, n_fft, hop_length, n_mels = _mel_params(sr, n_fft, hop_length, n_mels)
-    n_mfcc = _positive_int("n_mfcc", n_mfcc)
+    n_mfcc = check_positive_int("n_mfcc", n_mfcc)
     if n_mfcc > n_mels:
         raise ParameterError(f"n_mfcc={n_mfcc} must not exceed n_mels={n_mels}")
     _mel_weights(sr, n_fft, n_mels, "slaney")  # refuse empty filters with a clear message
@@ -632,173 +611,4 @@ def mfcc(
 
 
 def _replace(obj, **changes):
-    import dataclasses
-
     return dataclasses.replace(obj, **changes)
-
-
-# --------------------------------------------------------------------------- #
-# librosa's example recordings, offline only
-# --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class ExampleClip:
-    """One of librosa's example recordings found on disk."""
-
-    key: str
-    description: str
-    path: Path
-
-
-def _librosa_data_dir() -> Path:
-    """The folder ``librosa.ex`` reads (``$LIBROSA_DATA_DIR`` when librosa was imported)."""
-    import librosa.util.files as files
-
-    goodboy = vars(files).get("__GOODBOY")
-    if goodboy is not None:
-        return Path(goodboy.abspath)
-    import pooch
-
-    return Path(os.environ.get("LIBROSA_DATA_DIR", pooch.os_cache("librosa")))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def example_clips() -> list[ExampleClip]:
-    """librosa's example recordings that ``librosa.ex`` can return without any network access.
-
-    The keys come from ``librosa.util.list_examples()``. An example counts as
-    available when its file is in librosa's data folder (``$LIBROSA_DATA_DIR``)
-    with the checksum librosa's registry expects; otherwise ``librosa.ex`` would
-    download it, so it is left out. Nothing here touches the network.
-
-    Returns
-    -------
-    list of ExampleClip
-        Sorted by key; empty when librosa has no local data.
-    """
-    import librosa
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        librosa.util.list_examples()
-    listed = {}
-    for line in out.getvalue().splitlines():
-        key, sep, desc = line.partition("\t")
-        if sep:
-            listed[key.strip()] = desc.strip()
-    data = resources.files("librosa.util.example_data")
-    index = json.loads((data / "index.json").read_text())
-    registry = {}
-    for line in (data / "registry.txt").read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            registry[parts[0]] = parts[1].split(":")[-1]
-    folder = _librosa_data_dir()
-    clips = []
-    for key in sorted(listed):
-        name = index.get(key, {}).get("path", "") + ".ogg"
-        path = folder / name
-        try:
-            if path.is_file() and registry.get(name) == _sha256(path):
-                clips.append(ExampleClip(key=key, description=listed[key], path=path))
-        except OSError:
-            continue
-    return clips
-
-
-def example_path(key: str) -> Path:
-    """The file of librosa example ``key``, through ``librosa.ex``, only when it is available offline.
-
-    Raises
-    ------
-    ParameterError
-        ``key`` is not an example available offline (see :func:`example_clips`).
-    AudioError
-        ``librosa.ex`` failed.
-    """
-    import librosa
-
-    available = {c.key: c for c in example_clips()}
-    if key not in available:
-        raise ParameterError(
-            f"example={key!r} is not available offline; available: {', '.join(available) or 'none'} "
-            "(set LIBROSA_DATA_DIR to a folder holding librosa's example data)"
-        )
-    try:
-        return Path(librosa.ex(key))
-    except (OSError, ValueError, librosa.util.exceptions.ParameterError) as e:
-        raise AudioError(f"could not open librosa example {key!r}: {e}") from e
-
-
-# --------------------------------------------------------------------------- #
-# Dataset survey (headers only)
-# --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class DatasetSurvey:
-    """What the audio headers of a dataset say.
-
-    Attributes
-    ----------
-    classes : tuple of str
-        Class names, sorted.
-    counts : dict of str to int
-        Tracks per class.
-    table : pandas.DataFrame
-        One row per track: ``track_id, label, file, duration, samplerate,
-        channels, format, error`` (duration in seconds; ``error`` empty when the
-        header was read).
-    """
-
-    classes: tuple[str, ...]
-    counts: dict
-    table: "pd.DataFrame"
-
-    @property
-    def failures(self):
-        """Rows of tracks whose header could not be read, with the reason in ``error``."""
-        return self.table[self.table["error"] != ""]
-
-
-def dataset_survey(dataset: "Dataset", *, on_progress: Callable[[int, int, str], None] | None = None) -> DatasetSurvey:
-    """Read the header of every track of a dataset (fast: no decoding).
-
-    Parameters
-    ----------
-    dataset : mgc.dataset.Dataset
-        From :func:`mgc.dataset.find_tracks`.
-    on_progress : callable(done, total, message) or None
-        Called after each file.
-
-    Returns
-    -------
-    DatasetSurvey
-        A file whose header reads may still fail to decode further in; a full
-        decode of every file is what feature extraction does.
-    """
-    import pandas as pd
-
-    from .audio import info
-
-    rows = []
-    total = len(dataset.tracks)
-    for i, track in enumerate(dataset.tracks):
-        row = {"track_id": track.track_id, "label": track.label, "file": dataset.relpath(track),
-               "duration": np.nan, "samplerate": 0, "channels": 0, "format": "", "error": ""}
-        try:
-            header = info(track.path)
-            row.update(duration=header.duration, samplerate=header.samplerate,
-                       channels=header.channels, format=header.format)
-        except AudioError as e:
-            row["error"] = str(e)
-        rows.append(row)
-        if on_progress is not None:
-            on_progress(i + 1, total, track.track_id)
-    table = pd.DataFrame(rows, columns=["track_id", "label", "file", "duration", "samplerate",
-                                        "channels", "format", "error"])
-    return DatasetSurvey(classes=tuple(dataset.classes), counts=dataset.counts(), table=table)

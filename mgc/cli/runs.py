@@ -1,4 +1,4 @@
-"""CLI commands that train, evaluate, classify and list runs (see :mod:`mgc.cli`)."""
+"""CLI commands on runs: ``train``, ``evaluate``, ``compare``, ``classify`` and ``runs`` (see :mod:`mgc.cli`)."""
 
 from __future__ import annotations
 
@@ -9,32 +9,21 @@ import sys
 
 import numpy as np
 
-from .errors import MgcError
-
-
-def _features(args):
-    from .cli import _Bar, _classes
-    from .extract import FeatureSet, extract_dataset
-
-    if args.data.endswith(".npz"):
-        return FeatureSet.load(args.data)
-    if args.data.endswith(".json"):
-        return FeatureSet.from_study_json(args.data)
-    bar = _Bar("extract")
-    try:
-        return extract_dataset(args.data, classes=_classes(getattr(args, "classes", None)), on_progress=bar)
-    finally:
-        bar.close()
+from ..config import MODEL_NAMES
+from ..dataset import EVALUATE_ON, SPLITS
+from ..errors import MgcError, ParameterError
+from ..training.recipes import RECIPES, recipe_help, recipe_values
+from .common import load_features
 
 
 def cmd_train(args) -> int:
-    from .dataset import suggested_split
-    from .train import TrainConfig, train
+    from ..dataset import suggested_split
+    from ..training import TrainConfig, train
 
-    fs = _features(args)
+    fs = load_features(args)
     print(f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}"
           f" ({len(fs.skipped)} files skipped)")
-    models = ["mlp", "cnn", "lstm"] if args.model == "all" else [args.model]
+    models = list(MODEL_NAMES) if args.model == "all" else [args.model]
     split = args.split or suggested_split(fs.track_ids)
     if not args.split:
         print(f"split: {split} (the honest one these tracks allow; --split to choose)")
@@ -44,7 +33,8 @@ def cmd_train(args) -> int:
         def report(e, m=cfg.model):
             lg = e.logs
             print(f"{m} epoch {e.epoch:3d}/{e.epochs}  acc {lg.get('accuracy', 0):.4f} loss {lg.get('loss', 0):.4f}"
-                  f"  val_acc {lg.get('val_accuracy', float('nan')):.4f} val_loss {lg.get('val_loss', float('nan')):.4f}"
+                  f"  val_acc {lg.get('val_accuracy', float('nan')):.4f}"
+                  f" val_loss {lg.get('val_loss', float('nan')):.4f}"
                   f"  {e.seconds:.2f}s", flush=True)
 
         run = train(fs, cfg, on_epoch=report, root=args.runs, dataset_note=args.note or "")
@@ -57,7 +47,8 @@ def _scores(m: dict) -> str:
     track = m.get("track_accuracy_mean")
     text = f"test segment accuracy {m['segment_accuracy']:.4f} (balanced {m['balanced_accuracy']:.4f})"
     if track is not None:
-        text += f", track accuracy {track:.4f} (balanced {m['track_balanced_accuracy']:.4f}, macro-F1 {m['track_macro_f1']:.4f})"
+        text += (f", track accuracy {track:.4f} (balanced {m['track_balanced_accuracy']:.4f}, "
+                 f"macro-F1 {m['track_macro_f1']:.4f})")
     return text + f", {m.get('n_tracks') or m['n_segments']} {'tracks' if m.get('n_tracks') else 'segments'}, " \
                   f"loss {m['loss']:.4f}, rmse {m['rmse']:.4f}"
 
@@ -71,11 +62,11 @@ def _print_thin(split: dict) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from .runs import load_run
-    from .train import evaluate_run
+    from ..analysis import evaluate_run
+    from ..runs import load_run
 
     run = load_run(args.run, root=args.runs)
-    m = evaluate_run(run, _features(args), split=args.split)
+    m = evaluate_run(run, load_features(args), split=args.split)
     print(f"run {run.id} on {args.data} ({args.split + ' split, test part' if args.split else 'all segments'}): "
           f"{m['n_segments']} segments, {m['n_tracks']} tracks")
     if m["excluded_tracks"] is None:
@@ -89,8 +80,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_classify(args) -> int:
-    from .classify import classify
-    from .runs import load_run
+    from ..analysis import classify
+    from ..runs import load_run
 
     runs = [load_run(r, root=args.runs) for r in args.run]
     rows, clips = [], []
@@ -105,13 +96,15 @@ def cmd_classify(args) -> int:
             own = [f["kind"] for f in res.flags if f.get("run") in (None, a.run_id)]
             rows.append({"file": path, "run": a.run_id, "predicted": a.predicted, "confidence": round(a.confidence, 4),
                          "windows": len(res.starts), "trusted": not own, "flags": ";".join(own), "error": "",
-                         "probabilities": {c: round(float(p), 4) for c, p in zip(a.classes, a.probs)}})
+                         "probabilities": {c: round(float(p), 4) for c, p in zip(a.classes, a.probs, strict=True)}})
         clips.append({"file": path, "duration": round(res.duration, 3), "trusted": res.trusted,
-                      "flags": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.items()} for f in res.flags],
+                      "flags": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.items()}
+                                for f in res.flags],
                       "notes": res.notes, "window_starts": [round(float(t), 3) for t in res.starts],
                       "answers": [{"run": a.run_id, "model": a.model, "classes": a.classes, "predicted": a.predicted,
                                    "confidence": round(a.confidence, 4),
-                                   "probabilities": {c: round(float(p), 4) for c, p in zip(a.classes, a.probs)},
+                                   "probabilities": {c: round(float(p), 4)
+                                                     for c, p in zip(a.classes, a.probs, strict=True)},
                                    "window_probabilities": np.round(a.window_probs, 4).tolist()}
                                   for a in res.answers]})
     if args.format == "json":
@@ -134,7 +127,8 @@ def cmd_classify(args) -> int:
             else:
                 top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
                 print(f"{r['file']}  [{r['run']}]  {r['predicted']} ({r['confidence']:.0%}, {r['windows']} windows)  "
-                      + "  ".join(f"{c} {p:.2f}" for c, p in top) + ("" if r["trusted"] else f"  NOT SURE: {r['flags']}"))
+                      + "  ".join(f"{c} {p:.2f}" for c, p in top)
+                      + ("" if r["trusted"] else f"  NOT SURE: {r['flags']}"))
         for c in clips:
             for f in c.get("flags", []):
                 print(f"  {c['file']}: {f['message']}")
@@ -142,7 +136,7 @@ def cmd_classify(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .runs import delete_run, list_runs
+    from ..runs import delete_run, list_runs
 
     if args.delete:
         delete_run(args.delete, root=args.runs)
@@ -160,10 +154,7 @@ def cmd_runs(args) -> int:
 def cmd_compare(args) -> int:
     import pandas as pd
 
-    from .crossval import cross_validate, summarize
-    from .errors import ParameterError
-    from .models import MODEL_NAMES
-    from .train import RECIPES, TrainConfig
+    from ..training import TrainConfig, cross_validate, summarize
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
@@ -173,7 +164,7 @@ def cmd_compare(args) -> int:
     for r in recipes:
         if r not in RECIPES:
             raise ParameterError(f"--recipes: {r!r} is not one of {', '.join(RECIPES)}")
-    fs = _features(args)
+    fs = load_features(args)
     print(f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}; "
           f"{args.folds} folds over tracks, results in {args.out}", flush=True)
     variants = {r: TrainConfig(recipe=r, split="track", epochs=args.epochs, seed=args.seed) for r in recipes}
@@ -192,12 +183,11 @@ def cmd_compare(args) -> int:
 
 def add_commands(sub) -> None:
     """Register ``train``, ``evaluate``, ``compare``, ``classify`` and ``runs`` on the CLI's sub-parsers."""
-    from .dataset import EVALUATE_ON, SPLITS
-    from .train import RECIPES
-
+    recipes = "; ".join(recipe_help(r) for r in RECIPES)
+    epochs = f"default: the recipe's ({recipe_values('epochs')})"
     s = sub.add_parser("train", help="train the study's models; prints per-epoch lines and the run ids")
     s.add_argument("--data", required=True, help="dataset folder, or features (.npz from extract, study .json)")
-    s.add_argument("--model", choices=["mlp", "cnn", "lstm", "all"], default="all")
+    s.add_argument("--model", choices=[*MODEL_NAMES, "all"], default="all")
     s.add_argument("--split", choices=SPLITS, default=None,
                    help="segment: the study's (leaky); track: grouped by track (leaks the artist); fault-filtered: "
                         "artist-conditional (Kereliuk, Sturm & Larsen 2015), the honest one. Default: fault-filtered "
@@ -205,13 +195,11 @@ def add_commands(sub) -> None:
     s.add_argument("--evaluate-on", choices=EVALUATE_ON, default="auto",
                    help="fault-filtered only: test on its test list, its valid list, or (auto) the test list when the "
                         "dataset holds at least 10 of its tracks, else the valid list")
-    s.add_argument("--recipe", choices=list(RECIPES), default="study",
-                   help="study: the study's pipeline as is; improved: standardised inputs, random training windows, "
-                        "mixup, cosine-decayed Adam 1e-3 over 60 epochs, class weights")
-    s.add_argument("--epochs", type=int, default=None, help="default: the recipe's (study 100, improved 60)")
+    s.add_argument("--recipe", choices=list(RECIPES), default="study", help=recipes)
+    s.add_argument("--epochs", type=int, default=None, help=epochs)
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--lr", type=float, default=None,
-                   help="Adam learning rate (default: the recipe's; study 1e-4, improved 1e-3)")
+                   help=f"Adam learning rate (default: the recipe's; {recipe_values('learning_rate')})")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")
@@ -229,10 +217,10 @@ def add_commands(sub) -> None:
     s = sub.add_parser("compare", help="recipes side by side by k-fold cross-validation over tracks")
     s.add_argument("--data", required=True, help="dataset folder, or features (.npz from extract)")
     s.add_argument("--out", required=True, help="folder of the per-fold results (re-running resumes)")
-    s.add_argument("--models", default="mlp,cnn,lstm", help="comma-separated (default: all three)")
+    s.add_argument("--models", default=",".join(MODEL_NAMES), help="comma-separated (default: all three)")
     s.add_argument("--recipes", default="study,improved", help="comma-separated; the first is the baseline")
     s.add_argument("--folds", type=int, default=5)
-    s.add_argument("--epochs", type=int, default=None, help="default: the recipe's (study 100, improved 60)")
+    s.add_argument("--epochs", type=int, default=None, help=epochs)
     s.add_argument("--seed", type=int, default=0, help="seeds the folds and the runs")
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.set_defaults(func=cmd_compare)

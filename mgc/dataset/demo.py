@@ -39,8 +39,8 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from mgc.config import SR, TRACK_DURATION
-from mgc.errors import DatasetError, ParameterError
+from ..config import SR, TRACK_DURATION
+from ..errors import DatasetError, ParameterError, check_positive_int
 
 __all__ = ["DEMO_STYLES", "synthesize_clip", "write_demo_dataset"]
 
@@ -69,12 +69,6 @@ _PROGRESSIONS = (
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ParameterError(f"{name}={value!r} must be a positive integer")
-    return int(value)
 
 
 def _check_duration(duration):
@@ -260,7 +254,7 @@ def _decay(tso, tau, attack=0.003):
 def _place(out, template, times, vels, sr):
     """Add ``template`` into ``out`` at ``times`` (s) scaled by ``vels`` (one slice per hit)."""
     n = len(out)
-    for t, v in zip(times, vels):
+    for t, v in zip(times, vels, strict=True):
         i = int(t * sr)
         if 0 <= i < n:
             m = min(len(template), n - i)
@@ -319,7 +313,7 @@ class _Song:
         starts = np.minimum((self.sections * self.sr).astype(np.int64), self.n)
         g = np.repeat(vals, np.diff(np.append(starts, self.n)))
         half = max(int(ramp * self.sr / 2), 1)
-        for s, a, b in zip(starts[1:], vals[:-1], vals[1:]):
+        for s, a, b in zip(starts[1:], vals[:-1], vals[1:], strict=True):
             lo, hi = max(s - half, 0), min(s + half, self.n)
             g[lo:hi] = np.linspace(a, b, hi - lo, dtype=_F)
         return g
@@ -647,7 +641,7 @@ def synthesize_clip(style, *, rng, duration=float(TRACK_DURATION), sr=SR):
             f"rng={rng!r} must be a numpy.random.Generator (e.g. numpy.random.default_rng(0))"
         )
     duration = _check_duration(duration)
-    sr = _check_positive_int("sr", sr)
+    sr = check_positive_int("sr", sr)
     n = _n_samples(duration, sr)
 
     render, bpm_range = _STYLE_SPECS[style]
@@ -728,11 +722,11 @@ def write_demo_dataset(
     >>> sorted(p.name for p in genres.iterdir())  # doctest: +SKIP
     ['ambient-drone', 'chiptune', 'distorted-power-chords', 'drum-machine', 'plucked-arpeggio']
     """
-    clips_per_style = _check_positive_int("clips_per_style", clips_per_style)
+    clips_per_style = check_positive_int("clips_per_style", clips_per_style)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ParameterError(f"seed={seed!r} must be a non-negative integer")
     duration = _check_duration(duration)
-    sr = _check_positive_int("sr", sr)
+    sr = check_positive_int("sr", sr)
     _n_samples(duration, sr)
     if on_progress is not None and not callable(on_progress):
         raise ParameterError(f"on_progress={on_progress!r} must be callable or None")

@@ -1,9 +1,4 @@
-"""Find GTZAN-style datasets on disk and split them into train / validation / test.
-
-Layouts recognised under a root folder, first match wins: ``genres/<class>/``,
-``genres_original/<class>/``, ``Data/genres_original/<class>/`` (the Kaggle copy),
-or ``<class>/`` directly. Class names are the sorted folder names, never a fixed
-list; a track's id is its file stem (``blues.00012``).
+"""Split a feature table into train / validation / test: the protocols.
 
 Splits (all seeded and reproducible) work on rows of a feature table, one row per
 segment, with the row's label and track id:
@@ -17,7 +12,7 @@ segment, with the row's label and track id:
     Stratified by class and grouped by track: no track on both sides.
 ``fault-filtered``
     The artist-conditional, duplicate-free GTZAN partition of Kereliuk, Sturm and
-    Larsen (2015), embedded in ``mgc/data/fault_filtered``: no artist is on both
+    Larsen (2015), embedded in ``mgc/dataset/data/fault_filtered``: no artist is on both
     sides, so it is the honest protocol for GTZAN. Tracks missing on disk are
     skipped; tracks in none of its lists (the 70 faulty ones) are left out. When a
     dataset lacks the test part (a subset, or a test set held out on purpose), the
@@ -33,16 +28,12 @@ songs, and tables mark it.
 
 from __future__ import annotations
 
-import hashlib
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
-from .config import AUDIO_EXTENSIONS
-from .errors import DatasetError, ParameterError
+from ..errors import DatasetError, ParameterError
 
 SPLITS = ("segment", "track", "fault-filtered")
 #: What a fault-filtered split is evaluated on: the test list, the valid list, or whichever the data allows.
@@ -51,120 +42,6 @@ EVALUATE_ON = ("auto", "test", "valid")
 MIN_TEST_TRACKS = 10
 #: A class with fewer test tracks than this is marked wherever its recall is shown.
 THIN_CLASS_TRACKS = 3
-LAYOUTS = ("genres", "genres_original", os.path.join("Data", "genres_original"), ".")
-
-
-@dataclass(frozen=True)
-class Track:
-    """One audio file of a dataset."""
-
-    track_id: str
-    label: str
-    path: Path
-
-    @property
-    def size(self) -> int:
-        """File size in bytes."""
-        return self.path.stat().st_size
-
-
-@dataclass
-class Dataset:
-    """The tracks found under a folder.
-
-    Attributes
-    ----------
-    root : Path
-        The folder the user named.
-    genres_dir : Path
-        The folder holding one sub-folder per class.
-    classes : tuple of str
-        Sorted class names.
-    tracks : list of Track
-        Sorted by class, then track id.
-    ignored : list of str
-        Files passed over (duplicate track ids), with the reason.
-    """
-
-    root: Path
-    genres_dir: Path
-    classes: tuple[str, ...]
-    tracks: list[Track]
-    ignored: list[str] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        """Tracks per class."""
-        out = {c: 0 for c in self.classes}
-        for t in self.tracks:
-            out[t.label] += 1
-        return out
-
-    def fingerprint(self) -> str:
-        """A short hash of the file list and sizes (not contents), to tell datasets apart."""
-        h = hashlib.sha256()
-        for t in self.tracks:
-            h.update(f"{t.label}/{t.path.name}:{t.size}\n".encode())
-        return h.hexdigest()[:16]
-
-    def relpath(self, track: Track) -> str:
-        """Path of a track relative to :attr:`genres_dir` (``<class>/<file>``)."""
-        return f"{track.label}/{track.path.name}"
-
-
-def _is_audio(path: Path) -> bool:
-    return path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file() and not path.name.startswith(".")
-
-
-def _class_dirs(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    dirs = [d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
-    return [d for d in dirs if any(_is_audio(p) for p in d.iterdir())]
-
-
-def find_tracks(root: str | os.PathLike) -> Dataset:
-    """Find the tracks of a GTZAN-style dataset under ``root``.
-
-    Parameters
-    ----------
-    root : path
-        A folder holding ``genres/``, ``genres_original/``, ``Data/genres_original/``
-        or the class folders themselves.
-
-    Returns
-    -------
-    Dataset
-
-    Raises
-    ------
-    DatasetError
-        ``root`` is missing, or holds no class folder with audio files.
-    """
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DatasetError(f"dataset folder {str(root)!r} does not exist or is not a folder")
-    for layout in LAYOUTS:
-        folder = (root / layout).resolve()
-        dirs = _class_dirs(folder)
-        if dirs:
-            break
-    else:
-        raise DatasetError(
-            f"no GTZAN-style dataset under {str(root)!r}: expected class folders of audio files "
-            f"({', '.join(AUDIO_EXTENSIONS)}) in one of: " + ", ".join(f"{l}/<class>/" for l in LAYOUTS)
-        )
-    tracks, ignored = [], []
-    rank = {ext: i for i, ext in enumerate(AUDIO_EXTENSIONS)}
-    for d in dirs:
-        seen: dict[str, Path] = {}
-        files = sorted((p for p in d.iterdir() if _is_audio(p)), key=lambda p: (p.stem, rank[p.suffix.lower()]))
-        for p in files:
-            if p.stem in seen:
-                ignored.append(f"{d.name}/{p.name}: same track id as {seen[p.stem].name}, which is used")
-                continue
-            seen[p.stem] = p
-            tracks.append(Track(track_id=p.stem, label=d.name, path=p))
-    return Dataset(root=root, genres_dir=folder, classes=tuple(d.name for d in dirs), tracks=tracks, ignored=ignored)
 
 
 @dataclass(frozen=True)
@@ -215,7 +92,7 @@ def thin_classes(test_tracks: dict[str, int]) -> list[str]:
 
 def fault_filtered_lists() -> dict[str, frozenset[str]]:
     """The embedded Kereliuk/Sturm lists: part name -> track ids."""
-    base = resources.files("mgc") / "data" / "fault_filtered"
+    base = resources.files("mgc.dataset") / "data" / "fault_filtered"
     out = {}
     for part, fname in (("train", "train.txt"), ("validation", "valid.txt"), ("test", "test.txt")):
         text = (base / fname).read_text()
@@ -379,7 +256,8 @@ def _check_test_size(split: Split, y, track_ids, classes) -> None:
     raise DatasetError(
         f"the {split.label!r} split tests only {total} track(s) ({shown}): fewer than {MIN_TEST_TRACKS} "
         "tracks in all mean nothing. Add tracks, or use another split"
-        + (" (fault-filtered tests on its valid list when the test list is missing)" if split.name == "fault-filtered" else "")
+        + (" (fault-filtered tests on its valid list when the test list is missing)"
+           if split.name == "fault-filtered" else "")
     )
 
 
@@ -407,7 +285,8 @@ def refit_split(*, track_ids: np.ndarray, twin_tracks: dict[str, list[str]], twi
     ids = sorted({t for part in ("train", "validation", "test") for t in twin_tracks.get(part, [])})
     train = np.flatnonzero(np.isin(np.asarray(track_ids).astype(str), ids)).astype(np.int64)
     if len(train) == 0:
-        raise DatasetError(f"none of the {len(ids)} tracks of run {twin_id!r} is in these features: nothing to refit on")
+        raise DatasetError(f"none of the {len(ids)} tracks of run {twin_id!r} is in these features: "
+                           "nothing to refit on")
     empty = np.zeros(0, np.int64)
     return Split(name=name, train=train, validation=empty, test=empty, settings={"refit_of": twin_id})
 
@@ -514,7 +393,8 @@ def _check_parts(split: Split, *, n_tracks: int, validation_needed: bool) -> Non
             "Use the 'track' split on such a subset"
         )
     elif split.name == "track":
-        why = f"there are too few tracks per class ({n_tracks} tracks in all) for the fractions asked; add tracks or raise the fractions"
+        why = (f"there are too few tracks per class ({n_tracks} tracks in all) for the fractions asked; "
+               "add tracks or raise the fractions")
     else:
         why = "there are too few segments for the fractions asked"
     raise DatasetError(f"the {split.name!r} split leaves its {' and '.join(empty)} part empty: {why}")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FeatureParams
+from .mfcc import FeatureParams
 
 FORMAT = "mgc-feature-cache"
 VERSION = 1
@@ -72,7 +72,7 @@ def read(path: Path, params: FeatureParams) -> tuple[dict[str, Entry], str]:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as e:
         return {}, f"{path.name} is damaged ({e}); rebuilt"
     entries, start = {}, 0
-    for p, s, m, c, err in zip(paths, sizes, mtimes, counts, errors):
+    for p, s, m, c, err in zip(paths, sizes, mtimes, counts, errors, strict=True):
         entries[str(p)] = Entry(int(s), int(m), X[start:start + c], seg[start:start + c], str(err))
         start += c
     return entries, ""

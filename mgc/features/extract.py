@@ -1,176 +1,34 @@
 """Dataset-scale extraction of the study's features, parallel and cached.
 
 :func:`extract_dataset` walks a GTZAN-style folder, computes
-:func:`mgc.features.track_segments` for every track in worker processes, and
-returns a :class:`FeatureSet`: the segment table the models train on, plus a list
-of the files that could not be used and why. One bad file is reported and skipped,
-never fatal. Results go through :mod:`mgc.cache`.
+:func:`mgc.features.track_segments` for every track in worker processes (the pool
+below), and returns a :class:`~mgc.features.table.FeatureSet`: the segment table the
+models train on, plus a list of the files that could not be used and why. One bad
+file is reported and skipped, never fatal. Results go through
+:mod:`mgc.features.cache`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import multiprocessing
 import os
 import sys
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from . import audio, cache
-from .config import artifacts_dir
-from .dataset import Dataset, find_tracks
-from .errors import ArtifactError, DatasetError, MgcError, ParameterError
-from .features import STUDY_PARAMS, FeatureParams, mfcc_batch, track_segments
+from .. import audio
+from ..config import artifacts_dir
+from ..dataset import Dataset, find_tracks
+from ..errors import AudioError, DatasetError, MgcError
+from . import cache
+from .mfcc import STUDY_PARAMS, FeatureParams, mfcc_batch, track_segments
+from .table import FeatureSet, Skipped
 
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass
-class Skipped:
-    """A file that gave no segment, and why."""
-
-    track_id: str
-    path: str
-    reason: str
-
-
-@dataclass
-class FeatureSet:
-    """The segment table of a dataset.
-
-    Attributes
-    ----------
-    X : np.ndarray [shape=(n, frames, n_mfcc), dtype=float32]
-    y : np.ndarray [shape=(n,), dtype=int64]
-        Index into ``classes``.
-    track_ids : np.ndarray [shape=(n,), dtype=str]
-        ``""`` where unknown (features imported from the study's JSON).
-    segment_index : np.ndarray [shape=(n,), dtype=int64]
-        Position of the segment in its track (``-1`` where unknown).
-    classes : tuple of str
-    params : FeatureParams
-    skipped : list of Skipped
-    source : str
-        Where the features came from (dataset folder or file).
-    fingerprint : str
-        Hash of the dataset's file list (``""`` when unknown).
-    track_paths : dict
-        Track id -> audio path, for players; empty when unknown.
-    cache_stats : dict
-        ``{"cached": n, "extracted": n, "cache_problem": str}`` for the last extraction.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    track_ids: np.ndarray
-    segment_index: np.ndarray
-    classes: tuple[str, ...]
-    params: FeatureParams = STUDY_PARAMS
-    skipped: list[Skipped] = field(default_factory=list)
-    source: str = ""
-    fingerprint: str = ""
-    track_paths: dict[str, str] = field(default_factory=dict)
-    cache_stats: dict = field(default_factory=dict)
-
-    @property
-    def n_tracks(self) -> int:
-        """Number of distinct tracks with at least one segment."""
-        return len(np.unique(self.track_ids))
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Tracks and segments per class."""
-        out = {}
-        for i, c in enumerate(self.classes):
-            mask = self.y == i
-            out[c] = {"tracks": len(np.unique(self.track_ids[mask])), "segments": int(mask.sum())}
-        return out
-
-    def skipped_table(self) -> list[dict]:
-        """The skipped files as rows (track_id, path, reason)."""
-        return [vars(s).copy() for s in self.skipped]
-
-    # --- files -------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write ``X``, ``y``, ``track_ids``, ``segment_index``, ``classes`` (and metadata) to ``.npz``.
-
-        The file loads with ``np.load(path, allow_pickle=False)``.
-        """
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise ParameterError(f"out={str(path)!r} must end in .npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"params": self.params.to_dict(), "source": self.source, "fingerprint": self.fingerprint,
-                "skipped": self.skipped_table()}
-        tmp = path.with_name(f".tmp-{path.name}")
-        np.savez_compressed(
-            tmp, X=self.X, y=self.y, track_ids=self.track_ids.astype(str),
-            segment_index=self.segment_index, classes=np.array(self.classes, dtype=str), meta=np.array(json.dumps(meta)),
-        )
-        os.replace(tmp, path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "FeatureSet":
-        """Read a file written by :meth:`save` (no pickle)."""
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"])) if "meta" in z else {}
-                fs = cls(
-                    X=z["X"].astype(np.float32), y=z["y"].astype(np.int64), track_ids=z["track_ids"].astype(str),
-                    segment_index=z["segment_index"].astype(np.int64), classes=tuple(str(c) for c in z["classes"]),
-                    params=FeatureParams(**meta["params"]) if "params" in meta else STUDY_PARAMS,
-                    skipped=[Skipped(**s) for s in meta.get("skipped", [])],
-                    source=meta.get("source", str(path)), fingerprint=meta.get("fingerprint", ""),
-                )
-        except (OSError, KeyError, ValueError, TypeError) as e:
-            raise ArtifactError(f"could not read features from {path.name!r}: {e}") from e
-        _check_table(fs, path.name)
-        return fs
-
-    def to_study_json(self, path: str | os.PathLike) -> Path:
-        """Write the study's JSON layout: ``{"mapping", "labels", "mfcc"}``."""
-        path = Path(path)
-        data = {"mapping": list(self.classes), "labels": self.y.tolist(), "mfcc": self.X.tolist()}
-        path.write_text(json.dumps(data))
-        return path
-
-    @classmethod
-    def from_study_json(cls, path: str | os.PathLike) -> "FeatureSet":
-        """Read the study's JSON layout. Track ids are unknown there: only the segment split applies."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-            X = np.asarray(data["mfcc"], dtype=np.float32)
-            y = np.asarray(data["labels"], dtype=np.int64)
-            classes = tuple(str(Path(m).name) for m in data["mapping"])
-        except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as e:
-            raise ArtifactError(
-                f"{path.name!r} is not in the study's JSON layout "
-                f'({{"mapping": [...], "labels": [...], "mfcc": [...]}}): {e}'
-            ) from e
-        if X.ndim != 3:
-            raise ArtifactError(f"{path.name!r}: 'mfcc' must be a list of segments of frames x coefficients, got shape {X.shape}")
-        params = FeatureParams(n_mfcc=X.shape[2]) if X.shape[2] != STUDY_PARAMS.n_mfcc else STUDY_PARAMS
-        fs = cls(X=X, y=y, track_ids=np.full(len(y), "", dtype="<U1"), segment_index=np.full(len(y), -1),
-                 classes=classes, params=params, source=str(path))
-        _check_table(fs, path.name)
-        return fs
-
-
-def _check_table(fs: FeatureSet, name: str) -> None:
-    n = len(fs.X)
-    if not (len(fs.y) == len(fs.track_ids) == len(fs.segment_index) == n):
-        raise ArtifactError(f"{name!r}: X, y, track_ids and segment_index differ in length")
-    if n and (fs.y.min() < 0 or fs.y.max() >= len(fs.classes)):
-        raise ArtifactError(f"{name!r}: labels must lie in 0..{len(fs.classes) - 1}")
-    if not np.all(np.isfinite(fs.X)):
-        raise ArtifactError(f"{name!r}: features hold NaN or infinity")
 
 
 def extract_file(path: str | os.PathLike, *, params: FeatureParams = STUDY_PARAMS) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +42,7 @@ def extract_file(path: str | os.PathLike, *, params: FeatureParams = STUDY_PARAM
     y = audio.load(path, sr=params.sr)
     X, seg = track_segments(y, params=params)
     if len(X) == 0:
-        raise audio.AudioError(
+        raise AudioError(
             f"{Path(path).name!r} lasts {len(y) / params.sr:.2f} s, shorter than one "
             f"{params.segment_duration:.2f}-s segment"
         )
@@ -198,7 +56,7 @@ def _worker(path: str, params: dict) -> tuple[np.ndarray | None, np.ndarray | No
         return X, seg, ""
     except MgcError as e:
         return None, None, str(e)
-    except Exception as e:  # noqa: BLE001 - a worker reports any failure of one file; the run goes on
+    except Exception as e:  # a worker reports any failure of one file; the run goes on
         return None, None, f"unexpected {type(e).__name__} while reading {Path(path).name!r}: {e}"
 
 
@@ -336,3 +194,36 @@ def extract_dataset(
         fingerprint=ds.fingerprint(), track_paths=paths,
         cache_stats={"cached": total - len(todo), "extracted": len(todo), "cache_problem": problem},
     )
+
+
+def extraction_status(
+    dataset: Dataset,
+    *,
+    params: FeatureParams = STUDY_PARAMS,
+    cache_dir: str | os.PathLike | None = None,
+) -> dict:
+    """What the feature cache knows of a dataset, without extracting anything (for an overview).
+
+    Parameters
+    ----------
+    dataset : Dataset
+    params : FeatureParams
+    cache_dir : path or None
+        Default ``artifacts/cache``.
+
+    Returns
+    -------
+    dict
+        ``tracks`` and ``classes`` (numbers), ``counts`` (tracks per class),
+        ``failed`` (unreadable files the cache knows of; None when the cache is
+        empty) and ``text`` (one sentence on the cache).
+    """
+    folder = Path(cache_dir) if cache_dir else artifacts_dir() / "cache"
+    state = cache.status(cache.cache_file(folder, dataset.genres_dir, params))
+    if state["exists"]:
+        text = (f"Feature cache: {state['files']} of {len(dataset.tracks)} files extracted, {state['failed']} of them "
+                "unreadable" + (" (the cache is damaged and will be rebuilt)" if state.get("damaged") else "") + ".")
+    else:
+        text = "Feature cache: empty. Features are extracted on the Train page; unreadable files are counted then."
+    return {"tracks": len(dataset.tracks), "classes": len(dataset.classes), "counts": dataset.counts(),
+            "failed": state["failed"] if state["exists"] else None, "text": text}

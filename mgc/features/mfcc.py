@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import config
-from .errors import ParameterError
+from .. import config
+from ..errors import ParameterError, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,7 @@ class FeatureParams:
 
     def __post_init__(self):
         for name in ("sr", "n_mfcc", "n_fft", "hop_length", "n_mels", "n_segments"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ParameterError(f"{name}={value!r} must be a positive integer")
+            check_positive_int(name, getattr(self, name))
         if not self.track_duration > 0:
             raise ParameterError(f"track_duration={self.track_duration!r} must be a positive number of seconds")
         if self.n_mfcc > self.n_mels:

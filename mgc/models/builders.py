@@ -23,9 +23,8 @@ keeps the stride a parameter; ``pool_strides=3`` raises a
 
 from __future__ import annotations
 
-from .errors import ParameterError
-
-MODEL_NAMES = ("mlp", "cnn", "lstm")
+from ..config import MODEL_NAMES
+from ..errors import ParameterError, check_positive_int
 
 #: Learning rate of Adam per model: the study states 1e-4 for the RNN-LSTM; the
 #: tutorial code it follows uses 1e-4 for all three.
@@ -150,8 +149,7 @@ def build_cnn(
     _dropout("dropout", dropout)
     if conv_padding not in ("valid", "same"):
         raise ParameterError(f"conv_padding={conv_padding!r} must be 'valid' or 'same'")
-    if not isinstance(pool_strides, int) or pool_strides < 1:
-        raise ParameterError(f"pool_strides={pool_strides!r} must be a positive integer")
+    pool_strides = check_positive_int("pool_strides", pool_strides)
     inputs, x = _inputs((frames, coeffs), normalize, input_noise)
     x = layers.Reshape((frames, coeffs, 1), name="add_channel")(x)
     h, w = frames, coeffs

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 EPS = 1e-7  # Keras's clipping of probabilities in cross-entropy
 

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import artifacts_dir
-from .errors import ArtifactError, ParameterError
+from ..config import MODEL_NAMES, artifacts_dir, model_title
+from ..errors import ArtifactError, ParameterError
+from ..models.backend import keras_module
 
 FILES = ("manifest.json", "model.keras", "history.json", "metrics.json", "predictions.npz")
-#: Written after the run (by :func:`mgc.trust.fit_trust`); a run without it still loads.
+#: Written after the run (by :func:`mgc.runs.trust.fit_trust`); a run without it still loads.
 OPTIONAL_FILES = ("trust.json",)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -39,7 +40,8 @@ def check_id(run_id: str) -> str:
     """Return ``run_id`` if it is a safe folder name (letters, digits, ``. _ -``), else raise."""
     if not isinstance(run_id, str) or not _ID.match(run_id) or ".." in run_id:
         raise ParameterError(
-            f"run id {run_id!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            f"run id {run_id!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
         )
     return run_id
 
@@ -89,24 +91,21 @@ class Run:
 
     @property
     def label(self) -> str:
-        """What a run picker shows: ``CNN · fault-filtered (tested on valid) · improved · 10 classes · track acc 0.62, balanced 0.48 · <id>``."""
-        from .config import MODEL_TITLES
-
+        """What a run picker shows, e.g.
+        ``CNN · fault-filtered (tested on valid) · improved · 10 classes · track acc 0.62, balanced 0.48 · <id>``."""
         m = self.manifest
         status = "" if m.get("status") == "finished" else f" · {m.get('status')}"
-        return (f"{MODEL_TITLES.get(m['model'], m['model'])} · {self.protocol} · {self.recipe_label} · "
+        return (f"{model_title(m['model'])} · {self.protocol} · {self.recipe_label} · "
                 f"{len(self.classes)} classes · {self.score_text}{status} · {self.id}")
 
     @property
     def recipe_label(self) -> str:
-        """The recipe's name, with ``*`` when some of its settings were overridden (see the manifest's ``overrides``)."""
+        """The recipe's name, with ``*`` when some of its settings were overridden (the manifest's ``overrides``)."""
         return self.manifest["recipe"] + ("*" if self.manifest.get("overrides") else "")
 
     def model(self):
         """The Keras model (loaded once, ``safe_mode=True``, uncompiled)."""
         if self._model is None:
-            from .train import keras_module
-
             keras = keras_module()
             try:
                 self._model = keras.models.load_model(self.path / "model.keras", compile=False, safe_mode=True)
@@ -210,8 +209,6 @@ def default_classify_runs(runs: list[Run]) -> list[str]:
         rank = (PROTOCOL_RANK.get(m["split"]["name"], -1), round(score, 6), bool(m.get("metrics_from")))
         if r.model_name not in best or rank > best[r.model_name][0]:
             best[r.model_name] = (rank, r.id)
-    from .models import MODEL_NAMES
-
     return [best[name][1] for name in MODEL_NAMES if name in best]
 
 
@@ -219,6 +216,14 @@ def default_result_runs(runs: list[Run]) -> list[str]:
     """The runs tagged ``reference`` (those that ship), else the newest three."""
     ref = [r.id for r in runs if "reference" in r.manifest.get("tags", [])]
     return sorted(ref) if ref else [r.id for r in runs[:3]]
+
+
+def group_by_classes(runs: list[Run]) -> dict[tuple[str, ...], list[Run]]:
+    """Runs grouped by the tuple of classes they know (most classes first, then most runs)."""
+    groups: dict[tuple, list] = {}
+    for r in runs:
+        groups.setdefault(tuple(r.classes), []).append(r)
+    return dict(sorted(groups.items(), key=lambda kv: (-len(kv[0]), -len(kv[1]))))
 
 
 def delete_run(run_id: str, *, root: str | os.PathLike | None = None) -> None:

@@ -42,7 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ArtifactError, ParameterError
+from ..config import model_title
+from ..errors import ArtifactError, MgcError, ParameterError
+from .store import load_run
 
 FILE = "trust.json"
 #: A clip this many standard deviations (log scale) beyond the held-out clips' mean is not music-like
@@ -115,7 +117,8 @@ class Trust:
         m = self.data["music"]
         dist = float(np.median(self.distances(X)))
         var = float(np.median(shape_variation(X)))
-        return {"distance": dist, "distance_threshold": m["distance_threshold"], "atypical": dist > m["distance_threshold"],
+        return {"distance": dist, "distance_threshold": m["distance_threshold"],
+                "atypical": dist > m["distance_threshold"],
                 "variation": var, "variation_threshold": m["variation_threshold"],
                 "stationary": var < m["variation_threshold"]}
 
@@ -202,7 +205,8 @@ def fit_trust(run, features, *, twin=None) -> Path:
     if manifest.get("metrics_from"):
         source = (twin.path if twin is not None else run.path.parent / manifest["metrics_from"]["run"]) / FILE
         if not source.is_file():
-            raise ArtifactError(f"run {run.id!r} is a refit of {manifest['metrics_from']['run']!r}, which has no {FILE}")
+            raise ArtifactError(f"run {run.id!r} is a refit of {manifest['metrics_from']['run']!r}, "
+                                f"which has no {FILE}")
         _write(target, json.loads(source.read_text()))
         return target
     ids = manifest["split"].get("track_ids")
@@ -213,9 +217,10 @@ def fit_trust(run, features, *, twin=None) -> Path:
         raise ArtifactError(f"none of run {run.id!r}'s training tracks is in these features")
     pred = run.predictions()
     rows = {t: np.flatnonzero(features.track_ids == t) for t in np.unique(pred["track_ids"])}
-    order = {(str(t), int(s)): i for t in rows for i, s in zip(rows[t], features.segment_index[rows[t]])}
+    order = {(str(t), int(s)): i for t in rows for i, s in zip(rows[t], features.segment_index[rows[t]], strict=True)}
     try:
-        eval_rows = np.array([order[(str(t), int(s))] for t, s in zip(pred["track_ids"], pred["segment_index"])])
+        eval_rows = np.array([order[(str(t), int(s))]
+                              for t, s in zip(pred["track_ids"], pred["segment_index"], strict=True)])
     except KeyError as e:
         raise ArtifactError(f"run {run.id!r}'s test segment {e} is not in these features") from e
     label = manifest["split"].get("label", manifest["split"]["name"])
@@ -263,7 +268,7 @@ def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
     Parameters
     ----------
     answers : list of ModelAnswer
-        One per run (:mod:`mgc.classify`), with window and clip probabilities.
+        One per run (:mod:`mgc.analysis.classify`), with window and clip probabilities.
     X : np.ndarray [shape=(k, frames, n_mfcc)]
         The windows the models heard.
     trusts : list of (Trust or None)
@@ -275,10 +280,8 @@ def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
         Each flag: ``kind`` (one of :data:`KINDS`), ``run`` (run id, or None for
         the clip), ``message`` and the numbers behind it.
     """
-    from .config import MODEL_TITLES
-
     flags = []
-    fitted = [(a, t) for a, t in zip(answers, trusts) if t is not None]
+    fitted = [(a, t) for a, t in zip(answers, trusts, strict=True) if t is not None]
     if fitted:
         checks = [t.music_check(X) for _, t in fitted]
         atypical = sum(c["atypical"] for c in checks) * 2 > len(checks)
@@ -294,9 +297,10 @@ def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
                            f"{c['variation_threshold']:.2f}), as noise and drones do")
             flags.append({"kind": "not-music", "run": None, **{k: c[k] for k in ("distance", "variation")},
                           "message": "This does not sound like the music the models learned from: " + "; ".join(why)
-                          + ". Speech, noise, tones and styles far from GTZAN land here: the genres below are a guess."})
+                          + ". Speech, noise, tones and styles far from GTZAN land here: "
+                            "the genres below are a guess."})
     for a, t in fitted:
-        title = f"{MODEL_TITLES.get(a.model, a.model)} ({a.run_id})"
+        title = f"{model_title(a.model)} ({a.run_id})"
         conf = t.data["confidence"]
         if a.confidence < conf["threshold"]:
             flags.append({"kind": "low-confidence", "run": a.run_id, "value": a.confidence,
@@ -310,7 +314,7 @@ def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
                           "message": (f"{title}'s windows disagree: {agree:.0%} of them say {a.predicted}, under its "
                                       f"threshold {thr['threshold']:.0%}" + _below_text(thr, t.fitted_on))})
     if len({a.predicted for a in answers}) > 1:
-        said = ", ".join(f"{MODEL_TITLES.get(a.model, a.model)} {a.predicted}" for a in answers)
+        said = ", ".join(f"{model_title(a.model)} {a.predicted}" for a in answers)
         flags.append({"kind": "models-disagree", "run": None, "message": f"The models disagree: {said}."})
     return flags
 
@@ -320,3 +324,42 @@ def _below_text(fit: dict, fitted_on: str) -> str:
         return f" (a default: {fitted_on} had no wrong or no right track to fit one)"
     b = fit["below"]
     return f" (on the {fitted_on}, {b['right']} of {b['n']} answers below it were right)"
+
+
+#: What the four checks mean, for a reader of the answers.
+CHECKS_TEXT = (
+    "A model always answers with a genre it knows. Four checks say when not to believe it, each fitted "
+    "on tracks the run held out (for the fault-filtered runs: the valid list, artists never heard):",
+    "- **not music**: the clip's MFCC statistics are further from the training music than 99 % of held-out "
+    "clips (speech, tones), or its timbre moves less than in 99 % of them (noise, drones);",
+    "- **low confidence**: the top probability is below the threshold that best separates right from wrong "
+    "held-out answers;",
+    "- **windows disagree**: too few 3-s windows agree with the clip's answer (same kind of threshold);",
+    "- **models disagree**: the chosen models give different genres.",
+)
+
+
+def explain_checks(run_ids, *, root=None) -> str:
+    """Markdown: what the checks mean, then each run's fitted thresholds (or why it has none).
+
+    Parameters
+    ----------
+    run_ids : iterable of str
+    root : path or None
+        Runs folder (default ``artifacts/runs``).
+    """
+    lines = [*CHECKS_TEXT, ""]
+    for rid in run_ids:
+        try:
+            t = load_trust(load_run(rid, root=root))
+        except MgcError as e:
+            lines.append(f"- `{rid}`: {e}")
+            continue
+        if t is None:
+            lines.append(f"- `{rid}`: no fitted checks.")
+            continue
+        d = t.data
+        lines.append(f"- `{rid}`: confidence < {d['confidence']['threshold']:.0%}, window agreement < "
+                     f"{d['agreement']['threshold']:.0%}, distance > {d['music']['distance_threshold']:.1f}, "
+                     f"variation < {d['music']['variation_threshold']:.2f}; fitted on the {t.fitted_on}.")
+    return "\n".join(lines)

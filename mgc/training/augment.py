@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def balanced_order(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     quota = np.full(len(present), len(y) // len(present))
     quota[rng.choice(len(present), len(y) - quota.sum(), replace=False)] += 1
     picks = []
-    for c, q in zip(present, quota):
+    for c, q in zip(present, quota, strict=True):
         rows = np.flatnonzero(y == c)
         passes = -(-q // len(rows))
         picks.append(np.concatenate([rng.permutation(rows) for _ in range(passes)])[:q])

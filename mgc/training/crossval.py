@@ -23,10 +23,12 @@ from typing import Callable
 
 import numpy as np
 
-from .dataset import Split, track_folds
-from .errors import ArtifactError, ParameterError
-from .extract import FeatureSet
-from .train import TrainConfig, train
+from ..config import MODEL_NAMES, model_title
+from ..dataset import Split, track_folds
+from ..errors import ArtifactError, MgcError, ParameterError
+from ..features import FeatureSet
+from .fit import train
+from .recipes import TrainConfig, variant_order
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -41,7 +43,7 @@ def cross_validate(
     variants: dict[str, TrainConfig],
     *,
     out_dir: str | os.PathLike,
-    models=("mlp", "cnn", "lstm"),
+    models=MODEL_NAMES,
     n_folds: int = 5,
     seed: int = 0,
     on_result: Callable[[dict], None] | None = None,
@@ -118,7 +120,8 @@ def cross_validate(
                         != (n_folds, seed, features.fingerprint):
                     raise ArtifactError(
                         f"{path.name} in {out} was made with other folds or data (n_folds={row.get('n_folds')}, "
-                        f"seed={row.get('fold_seed')}, dataset {row.get('dataset_fingerprint')!r}; now n_folds={n_folds}, "
+                        f"seed={row.get('fold_seed')}, dataset {row.get('dataset_fingerprint')!r}; "
+                        f"now n_folds={n_folds}, "
                         f"seed={seed}, dataset {features.fingerprint!r}): use another out_dir")
                 if row is None:
                     cfg = replace(base, model=model, split=split.name)
@@ -200,6 +203,25 @@ def load_results(out_dir: str | os.PathLike) -> list[dict]:
     return [_read(p) for p in sorted(Path(out_dir).glob("*-fold*.json"))]
 
 
+def load_comparisons(folder: str | os.PathLike) -> dict[str, list[dict] | str]:
+    """The comparisons stored under ``folder``, one sub-folder each: name -> result rows.
+
+    A sub-folder with a damaged result file maps to the error message instead; an
+    empty one is left out; a missing ``folder`` gives ``{}``.
+    """
+    folder = Path(folder)
+    out: dict[str, list[dict] | str] = {}
+    for d in sorted(p for p in folder.glob("*") if p.is_dir()) if folder.is_dir() else []:
+        try:
+            rows = load_results(d)
+        except MgcError as e:
+            out[d.name] = str(e)
+            continue
+        if rows:
+            out[d.name] = rows
+    return out
+
+
 def summarize(rows: list[dict], *, baseline: str = "study"):
     """One line per (model, variant): accuracies over all folds, and the paired gain over ``baseline``.
 
@@ -216,8 +238,6 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
     """
     import pandas as pd
 
-    from .config import MODEL_TITLES
-
     by_key: dict[tuple, dict[int, dict]] = {}
     for r in rows:
         by_key.setdefault((r["model"], r["variant"]), {})[r["fold"]] = r
@@ -229,7 +249,7 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
         recalls = [np.mean([t["true"] == t["predicted"] for t in tracks if t["true"] == c])
                     for c in sorted({t["true"] for t in tracks})]
         line = {
-            "model": MODEL_TITLES.get(model, model), "variant": variant,
+            "model": model_title(model), "variant": variant,
             "protocol": next(iter(folds.values())).get("protocol", "track"), "folds": len(folds),
             "tracks": len(tracks),
             "track accuracy": round(float(np.mean(list(correct.values()))), 4),
@@ -246,6 +266,7 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
             b_tracks = {t["track_id"]: t["true"] == t["predicted"] for k in shared for t in base[k]["tracks"]}
             v_tracks = {t["track_id"]: t["true"] == t["predicted"] for k in shared for t in folds[k]["tracks"]}
             diffs = [folds[k]["track_accuracy"] - base[k]["track_accuracy"] for k in shared]
+            won, tied, lost = sum(d > 0 for d in diffs), sum(d == 0 for d in diffs), sum(d < 0 for d in diffs)
             b_rec = [np.mean([t["true"] == t["predicted"] for k in shared for t in base[k]["tracks"] if t["true"] == c])
                      for c in sorted({t["true"] for k in shared for t in base[k]["tracks"]})]
             line.update({
@@ -253,7 +274,7 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
                                                     - float(np.mean(list(b_tracks.values()))), 4),
                 "Δ balanced vs " + baseline: round(line["balanced accuracy"] - float(np.mean(b_rec)), 4)
                 if set(folds) == set(shared) else None,
-                "folds won/tied/lost": f"{sum(d > 0 for d in diffs)}/{sum(d == 0 for d in diffs)}/{sum(d < 0 for d in diffs)}",
+                "folds won/tied/lost": f"{won}/{tied}/{lost}",
                 "tracks gained − lost": int(sum(v and not b_tracks[t] for t, v in v_tracks.items())
                                             - sum(b_tracks[t] and not v for t, v in v_tracks.items())),
             })
@@ -291,8 +312,3 @@ def variant_settings(rows: list[dict]):
             "validation size": c.get("validation_size")}
            for v, c in sorted(seen.items(), key=lambda kv: variant_order(kv[0]))]
     return pd.DataFrame(out)
-
-
-def variant_order(variant: str) -> tuple:
-    """Sort key of variant names: ``study`` (the baseline), then ``improved``, then the rest by name."""
-    return (variant != "study", variant != "improved", variant)

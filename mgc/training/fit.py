@@ -1,192 +1,38 @@
 """One training run: split, build, compile, fit with callbacks, evaluate, store.
 
-Two recipes, named so that results say what made them:
+:func:`train` takes a :class:`~mgc.features.FeatureSet` and a
+:class:`~mgc.training.recipes.TrainConfig` and leaves a stored
+:class:`~mgc.runs.Run`. Every run records, per epoch and for train and
+validation, the accuracy, the cross-entropy loss, and the RMSE between the one-hot
+label and the softmax output (the study's "error"; see :mod:`mgc.runs.metrics`).
 
-``study``
-    The study's pipeline taken as is: raw MFCCs (no input scaling), Adam, the
-    study's learning rate and dropout, every epoch run, no class weights.
-``improved``
-    The same networks, trained the way an honest split needs: per-coefficient
-    standardisation fitted on the training part only (a ``Normalization`` layer
-    inside the model, so classification applies it too); every epoch, each
-    training segment replaced by a 3-s window cut at a random frame of its
-    track's training segments, then mixed with another example by mixup
-    (alpha 0.4; :mod:`mgc.augment`); Adam from 1e-3 down to 0 along a cosine
-    over 60 epochs; balanced class weights; no early stopping.
-
-Every run records, per epoch and for train and validation, the accuracy, the
-cross-entropy loss, and the RMSE between the one-hot label and the softmax output
-(the study's "error"; see :mod:`mgc.evaluate`).
+Recipes that augment (random windows, mixup, balanced sampling, masks) feed Keras
+an :class:`EpochSampler` through a ``keras.utils.PyDataset``: a new augmented,
+shuffled training set every epoch, drawn from the training rows only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
+import functools
 import platform
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
+from ..dataset import Split, make_split, thin_classes
+from ..errors import ParameterError
+from ..features import FeatureSet
+from ..models import CNN_DEVIATION, build, keras_module, seeded_keras
+from ..runs import Run, evaluate_predictions, fit_trust, load_run, runs_dir, save_run
 from .augment import balanced_order, mixup, random_windows, spec_mask, training_runs
-from .dataset import EVALUATE_ON, SPLITS, Split, make_split, thin_classes
-from .errors import ParameterError
-from .evaluate import evaluate_predictions
-from .extract import FeatureSet
-from .models import CNN_DEVIATION, MODEL_NAMES, STUDY_LEARNING_RATE, build
-from .runs import Run, load_run, runs_dir, save_run
-from .trust import fit_trust
+from .recipes import TrainConfig
 
-RECIPES = {
-    "study": {"standardize": False, "early_stopping": 0, "class_weight": False, "learning_rate": None,
-              "input_noise": 0.0, "monitor": "val_loss", "random_windows": False, "mixup": 0.0,
-              "lr_schedule": "constant", "epochs": 100, "balanced_sampling": False,
-              "spec_mask": False},
-    # Chosen by 3-fold cross-validation over the tracks of the reference subset (tools/compare_recipes.py;
-    # README, "Study recipe vs improved recipe"). Random windows, a learning rate that decays to 0 and mixup
-    # made the difference; early stopping on a validation part of ~18 tracks picked noisy epochs and is off
-    # (the monitor only applies when it is turned on).
-    "improved": {"standardize": True, "early_stopping": 0, "class_weight": True, "learning_rate": 1e-3,
-                 "input_noise": 0.0, "monitor": "val_accuracy", "random_windows": True, "mixup": 0.4,
-                 "lr_schedule": "cosine", "epochs": 60, "balanced_sampling": False,
-                 "spec_mask": False},
-}
-
-LR_SCHEDULES = ("constant", "cosine")
-
-
-def keras_module():
-    """Import Keras on the TensorFlow backend with TensorFlow's start-up chatter silenced."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-
-    return keras
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a run besides the data.
-
-    Attributes
-    ----------
-    model : {'mlp', 'cnn', 'lstm'}
-    recipe : {'study', 'improved'}
-        Sets the defaults of every setting below that is None.
-    split : {'segment', 'track', 'fault-filtered'}
-    evaluate_on : {'auto', 'test', 'valid'}
-        What a ``fault-filtered`` split tests on (see :func:`mgc.dataset.make_split`).
-    epochs : int or None
-        At most this many epochs; None takes the recipe's (the study's figures: 100).
-    batch_size : int
-    learning_rate : float or None
-        Adam's (starting) rate; None takes the recipe's (study: the study's 1e-4; improved: 1e-3).
-    seed : int
-        Seeds the split, the weights and the shuffling.
-    test_size, validation_size : float
-        Fractions for the segment and track splits.
-    dropout : float
-    cnn_pool_strides : int
-        Pooling stride of the CNN (see :mod:`mgc.models`).
-    standardize, early_stopping, class_weight : optional
-        Override the recipe: standardise inputs; patience in epochs (0 = off);
-        balanced class weights.
-    monitor : {'val_loss', 'val_accuracy'} or None
-        What early stopping watches (and which epoch's weights it keeps); None
-        takes the recipe's.
-    input_noise : float or None
-        Standard deviation of Gaussian noise added to the (standardised) inputs
-        while training only (0 = none); None takes the recipe's.
-    random_windows : bool or None
-        Replace each training segment every epoch by a window at a random frame
-        of its track's training segments (:mod:`mgc.augment`).
-    mixup : float or None
-        Beta's alpha of mixup (0 = off).
-    lr_schedule : {'constant', 'cosine'} or None
-        The learning rate over the run: constant, or from its start to 0 along a cosine.
-    balanced_sampling : bool or None
-        Draw every epoch's training rows with the classes equally often
-        (:func:`mgc.augment.balanced_order`), the alternative to class weights
-        for unequal classes (use one or the other).
-    spec_mask : bool or None
-        Mask one band of frames and one of coefficients per training example
-        every epoch (:func:`mgc.augment.spec_mask`).
-    """
-
-    model: str = "cnn"
-    recipe: str = "study"
-    split: str = "segment"
-    evaluate_on: str = "auto"
-    epochs: int | None = None
-    batch_size: int = 32
-    learning_rate: float | None = None
-    seed: int = 0
-    test_size: float = 0.25
-    validation_size: float = 0.2
-    dropout: float = 0.3
-    cnn_pool_strides: int = 2
-    standardize: bool | None = None
-    early_stopping: int | None = None
-    monitor: str | None = None
-    class_weight: bool | None = None
-    input_noise: float | None = None
-    random_windows: bool | None = None
-    mixup: float | None = None
-    lr_schedule: str | None = None
-    balanced_sampling: bool | None = None
-    spec_mask: bool | None = None
-
-    def __post_init__(self):
-        if self.model not in MODEL_NAMES:
-            raise ParameterError(f"model={self.model!r} is not one of {', '.join(MODEL_NAMES)}")
-        if self.recipe not in RECIPES:
-            raise ParameterError(f"recipe={self.recipe!r} is not one of {', '.join(RECIPES)}")
-        if self.split not in SPLITS:
-            raise ParameterError(f"split={self.split!r} is not one of {', '.join(SPLITS)}")
-        if self.evaluate_on not in EVALUATE_ON:
-            raise ParameterError(f"evaluate_on={self.evaluate_on!r} is not one of {', '.join(EVALUATE_ON)}")
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if v is None and name == "epochs":
-                continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ParameterError(f"{name}={v!r} must be a positive integer")
-        if self.learning_rate is not None and not 0 < self.learning_rate < 1:
-            raise ParameterError(f"learning_rate={self.learning_rate!r} must be in (0, 1)")
-        if self.monitor not in (None, "val_loss", "val_accuracy"):
-            raise ParameterError(f"monitor={self.monitor!r} must be 'val_loss' or 'val_accuracy'")
-        if self.input_noise is not None and not 0 <= self.input_noise < 10:
-            raise ParameterError(f"input_noise={self.input_noise!r} must be in [0, 10) (a standard deviation)")
-        if self.lr_schedule not in (None,) + LR_SCHEDULES:
-            raise ParameterError(f"lr_schedule={self.lr_schedule!r} must be one of {', '.join(LR_SCHEDULES)}")
-        if self.mixup is not None and not 0 <= self.mixup <= 10:
-            raise ParameterError(f"mixup={self.mixup!r} must be in [0, 10] (Beta's alpha; 0 turns it off)")
-        if self.early_stopping is not None and self.early_stopping < 0:
-            raise ParameterError(f"early_stopping={self.early_stopping!r} must be >= 0 epochs (0 turns it off)")
-
-    def overrides(self) -> dict:
-        """The settings given explicitly that differ from the recipe's (learning rate included; the
-        number of epochs, shown with every run anyway, is not counted)."""
-        recipe = RECIPES[self.recipe]
-        out = {k: getattr(self, k) for k in recipe if k not in ("learning_rate", "epochs")
-               and getattr(self, k) is not None and getattr(self, k) != recipe[k]}
-        if self.learning_rate is not None and self.learning_rate != self.resolved_learning_rate():
-            out["learning_rate"] = self.learning_rate
-        return out
-
-    def resolved_learning_rate(self) -> float:
-        """The recipe's learning rate for this model (the study's when the recipe has none)."""
-        return RECIPES[self.recipe]["learning_rate"] or STUDY_LEARNING_RATE[self.model]
-
-    def resolved(self) -> "TrainConfig":
-        """A copy with the recipe's defaults and the study's learning rate filled in."""
-        # every recipe key is a field of the same name: None takes the recipe's value
-        recipe = RECIPES[self.recipe]
-        filled = {k: recipe[k] if getattr(self, k) is None else getattr(self, k) for k in recipe if k != "learning_rate"}
-        return replace(self, **filled, learning_rate=self.learning_rate or self.resolved_learning_rate())
+#: The per-epoch logs a run's history keeps (train and validation).
+LOGS = ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse")
 
 
 @dataclass(frozen=True)
@@ -222,55 +68,160 @@ def _new_id(cfg: TrainConfig, root) -> str:
     return run_id
 
 
-def _seed(seed: int):
-    keras = keras_module()
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    return keras
-
-
 def _class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
     counts = np.bincount(y, minlength=n_classes)
     return {i: float(len(y) / (n_classes * c)) for i, c in enumerate(counts) if c}
 
 
-def _augmented_epochs(keras, cfg: TrainConfig, features: FeatureSet, rows: np.ndarray,
-                      class_weight: dict | None, n_classes: int):
-    """A Keras dataset that makes a new augmented, shuffled training set every epoch (seeded)."""
-    X, y = features.X[rows], features.y[rows]
-    runs = training_runs(X, track_ids=features.track_ids[rows], segment_index=features.segment_index[rows]) \
-        if cfg.random_windows else None
-    onehot = np.eye(n_classes, dtype=np.float32)[y]
-    per_row = np.array([class_weight[int(c)] for c in y], dtype=np.float32) if class_weight else None
-    rng = np.random.default_rng(cfg.seed)
-    fill = X.reshape(-1, X.shape[-1]).mean(axis=0) if cfg.spec_mask else None
+# --------------------------------------------------------------------------- #
+# Augmented epochs and the per-epoch recorder
+# --------------------------------------------------------------------------- #
+class EpochSampler:
+    """A new augmented, shuffled training set every epoch (seeded), in batches; plain NumPy.
 
-    class Epochs(keras.utils.PyDataset):
-        def __init__(self):
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Resolved: its ``random_windows``, ``mixup``, ``balanced_sampling``,
+        ``spec_mask``, ``batch_size`` and ``seed`` apply.
+    features : FeatureSet
+    rows : np.ndarray [shape=(n,)]
+        The training rows.
+    class_weight : dict or None
+        Class index -> weight; each batch then carries per-row weights.
+    n_classes : int
+    """
+
+    def __init__(self, cfg: TrainConfig, features: FeatureSet, rows: np.ndarray, class_weight: dict | None,
+                 n_classes: int):
+        self.cfg = cfg
+        self.X, self.labels = features.X[rows], features.y[rows]
+        self.runs = training_runs(self.X, track_ids=features.track_ids[rows],
+                                  segment_index=features.segment_index[rows]) if cfg.random_windows else None
+        self.onehot = np.eye(n_classes, dtype=np.float32)[self.labels]
+        self.per_row = (np.array([class_weight[int(c)] for c in self.labels], dtype=np.float32)
+                        if class_weight else None)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.fill = self.X.reshape(-1, self.X.shape[-1]).mean(axis=0) if cfg.spec_mask else None
+        self.x = self.y = self.w = None
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.cfg.batch_size)
+
+    def batch(self, i: int) -> tuple:
+        """Batch ``i`` of the current epoch: ``(x, y)``, or ``(x, y, weights)`` with class weights."""
+        part = slice(i * self.cfg.batch_size, (i + 1) * self.cfg.batch_size)
+        if self.w is None:
+            return self.x[part], self.y[part]
+        return self.x[part], self.y[part], self.w[part]
+
+    def new_epoch(self) -> None:
+        """Draw the next epoch's examples: order, windows, masks, then mixup."""
+        cfg, rng = self.cfg, self.rng
+        order = balanced_order(self.labels, rng) if cfg.balanced_sampling else rng.permutation(len(self.labels))
+        x = random_windows(self.runs, rng)[order] if self.runs is not None else self.X[order]
+        if cfg.spec_mask:
+            x = spec_mask(x, rng, fill=self.fill)
+        self.x, self.y, self.w = x, self.onehot[order], None if self.per_row is None else self.per_row[order]
+        if cfg.mixup:
+            self.x, self.y, self.w = mixup(self.x, self.y, alpha=cfg.mixup, rng=rng, weights=self.w)
+
+
+@functools.cache
+def _keras_classes():
+    """The two Keras subclasses :func:`train` needs, defined once Keras is imported."""
+    keras = keras_module()
+
+    class AugmentedEpochs(keras.utils.PyDataset):
+        """An :class:`EpochSampler` as a Keras dataset: a new epoch after each one ends."""
+
+        def __init__(self, sampler: EpochSampler):
             super().__init__()
+            self.sampler = sampler
             self.on_epoch_end()
 
         def __len__(self):
-            return -(-len(y) // cfg.batch_size)
+            return len(self.sampler)
 
         def __getitem__(self, i):
-            part = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
-            if self.w is None:
-                return self.x[part], self.y[part]
-            return self.x[part], self.y[part], self.w[part]
+            return self.sampler.batch(i)
 
         def on_epoch_end(self):
-            order = balanced_order(y, rng) if cfg.balanced_sampling else rng.permutation(len(y))
-            x = random_windows(runs, rng)[order] if runs is not None else X[order]
-            if cfg.spec_mask:
-                x = spec_mask(x, rng, fill=fill)
-            self.x, self.y, self.w = x, onehot[order], None if per_row is None else per_row[order]
-            if cfg.mixup:
-                self.x, self.y, self.w = mixup(self.x, self.y, alpha=cfg.mixup, rng=rng, weights=self.w)
+            self.sampler.new_epoch()
 
-    return Epochs()
+    class Recorder(keras.callbacks.Callback):
+        """Appends each epoch's logs and time to ``history``, reports it, and stops when asked."""
+
+        def __init__(self, history: dict, epochs: int, on_epoch, should_stop):
+            super().__init__()
+            self.history, self.epochs, self.on_epoch, self.should_stop = history, epochs, on_epoch, should_stop
+            self.user_stop, self.t0, self.t_epoch = False, time.perf_counter(), 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t_epoch = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            seconds = time.perf_counter() - self.t_epoch
+            self.history["epoch"].append(epoch + 1)
+            self.history["seconds"].append(seconds)
+            for k in LOGS:
+                self.history[k].append(logs.get(k))
+            if self.on_epoch:
+                self.on_epoch(EpochReport(epoch + 1, self.epochs, logs, seconds, time.perf_counter() - self.t0))
+            if self.should_stop and self.should_stop():
+                self.user_stop = True
+                self.model.stop_training = True
+
+    return AugmentedEpochs, Recorder
+
+
+# --------------------------------------------------------------------------- #
+# One run
+# --------------------------------------------------------------------------- #
+def _check_split(features: FeatureSet, cfg: TrainConfig, split: Split | None, metrics_from: Run | None) -> Split:
+    """The split to train on (made from ``cfg`` when None), checked against the features and ``metrics_from``."""
+    if split is None:
+        split = make_split(cfg.split, y=features.y, track_ids=features.track_ids, test_size=cfg.test_size,
+                           validation_size=cfg.validation_size, seed=cfg.seed, evaluate_on=cfg.evaluate_on,
+                           classes=features.classes)
+    elif split.name != cfg.split:
+        raise ParameterError(f"split={split.name!r} (the rows given) differs from config.split={cfg.split!r}")
+    elif max((int(p.max()) for p in (split.train, split.validation, split.test) if len(p)),
+             default=-1) >= len(features.y):
+        raise ParameterError(f"split rows point past the {len(features.y)} rows of the features")
+    if (len(split.test) == 0) != (metrics_from is not None):
+        raise ParameterError("metrics_from must be given exactly when the split has no test part (a refit); "
+                             f"this split has {len(split.test)} test rows")
+    if metrics_from is not None:
+        if list(metrics_from.classes) != list(features.classes):
+            raise ParameterError(f"metrics_from={metrics_from.id!r} knows {metrics_from.classes}, "
+                                 f"not the classes of these features {list(features.classes)}")
+        if not (metrics_from.path / "trust.json").is_file():
+            raise ParameterError(f"metrics_from={metrics_from.id!r} has no trust.json for the refit to carry")
+    return split
+
+
+def _compiled_model(keras, cfg: TrainConfig, X_train: np.ndarray, input_shape, n_classes: int):
+    """The network of ``cfg`` (standardisation fitted on ``X_train`` when asked), compiled with Adam."""
+    normalize = None
+    if cfg.standardize:
+        flat = X_train.reshape(-1, X_train.shape[-1]).astype(np.float64)
+        normalize = keras.layers.Normalization(axis=-1, mean=flat.mean(0), variance=flat.var(0), name="standardize")
+    kwargs = {"dropout": cfg.dropout, "normalize": normalize, "input_noise": cfg.input_noise}
+    if cfg.model == "cnn":
+        kwargs["pool_strides"] = cfg.cnn_pool_strides
+    model = build(cfg.model, input_shape, n_classes, **kwargs)
+    rate = cfg.learning_rate
+    if cfg.lr_schedule == "cosine":
+        steps = cfg.epochs * -(-len(X_train) // cfg.batch_size)
+        rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(1, steps))
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=rate),
+        loss="categorical_crossentropy",
+        metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")],
+    )
+    return model
 
 
 def train(
@@ -291,7 +242,7 @@ def train(
     Parameters
     ----------
     features : FeatureSet
-        The segment table (:func:`mgc.extract.extract_dataset`).
+        The segment table (:func:`mgc.features.extract_dataset`).
     config : TrainConfig
     on_epoch : callable(EpochReport) or None
         Called after every epoch (progress, live curves).
@@ -328,24 +279,9 @@ def train(
         Bad configuration.
     """
     cfg = config.resolved()
-    if split is None:
-        split = make_split(cfg.split, y=features.y, track_ids=features.track_ids, test_size=cfg.test_size,
-                           validation_size=cfg.validation_size, seed=cfg.seed, evaluate_on=cfg.evaluate_on,
-                           classes=features.classes)
-    elif split.name != cfg.split:
-        raise ParameterError(f"split={split.name!r} (the rows given) differs from config.split={cfg.split!r}")
-    elif max((int(p.max()) for p in (split.train, split.validation, split.test) if len(p)), default=-1) >= len(features.y):
-        raise ParameterError(f"split rows point past the {len(features.y)} rows of the features")
-    if (len(split.test) == 0) != (metrics_from is not None):
-        raise ParameterError("metrics_from must be given exactly when the split has no test part (a refit); "
-                             f"this split has {len(split.test)} test rows")
-    if metrics_from is not None:
-        if list(metrics_from.classes) != list(features.classes):
-            raise ParameterError(f"metrics_from={metrics_from.id!r} knows {metrics_from.classes}, "
-                                 f"not the classes of these features {list(features.classes)}")
-        if not (metrics_from.path / "trust.json").is_file():
-            raise ParameterError(f"metrics_from={metrics_from.id!r} has no trust.json for the refit to carry")
-    keras = _seed(cfg.seed)
+    split = _check_split(features, cfg, split, metrics_from)
+    keras = seeded_keras(cfg.seed)
+    AugmentedEpochs, Recorder = _keras_classes()
     n_classes = len(features.classes)
     if n_classes < 2:
         raise ParameterError(f"the features hold {n_classes} class; at least 2 are needed to train")
@@ -353,47 +289,12 @@ def train(
     X_train, y_train = X[split.train], y[split.train]
     X_val, y_val = X[split.validation], y[split.validation]
     onehot = np.eye(n_classes, dtype=np.float32)
+    model = _compiled_model(keras, cfg, X_train, X.shape[1:], n_classes)
 
-    normalize = None
-    if cfg.standardize:
-        flat = X_train.reshape(-1, X_train.shape[-1]).astype(np.float64)
-        normalize = keras.layers.Normalization(axis=-1, mean=flat.mean(0), variance=flat.var(0), name="standardize")
-    kwargs = {"dropout": cfg.dropout, "normalize": normalize, "input_noise": cfg.input_noise}
-    if cfg.model == "cnn":
-        kwargs["pool_strides"] = cfg.cnn_pool_strides
-    model = build(cfg.model, X.shape[1:], n_classes, **kwargs)
-    rate = cfg.learning_rate
-    if cfg.lr_schedule == "cosine":
-        steps = cfg.epochs * -(-len(X_train) // cfg.batch_size)
-        rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(1, steps))
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=rate),
-        loss="categorical_crossentropy",
-        metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")],
-    )
-
-    history: dict[str, list] = {k: [] for k in ("epoch", "accuracy", "loss", "rmse", "val_accuracy", "val_loss",
-                                                "val_rmse", "seconds")}
-    state = {"user_stop": False, "t0": time.perf_counter(), "t_epoch": 0.0}
-
-    class Recorder(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            state["t_epoch"] = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = {k: float(v) for k, v in (logs or {}).items()}
-            seconds = time.perf_counter() - state["t_epoch"]
-            history["epoch"].append(epoch + 1)
-            history["seconds"].append(seconds)
-            for k in ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse"):
-                history[k].append(logs.get(k))
-            if on_epoch:
-                on_epoch(EpochReport(epoch + 1, cfg.epochs, logs, seconds, time.perf_counter() - state["t0"]))
-            if should_stop and should_stop():
-                state["user_stop"] = True
-                self.model.stop_training = True
-
-    callbacks = [Recorder()]
+    # callbacks: the per-epoch record (progress, stop requests), and early stopping when asked
+    history: dict[str, list] = {k: [] for k in ("epoch", *LOGS, "seconds")}
+    recorder = Recorder(history, cfg.epochs, on_epoch, should_stop)
+    callbacks = [recorder]
     early = None
     if cfg.early_stopping and len(X_val):
         early = keras.callbacks.EarlyStopping(monitor=cfg.monitor, patience=cfg.early_stopping,
@@ -403,7 +304,7 @@ def train(
     try:
         weights = _class_weights(y_train, n_classes) if cfg.class_weight else None
         if cfg.random_windows or cfg.mixup or cfg.balanced_sampling or cfg.spec_mask:
-            data = {"x": _augmented_epochs(keras, cfg, features, split.train, weights, n_classes)}
+            data = {"x": AugmentedEpochs(EpochSampler(cfg, features, split.train, weights, n_classes))}
         else:
             data = {"x": X_train, "y": onehot[y_train], "batch_size": cfg.batch_size, "shuffle": True,
                     "class_weight": weights}
@@ -415,9 +316,10 @@ def train(
     except KeyboardInterrupt:
         if not history["epoch"]:
             raise
-        state["user_stop"] = True
-    fit_seconds = time.perf_counter() - state["t0"]
+        recorder.user_stop = True
+    fit_seconds = time.perf_counter() - recorder.t0
 
+    # test metrics: the run's own, or (a refit) those of its train-only twin
     if metrics_from is None:
         X_test, y_test, t_test = X[split.test], y[split.test], features.track_ids[split.test]
         probs = model.predict(X_test, batch_size=256, verbose=0)
@@ -426,18 +328,38 @@ def train(
                        "y_true": y_test, "probs": probs.astype(np.float32)}
     else:
         metrics, predictions = metrics_from.metrics, metrics_from.predictions()
+    best_epoch = None
+    if early is not None and history[cfg.monitor]:
+        values = np.array(history[cfg.monitor], dtype=float)
+        best_epoch = int(np.nanargmin(values) if cfg.monitor == "val_loss" else np.nanargmax(values)) + 1
+    status = "stopped" if recorder.user_stop and len(history["epoch"]) < cfg.epochs else "finished"
+    manifest = _manifest(cfg, config, features, split, model, history=history, status=status, started=started,
+                         fit_seconds=fit_seconds, best_epoch=best_epoch, dataset_note=dataset_note,
+                         metrics_from=metrics_from, tags=tags)
+    run_id = run_id or _new_id(cfg, root)
+    manifest["id"] = run_id
+    # store an uncompiled copy built from the config: no optimizer state in the file
+    # (clone_model compiles its clone like the original, and the Adam moments triple the size)
+    export = keras.Model.from_config(model.get_config())
+    export.set_weights(model.get_weights())
+    save_run(run_id, manifest=manifest, history=history, metrics=metrics, predictions=predictions,
+             model=export, root=root)
+    run = load_run(run_id, root=root)
+    fit_trust(run, features, twin=metrics_from)
+    return run
+
+
+def _manifest(cfg: TrainConfig, config: TrainConfig, features: FeatureSet, split: Split, model, *, history: dict,
+              status: str, started: str, fit_seconds: float, best_epoch: int | None, dataset_note: str,
+              metrics_from: Run | None, tags: tuple[str, ...]) -> dict:
+    """What a run's ``manifest.json`` says: data, split, parameters, versions, times and status."""
     parts = {part: np.unique(features.track_ids[getattr(split, part)]).astype(str).tolist()
              for part in ("train", "validation", "test")}
     test_tracks = {c: int(len(np.unique(features.track_ids[split.test][features.y[split.test] == i])))
                    for i, c in enumerate(features.classes)}
     if metrics_from is not None:  # a refit shows its twin's scores: count the twin's test part
         test_tracks = metrics_from.manifest["split"].get("test_tracks_per_class", test_tracks)
-    best_epoch = None
-    if early is not None and history[cfg.monitor]:
-        values = np.array(history[cfg.monitor], dtype=float)
-        best_epoch = int(np.nanargmin(values) if cfg.monitor == "val_loss" else np.nanargmax(values)) + 1
-    status = "stopped" if state["user_stop"] and len(history["epoch"]) < cfg.epochs else "finished"
-    manifest = {
+    return {
         "id": None,
         "model": cfg.model,
         "recipe": cfg.recipe,
@@ -452,14 +374,14 @@ def train(
         "best_epoch": best_epoch,
         "config": asdict(cfg),
         "features": features.params.to_dict(),
-        "input_shape": list(X.shape[1:]),
+        "input_shape": list(features.X.shape[1:]),
         "n_params": int(model.count_params()),
         "dataset": {
             "source": features.source,
             "fingerprint": features.fingerprint,
             "classes": list(features.classes),
             "n_tracks": int(features.n_tracks),
-            "n_segments": int(len(X)),
+            "n_segments": int(len(features.X)),
             "per_class": features.counts(),
             "skipped_files": [s.path for s in features.skipped],
             "note": dataset_note,
@@ -475,88 +397,11 @@ def train(
             "track_ids": parts,
         },
         "metrics_from": None if metrics_from is None else {
-            "run": metrics_from.id, "split": metrics_from.manifest["split"].get("label", metrics_from.manifest["split"]["name"]),
+            "run": metrics_from.id,
+            "split": metrics_from.manifest["split"].get("label", metrics_from.manifest["split"]["name"]),
             "note": "trained on train + valid, so it has no test part of its own: its scores are those of this "
                     "train-only twin, on the twin's test part"},
         "tags": list(tags),
         "deviation": CNN_DEVIATION if cfg.model == "cnn" and cfg.cnn_pool_strides != 3 else "",
         "versions": _versions(),
     }
-    run_id = run_id or _new_id(cfg, root)
-    manifest["id"] = run_id
-    # store an uncompiled copy built from the config: no optimizer state in the file
-    # (clone_model compiles its clone like the original, and the Adam moments triple the size)
-    export = keras.Model.from_config(model.get_config())
-    export.set_weights(model.get_weights())
-    save_run(run_id, manifest=manifest, history=history, metrics=metrics, predictions=predictions,
-             model=export, root=root)
-    run = load_run(run_id, root=root)
-    fit_trust(run, features, twin=metrics_from)
-    return run
-
-
-def seen_tracks(run: Run) -> set[str] | None:
-    """Track ids a run trained or selected on (its train and validation parts), None if it does not record them.
-
-    (A refit's train part holds every track of its twin, the twin's test part included.)
-    """
-    ids = run.manifest["split"].get("track_ids")
-    if ids is None:
-        return None
-    return set(ids.get("train", [])) | set(ids.get("validation", []))
-
-
-def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, seed: int | None = None) -> dict:
-    """Metrics of a stored run's model on other features (all of them, or a split's test part).
-
-    Classes are matched by name; every class of ``features`` must be one the run
-    knows. Tracks the run trained or selected on are never scored: they are
-    dropped, and counted in the result's ``excluded_tracks``.
-
-    Returns
-    -------
-    dict
-        As :func:`mgc.evaluate.evaluate_predictions`, plus ``excluded_tracks``
-        (number of tracks dropped because the run had heard them; None when the
-        run does not record its tracks) and ``excluded_examples`` (a few of their ids).
-
-    Raises
-    ------
-    ParameterError
-        Unknown classes or another input shape.
-    DatasetError
-        Every track asked for is one the run trained or selected on.
-    """
-    from .errors import DatasetError
-
-    known = run.classes
-    unknown = [c for c in features.classes if c not in known]
-    if unknown:
-        raise ParameterError(f"the run {run.id!r} knows the classes {known}; these are not among them: {unknown}")
-    if list(features.X.shape[1:]) != run.manifest["input_shape"]:
-        raise ParameterError(f"features of shape {features.X.shape[1:]} do not fit the run's input {run.manifest['input_shape']}")
-    mapping = np.array([known.index(c) for c in features.classes])
-    rows = np.arange(len(features.y))
-    if split:
-        cfg = run.manifest["config"]
-        s = make_split(split, y=features.y, track_ids=features.track_ids, test_size=cfg["test_size"],
-                       validation_size=cfg["validation_size"], seed=cfg["seed"] if seed is None else seed,
-                       evaluate_on=cfg.get("evaluate_on", "auto"), classes=features.classes)
-        rows = s.test
-    seen = seen_tracks(run)
-    excluded: list[str] = []
-    if seen is not None:
-        asked = features.track_ids[rows]
-        heard = np.isin(asked, list(seen))
-        excluded = sorted(set(asked[heard]))
-        rows = rows[~heard]
-        if len(rows) == 0:
-            raise DatasetError(
-                f"all {len(excluded)} track(s) asked for are ones run {run.id!r} trained or selected on "
-                f"(e.g. {', '.join(excluded[:3])}): nothing honest is left to score. Evaluate on tracks it never heard"
-            )
-    probs = run.model().predict(features.X[rows], batch_size=256, verbose=0)
-    out = evaluate_predictions(probs, mapping[features.y[rows]], features.track_ids[rows], known)
-    out["excluded_tracks"] = None if seen is None else len(excluded)
-    out["excluded_examples"] = excluded[:5]
-    return out

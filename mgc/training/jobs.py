@@ -1,7 +1,7 @@
 """Training jobs that run in a background thread and outlive the page that started them.
 
 A :class:`TrainingJob` trains one or more models one after the other on a
-:class:`~mgc.extract.FeatureSet`, records every epoch as it ends, and can be asked
+:class:`~mgc.features.FeatureSet`, records every epoch as it ends, and can be asked
 to stop (it ends after the current epoch and stores a ``stopped`` run). Its state
 is read with :meth:`TrainingJob.snapshot`, a consistent copy, so a user interface
 can poll it from another thread. Nothing here knows about Streamlit.
@@ -15,9 +15,10 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 
-from .errors import MgcError, ParameterError
-from .extract import FeatureSet
-from .train import EpochReport, TrainConfig, train
+from ..errors import MgcError, ParameterError
+from ..features import FeatureSet
+from .fit import EpochReport, train
+from .recipes import TrainConfig
 
 
 @dataclass
@@ -82,7 +83,7 @@ class TrainingJob:
     # --- the thread --------------------------------------------------------------------
     def _main(self) -> None:
         try:
-            for cfg, prog in zip(self.configs, self.models):
+            for cfg, prog in zip(self.configs, self.models, strict=True):
                 if self._stop.is_set():
                     with self._lock:
                         prog.status = "skipped"
@@ -101,7 +102,7 @@ class TrainingJob:
             final = "stopped" if self._stop.is_set() else "finished"
         except MgcError as e:
             final, self.error = "failed", str(e)
-        except Exception as e:  # noqa: BLE001 - a background thread must report, not vanish
+        except Exception as e:  # a background thread must report, not vanish
             final = "failed"
             self.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
         with self._lock:
@@ -161,3 +162,13 @@ class JobBoard:
 
     def latest(self) -> TrainingJob | None:
         return next(reversed(self._jobs.values()), None) if self._jobs else None
+
+
+def clock(seconds: float | None) -> str:
+    """A duration as a clock: ``'4:05'``, ``'1:02:03'`` past an hour, ``'-'`` when unknown."""
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"

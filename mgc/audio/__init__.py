@@ -1,0 +1,14 @@
+"""Stage 1, audio: any file or bytes to mono float32, and what the Explore page shows of a clip.
+
+- :mod:`mgc.audio.decode`: :func:`decode` (bounded, validated) and header facts (:func:`info`).
+- :mod:`mgc.audio.represent`: waveform, FFT, STFT, mel filterbank, mel spectrogram and MFCC views.
+- :mod:`mgc.audio.examples`: librosa's example clips that are on disk (never downloaded).
+"""
+
+from .decode import ACCEPTED, AudioInfo, Decoded, Source, check_signal, decode, info, load, resample
+from .examples import ExampleClip, example_clips, example_path
+
+__all__ = [
+    "ACCEPTED", "AudioInfo", "Decoded", "ExampleClip", "Source", "check_signal", "decode", "example_clips",
+    "example_path", "info", "load", "resample",
+]

@@ -1,0 +1,31 @@
+"""Stage 2, dataset: tracks on disk, their labels, and the protocols that split them.
+
+- :mod:`mgc.dataset.layout`: :func:`find_tracks` in GTZAN / Kaggle folder layouts (:class:`Track`, :class:`Dataset`).
+- :mod:`mgc.dataset.splits`: the ``segment``, ``track`` and ``fault-filtered`` protocols (:func:`make_split`),
+  track folds, refits, and the embedded fault-filtered lists (``data/fault_filtered``).
+- :mod:`mgc.dataset.survey`: what the audio headers of a dataset say.
+- :mod:`mgc.dataset.demo`: a synthetic dataset in GTZAN's layout, for offline use (imported on demand).
+"""
+
+from .layout import LAYOUTS, Dataset, Track, find_tracks
+from .splits import (
+    EVALUATE_ON,
+    MIN_TEST_TRACKS,
+    SPLITS,
+    THIN_CLASS_TRACKS,
+    Split,
+    fault_filtered_lists,
+    make_split,
+    protocol_label,
+    refit_split,
+    suggested_split,
+    thin_classes,
+    track_folds,
+)
+from .survey import DatasetSurvey, dataset_survey
+
+__all__ = [
+    "EVALUATE_ON", "LAYOUTS", "MIN_TEST_TRACKS", "SPLITS", "THIN_CLASS_TRACKS", "Dataset", "DatasetSurvey", "Split",
+    "Track", "dataset_survey", "fault_filtered_lists", "find_tracks", "make_split", "protocol_label", "refit_split",
+    "suggested_split", "thin_classes", "track_folds",
+]

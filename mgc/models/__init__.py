@@ -1,0 +1,15 @@
+"""Stage 4, models: the study's networks as Keras builders, and the Keras bootstrap.
+
+- :mod:`mgc.models.builders`: :func:`build_mlp`, :func:`build_cnn`, :func:`build_lstm` (named, uncompiled).
+- :mod:`mgc.models.backend`: :func:`keras_module` (TensorFlow backend, quiet) and :func:`seeded_keras`.
+
+Nothing here imports Keras until a model is built or loaded.
+"""
+
+from .backend import keras_module, seeded_keras
+from .builders import BUILDERS, CNN_DEVIATION, MODEL_NAMES, STUDY_LEARNING_RATE, build, build_cnn, build_lstm, build_mlp
+
+__all__ = [
+    "BUILDERS", "CNN_DEVIATION", "MODEL_NAMES", "STUDY_LEARNING_RATE", "build", "build_cnn", "build_lstm", "build_mlp",
+    "keras_module", "seeded_keras",
+]

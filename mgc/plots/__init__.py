@@ -1,0 +1,33 @@
+"""Stage 8, plots: plotly figure factories, data in, ``go.Figure`` out (no Streamlit).
+
+Every figure of the dashboard comes from here, so they share one look
+(:mod:`mgc.plots.style`: the ``"mgc"`` template, titles with units, one colour per
+class and per model).
+
+- :mod:`mgc.plots.explore`: the Explore page's representations and the dataset overview.
+- :mod:`mgc.plots.results`: training curves, the study's Figures 6-7, confusion matrices,
+  classification answers, recipe comparisons and the leakage ladder.
+
+A new figure goes into the file of the page family that shows it, built with
+:func:`apply_style` and :func:`class_colors`, and is exported here.
+"""
+
+from .explore import class_counts, durations_by_class, mel_filterbank, mfcc, power_spectrum, spectrogram, waveform
+from .results import (
+    PROTOCOL_COLORS,
+    class_probabilities,
+    confusion_matrix,
+    leakage_ladder,
+    live_curves,
+    recipe_comparison,
+    study_curves,
+    window_timelines,
+)
+from .style import EXTRA_COLORS, GENRE_COLORS, HEIGHT, MODEL_COLORS, TEMPLATE, apply_style, class_colors
+
+__all__ = [
+    "EXTRA_COLORS", "GENRE_COLORS", "HEIGHT", "MODEL_COLORS", "PROTOCOL_COLORS", "TEMPLATE", "apply_style",
+    "class_colors", "class_counts", "class_probabilities", "confusion_matrix", "durations_by_class", "leakage_ladder",
+    "live_curves", "mel_filterbank", "mfcc", "power_spectrum", "recipe_comparison", "spectrogram", "study_curves",
+    "waveform", "window_timelines",
+]

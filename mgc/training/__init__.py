@@ -1,0 +1,30 @@
+"""Stage 6, training: recipes, augmentation, one fit, background jobs, cross-validation.
+
+- :mod:`mgc.training.recipes`: :data:`RECIPES` (``study``, ``improved``) and :class:`TrainConfig`.
+- :mod:`mgc.training.augment`: random windows, mixup, balanced sampling, masks (NumPy).
+- :mod:`mgc.training.fit`: :func:`train`, one run from features to a stored :class:`~mgc.runs.Run`.
+- :mod:`mgc.training.jobs`: training in a background thread that a user interface polls.
+- :mod:`mgc.training.crossval`: recipes compared on the same folds, paired by track.
+
+Importing this package does not import TensorFlow; :func:`train` does.
+"""
+
+from .crossval import cross_validate, load_comparisons, load_results, summarize, variant_settings
+from .fit import EpochReport, EpochSampler, train
+from .jobs import JobBoard, TrainingJob, clock
+from .recipes import (
+    LR_SCHEDULES,
+    RECIPE_PURPOSE,
+    RECIPES,
+    TrainConfig,
+    describe_recipe,
+    recipe_help,
+    recipe_values,
+    variant_order,
+)
+
+__all__ = [
+    "LR_SCHEDULES", "RECIPES", "RECIPE_PURPOSE", "EpochReport", "EpochSampler", "JobBoard", "TrainConfig",
+    "TrainingJob", "clock", "cross_validate", "describe_recipe", "load_comparisons", "load_results", "recipe_help",
+    "recipe_values", "summarize", "train", "variant_order", "variant_settings",
+]
