@@ -2,25 +2,28 @@
 
 import streamlit as st
 
-from mgc import plots, ui
+from dashboard import runs as loaded
+from dashboard import widgets
+from mgc import plots
 from mgc.errors import MgcError
+from mgc.runs import default_classify_runs, explain_checks, group_by_classes, list_runs
 
-ui.page_header("Classify a clip")
-runs, _ = ui.all_runs()
+widgets.page_header("Classify a clip")
+runs, _ = list_runs()
 if not runs:
     st.info("No trained runs yet: train one on the Train page.")
     st.stop()
 
-groups = ui.class_groups(runs)
+groups = group_by_classes(runs)
 left, right = st.columns([3, 2])
 with left:
-    upload = st.file_uploader("Upload a song or clip", type=["wav", "mp3", "ogg", "flac", "au"],
+    upload = st.file_uploader("Upload a song or clip", type=widgets.UPLOAD_TYPES,
                               help="Any length, rate and channel count; the first 10 minutes are analysed.")
     recording = st.audio_input("...or record one (at least 3 s)")
 with right:
     classes = st.selectbox("Classes the models know", list(groups), format_func=lambda k: ", ".join(k))
     chosen = st.multiselect("Models (runs)", [r.id for r in groups[classes]],
-                            default=ui.default_classify_runs(groups[classes]),
+                            default=default_classify_runs(groups[classes]),
                             format_func=lambda i: next(r.label for r in runs if r.id == i))
 
 source = upload or recording
@@ -31,7 +34,7 @@ if not chosen:
     st.info("Choose at least one run.")
     st.stop()
 try:
-    result = ui.classify_upload(source.getvalue(), getattr(source, "name", "recording.wav"), tuple(chosen))
+    result = loaded.classify_upload(source.getvalue(), getattr(source, "name", "recording.wav"), tuple(chosen))
 except MgcError as e:
     st.error(str(e))
     st.stop()
@@ -46,7 +49,7 @@ if result.trusted:
 else:
     st.warning("**Not sure.** " + " ".join(f["message"] for f in result.flags if f["run"] is None))
 cols = st.columns(len(result.answers))
-for col, answer in zip(cols, result.answers):
+for col, answer in zip(cols, result.answers, strict=True):
     own = [f for f in result.flags if f["run"] == answer.run_id]
     col.metric(answer.label.split(" · ")[0], answer.predicted + (" ?" if own else ""))
     col.caption(f"{answer.confidence:.0%} confidence · run `{answer.run_id}`")
@@ -57,4 +60,4 @@ st.plotly_chart(plots.class_probabilities(result.answers), width="stretch")
 st.subheader("Prediction over time")
 st.plotly_chart(plots.window_timelines(result.starts, result.answers), width="stretch")
 with st.expander("How 'not sure' is decided"):
-    st.markdown(ui.trust_explainer(tuple(chosen)))
+    st.markdown(explain_checks(chosen))

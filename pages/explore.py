@@ -1,25 +1,16 @@
-"""Explore: one clip from waveform to MFCCs, the study's path, plus a dataset overview.
-
-A page of the app started with ``streamlit run app.py`` (pages-folder discovery).
-"""
+"""Explore: one clip from waveform to MFCCs, the study's path, plus a dataset overview."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from mgc import config, plots, represent, ui
-from mgc.audio import decode
+from dashboard import data, widgets
+from dashboard.widgets import fail
+from mgc import config, plots
+from mgc.audio import decode, example_path, represent
 from mgc.errors import MgcError
 
 SOURCES = ("Dataset", "Upload", "Microphone", "librosa example")
-UPLOAD_TYPES = ["wav", "mp3", "ogg", "flac", "au"]
-
-
-def fail(error: MgcError) -> None:
-    """Show a library error to the user and stop the script (no traceback)."""
-    st.error(str(error))
-    st.stop()
-
 
 def study_label(value: int, study: int) -> str:
     return f"{value} (study)" if value == study else str(value)
@@ -54,20 +45,21 @@ def controls() -> dict:
 
 def pick_clip():
     """Widgets to choose a clip; return (name, Decoded) or None when nothing is chosen yet."""
-    examples = ui.example_clips()
+    examples = data.example_clips()
     sources = [s for s in SOURCES if s != "librosa example" or examples]
     source = st.radio("Clip from", sources, horizontal=True)
     limit = represent.MAX_DURATION
     if source == "Dataset":
-        data = ui.dataset(str(ui.dataset_root()))
-        counts = data.counts()
+        dataset = data.dataset(str(data.dataset_root()))
+        counts = dataset.counts()
         left, right = st.columns(2)
-        label = left.selectbox("Class", data.classes, format_func=lambda c: f"{c} ({counts[c]} track{'s' if counts[c] != 1 else ''})")
-        tracks = [t for t in data.tracks if t.label == label]
+        label = left.selectbox("Class", dataset.classes,
+                               format_func=lambda c: f"{c} ({counts[c]} track{'s' if counts[c] != 1 else ''})")
+        tracks = [t for t in dataset.tracks if t.label == label]
         track = right.selectbox("Track", tracks, format_func=lambda t: t.path.name)
-        return data.relpath(track), ui.decoded(str(track.path), limit)
+        return dataset.relpath(track), data.decoded(str(track.path), limit)
     if source == "Upload":
-        upload = st.file_uploader("Audio file", type=UPLOAD_TYPES, help="Decoded in memory; never stored.")
+        upload = st.file_uploader("Audio file", type=widgets.UPLOAD_TYPES, help="Decoded in memory; never stored.")
         if upload is None:
             return None
         return upload.name, decode(upload.getvalue(), name=upload.name, max_duration=limit)
@@ -77,7 +69,7 @@ def pick_clip():
             return None
         return "microphone recording", decode(recording.getvalue(), name="microphone recording", max_duration=limit)
     clip = st.selectbox("Example", examples, format_func=lambda c: f"{c.key}: {c.description}")
-    return f"librosa example {clip.key!r}", ui.decoded(str(represent.example_path(clip.key)), limit)
+    return f"librosa example {clip.key!r}", data.decoded(str(example_path(clip.key)), limit)
 
 
 def section(title: str, sentence: str, figure=None) -> None:
@@ -154,9 +146,9 @@ def show_representations(name: str, clip, p: dict) -> None:
 def dataset_overview() -> None:
     """Tracks per class, durations, and files whose header cannot be read."""
     try:
-        root = str(ui.dataset_root())
-        data = ui.dataset(root)
-        survey = ui.dataset_survey(root)
+        root = str(data.dataset_root())
+        dataset = data.dataset(root)
+        survey = data.dataset_survey(root)
     except MgcError as e:
         st.error(str(e))
         return
@@ -182,12 +174,12 @@ def dataset_overview() -> None:
         st.dataframe(failures[["file", "error"]], hide_index=True)
     else:
         st.success(f"All {len(table)} file headers read.")
-    if data.ignored:
-        with st.expander(f"{len(data.ignored)} file(s) passed over"):
-            st.write("\n".join(f"- {line}" for line in data.ignored))
+    if dataset.ignored:
+        with st.expander(f"{len(dataset.ignored)} file(s) passed over"):
+            st.write("\n".join(f"- {line}" for line in dataset.ignored))
 
 
-ui.page_header("Explore: from sound to MFCCs")
+widgets.page_header("Explore: from sound to MFCCs")
 params = controls()
 clip_tab, overview_tab = st.tabs(["Clip", "Dataset overview"])
 

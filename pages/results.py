@@ -2,12 +2,17 @@
 
 import streamlit as st
 
-from mgc import plots, report, ui
-from mgc.crossval import summarize, variant_settings
+from dashboard import data, widgets
+from dashboard import runs as loaded
+from mgc import plots
+from mgc.analysis import report
+from mgc.config import artifacts_dir
 from mgc.errors import MgcError
+from mgc.runs import default_result_runs, list_runs
+from mgc.training import describe_recipe, load_comparisons, summarize, variant_settings
 
-ui.page_header("Results")
-runs, problems = ui.all_runs()
+widgets.page_header("Results")
+runs, problems = list_runs()
 for p in problems:
     st.warning(f"Damaged run skipped: {p}")
 if not runs:
@@ -15,7 +20,7 @@ if not runs:
     st.stop()
 
 by_id = {r.id: r for r in runs}
-chosen = st.multiselect("Runs", list(by_id), default=ui.default_result_runs(runs),
+chosen = st.multiselect("Runs", list(by_id), default=default_result_runs(runs),
                         format_func=lambda i: by_id[i].label)
 if not chosen:
     st.info("Choose at least one run.")
@@ -69,11 +74,10 @@ st.markdown(
     "the models never heard; `tools/select_recipe.py`). A **cross-validation over tracks** "
     "(`python -m mgc compare`) tests every track once but is **artist-leaky**: songs of one artist sit on both "
     "sides, so use it to rank recipes on a collection without artist lists, never as a result. "
-    "*study*: raw MFCCs, the study's learning rate, 100 epochs. *improved*: inputs standardised on the "
-    "training part, random 3-s training windows, mixup, Adam 1e-3 decaying to 0 over 60 epochs (cosine), "
-    "class weights. Other variants change one or two of those settings (table below the figure)."
+    f"*study*: {describe_recipe('study')}. *improved*: {describe_recipe('improved')}. "
+    "Other variants change one or two of those settings (table below the figure)."
 )
-found = ui.comparisons()
+found = load_comparisons(artifacts_dir() / "comparisons")
 if not found:
     st.caption("No comparison stored under artifacts/comparisons.")
 for name, rows in found.items():
@@ -95,7 +99,8 @@ error_metric = st.radio("Error curve", ["loss", "rmse"], horizontal=True,
                                      "rmse": "RMSE of one-hot vs softmax"}.get)
 st.plotly_chart(plots.study_curves(selected, "accuracy"), width="stretch")
 st.plotly_chart(plots.study_curves(selected, error_metric), width="stretch")
-augmented = [r.label for r in selected if r.manifest["config"].get("random_windows") or r.manifest["config"].get("mixup")]
+augmented = [r.label for r in selected
+             if r.manifest["config"].get("random_windows") or r.manifest["config"].get("mixup")]
 if augmented:
     st.caption("Training curves of runs trained on augmented examples (random windows, mixup) are measured on "
                "those examples, so they can sit below the validation curves: " + "; ".join(augmented))
@@ -114,7 +119,7 @@ except MgcError as e:
     c2.info(str(e))
 st.subheader("Misclassified tracks")
 try:
-    wrong = ui.misclassified(run)
+    wrong = loaded.misclassified(run)
 except MgcError as e:
     st.error(str(e))
     st.stop()
@@ -127,15 +132,15 @@ else:
         st.caption("The audio of these tracks is not in the configured dataset folder, so it cannot be played here.")
     else:
         pick = st.selectbox("Listen to", playable["track"].tolist())
-        st.audio(ui.track_audio(playable.set_index("track").loc[pick, "path"]))
+        st.audio(data.track_audio(playable.set_index("track").loc[pick, "path"]))
 with st.expander("Score this run on the dataset folder"):
-    st.caption(f"Dataset: {ui.dataset_root()}. Tracks the run trained or selected on are never counted as test: "
+    st.caption(f"Dataset: {data.dataset_root()}. Tracks the run trained or selected on are never counted as test: "
                "they are dropped, and the count is shown.")
     where = st.radio("Score on", ["all tracks", "segment", "track", "fault-filtered"], horizontal=True,
                      format_func=lambda w: w if w == "all tracks" else f"the {w} split's test part")
     if st.button("Score", key="score-run"):
         try:
-            m = ui.evaluate_on_dataset(run.id, str(ui.dataset_root()), None if where == "all tracks" else where)
+            m = loaded.evaluate_on_dataset(run.id, str(data.dataset_root()), None if where == "all tracks" else where)
         except MgcError as e:
             st.error(str(e))
         else:

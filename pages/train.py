@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from mgc import ui
-from mgc.config import MODEL_TITLES
+from dashboard import data, training, widgets
+from mgc.config import MODEL_NAMES, model_title
 from mgc.dataset import SPLITS, suggested_split
 from mgc.errors import MgcError
-from mgc.train import RECIPES
+from mgc.training import RECIPES, recipe_help, recipe_values
 
 SPLIT_HELP = {
     "segment": "The study's protocol: random over 3-s segments. Segments of one song sit on both sides: leaky.",
@@ -15,13 +15,12 @@ SPLIT_HELP = {
     "fault-filtered": "Honest: the artist-conditional, duplicate-free GTZAN split (Kereliuk, Sturm & Larsen 2015). "
                       "Without its test part (a subset) it tests on its valid list and validates on part of train.",
 }
-RECIPE_HELP = {
-    "study": "The study's pipeline as is: raw MFCCs, Adam 1e-4, 100 epochs, no class weights.",
-    "improved": "Standardised MFCCs (fitted on the training part), random 3-s training windows, mixup (0.4), "
-                "Adam 1e-3 decaying to 0 over 60 epochs (cosine), balanced class weights.",
-}
 
 RECIPES_OWN = "recipe's"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def _recipe_overrides() -> dict:
@@ -31,7 +30,8 @@ def _recipe_overrides() -> dict:
         a1, a2, a3 = st.columns(3)
         picks = {
             "standardize": a1.selectbox("Standardise inputs", [RECIPES_OWN, "yes", "no"],
-                                        help="Per-coefficient mean and variance of the training part, inside the model"),
+                                        help="Per-coefficient mean and variance of the training part, "
+                                             "inside the model"),
             "random_windows": a2.selectbox("Random training windows", [RECIPES_OWN, "yes", "no"],
                                            help="Every epoch, each training segment becomes a 3-s window cut at a "
                                                 "random frame of its track's training segments"),
@@ -52,13 +52,13 @@ def _recipe_overrides() -> dict:
     return out
 
 
-ui.page_header("Train")
-root = ui.dataset_root()
+widgets.page_header("Train")
+root = data.dataset_root()
 
 # --- 1. features -------------------------------------------------------------------
 st.header("1 · Features", divider="gray")
 try:
-    ds = ui.dataset(str(root))
+    ds = data.dataset(str(root))
 except MgcError as e:
     st.error(str(e))
     st.stop()
@@ -70,10 +70,10 @@ classes = st.multiselect(
 )
 st.caption("The study's features: 10 segments of 3 s per 30-s clip, 13 MFCCs each (n_fft 2048, hop 512) "
            "-> 130 frames x 13 per segment. Cached on disk: a second extraction is instant.")
-feats = ui.current_features(str(root), classes)
+feats = training.current_features(str(root), classes)
 if st.button("Extract features", type="primary" if feats is None else "secondary", disabled=len(classes) < 2):
     try:
-        feats = ui.extract_features(str(root), classes)
+        feats = training.extract_features(str(root), classes)
     except MgcError as e:
         st.error(str(e))
 if len(classes) < 2:
@@ -81,31 +81,32 @@ if len(classes) < 2:
 elif feats is None:
     st.info("Extract the features to train (instant when they are cached).")
 else:
-    ui.show_feature_summary(feats)
+    widgets.show_feature_summary(feats)
 
 # --- 2. settings ---------------------------------------------------------------------
 st.header("2 · Models and protocol", divider="gray")
 with st.form("settings"):
     c1, c2, c3 = st.columns(3)
-    models = c1.multiselect("Models", ["mlp", "cnn", "lstm"], default=["mlp", "cnn", "lstm"],
-                            format_func=lambda m: MODEL_TITLES[m])
+    models = c1.multiselect("Models", MODEL_NAMES, default=MODEL_NAMES, format_func=model_title)
     split = c2.radio("Split", SPLITS, index=SPLITS.index(suggested_split(t.track_id for t in ds.tracks)),
                      captions=[SPLIT_HELP[s] for s in SPLITS])
-    recipe = c3.radio("Recipe", list(RECIPES), index=0, captions=[RECIPE_HELP[r] for r in RECIPES])
+    recipe = c3.radio("Recipe", list(RECIPES), index=0, captions=[_sentence(recipe_help(r)) for r in RECIPES])
     c4, c5, c6, c7 = st.columns(4)
-    epochs = c4.number_input("Epochs (" + " · ".join(f"{r} {v['epochs']}" for r, v in RECIPES.items()) + ")",
+    epochs = c4.number_input(f"Epochs ({recipe_values('epochs', sep=' · ')})",
                              min_value=1, max_value=1000, value=None, placeholder=RECIPES_OWN,
                              help="Empty: the recipe's. The study's figures run 100 epochs.")
     batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, value=32)
     lr = c6.number_input("Learning rate", min_value=1e-6, max_value=0.5, value=None, format="%.6f",
-                         placeholder=RECIPES_OWN, help="Empty: the recipe's (study 1e-4, improved 1e-3). Adam's "
-                         "rate; where the recipe decays it, the starting rate.")
+                         placeholder=RECIPES_OWN,
+                         help=f"Empty: the recipe's ({recipe_values('learning_rate')}). Adam's rate; where the recipe "
+                              "decays it, the starting rate.")
     seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0)
     overrides = _recipe_overrides()
     submitted = st.form_submit_button("Start training", type="primary", disabled=feats is None)
 if submitted:
     try:
-        ui.start_training(feats, models=models, split=split, recipe=recipe, epochs=None if epochs is None else int(epochs),
+        training.start_training(feats, models=models, split=split, recipe=recipe,
+                                epochs=None if epochs is None else int(epochs),
                           batch_size=int(batch), learning_rate=None if lr is None else float(lr), seed=int(seed),
                           overrides=overrides)
     except MgcError as e:
@@ -113,4 +114,4 @@ if submitted:
 
 # --- 3. progress: shown whatever the state above, so a running job is never out of sight ----------
 st.header("3 · Progress", divider="gray")
-ui.training_panel()
+training.training_panel()

@@ -1,4 +1,4 @@
-"""AppTest of the home page (``app.py``) and of the Train, Results and Classify pages.
+"""AppTest of the home page (``pages/home.py``) and of the Train, Results and Classify pages.
 
 Runs come from ``tiny_runs_artifacts`` (conftest: 2-epoch MLP, CNN and LSTM runs on the tiny
 dataset, track split, made once per session). AppTest cannot upload files: the browser tests cover uploads.
@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+# pages that load runs import TensorFlow, and most tests read the session's trained tiny runs
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120  # the first run of a page imports TensorFlow, slow on a loaded machine
 
 
 def _run(page: str | None = None) -> AppTest:
     """Run the app at the home page, or at ``pages/<page>.py`` (entered through ``app.py``, as in the server:
-    the pages' sidebar menu links to ``app.py``, which resolves only when it is the entrypoint)."""
+    ``app.py`` routes with ``st.navigation``, and a page runs only as one of its registered pages)."""
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=TIMEOUT)
     if page:
         at.switch_page(f"pages/{page}.py")
@@ -55,8 +58,8 @@ def test_home_shows_dataset_runs_and_page_links(with_tiny_runs, tiny_dataset):
     links = at.main.get("page_link")
     assert [link.proto.page for link in links] == ["explore", "train", "results", "classify"]  # url paths
     assert all(link.proto.label for link in links)
-    menu = at.sidebar.get("page_link")
-    assert [link.proto.page for link in menu] == ["", "explore", "train", "results", "classify"]
+    menu = at._registered_pages.values()  # st.navigation's pages (AppTest has no public accessor for them)
+    assert [page["url_pathname"] for page in menu] == ["", "explore", "train", "results", "classify"]
 
 
 def test_home_without_runs_says_so(tiny_dataset, monkeypatch):
@@ -106,10 +109,10 @@ def test_train_page_extracts_features_then_shows_the_settings(tiny_dataset, monk
 
 
 def test_train_page_passes_recipe_overrides_to_the_job(tiny_dataset, monkeypatch):
-    import mgc.ui
+    import dashboard.training
 
     started = {}
-    monkeypatch.setattr(mgc.ui, "start_training", lambda fs, **kw: started.update(kw))
+    monkeypatch.setattr(dashboard.training, "start_training", lambda fs, **kw: started.update(kw))
     monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
     at = _run("train")
     next(b for b in at.button if b.label == "Extract features").click().run()
@@ -213,7 +216,8 @@ def test_results_page_with_a_damaged_run_warns_and_renders(tiny_runs_artifacts, 
 
 
 def _comparison_rows(variant: str, model: str, right: list[list[bool]]) -> list[dict]:
-    """Result rows as mgc.crossval writes them: one per fold, ``right`` = per fold, per track, correct or not."""
+    """Result rows as mgc.training.crossval writes them: one per fold;
+    ``right`` = per fold, per track, correct or not."""
     rows = []
     for k, fold in enumerate(right):
         tracks = [{"track_id": f"t{k}.{i}", "true": 0, "predicted": 0 if ok else 1} for i, ok in enumerate(fold)]
@@ -278,7 +282,7 @@ def test_script_runs_no_longer_reset_keras(monkeypatch):
     import keras
     from streamlit.runtime.scriptrunner import script_runner
 
-    import mgc.ui  # noqa: F401 - importing the helper module installs the replacement
+    import dashboard  # noqa: F401 - importing the dashboard package installs the replacement
 
     calls = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))

@@ -22,11 +22,12 @@ import pytest
 import soundfile as sf
 
 pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package (requirements-dev.txt)")
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="no system Chromium (apt-get install chromium); browsers are "
                                                 "never downloaded"),
 ]
@@ -64,7 +65,7 @@ def start_server(data_dir: Path, artifacts: Path, log_path: Path, *, timeout: fl
     """Start ``streamlit run app.py`` on a free port; return (process, url) once /_stcore/health answers ok."""
     port = _free_port()
     env = {**os.environ, "MGC_DATA_DIR": str(data_dir), "MGC_ARTIFACTS": str(artifacts), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    log = open(log_path, "wb")  # noqa: SIM115 - closed by stop_server
+    log = open(log_path, "wb")  # closed by stop_server
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
@@ -240,7 +241,7 @@ def test_results_shows_table2_and_curves(server, page):
 def test_home_then_classify_right_away_on_a_fresh_server(tiny_runs_artifacts, tiny_dataset, page, tmp_path):
     """A visitor who clicks on as soon as the home title shows, on a server that just started.
 
-    Regression: the home script was still importing pandas (lazily, in mgc/ui.py) while the Classify
+    Regression: the home script was still importing pandas (lazily, in the dashboard helpers) while the Classify
     session built plotly's template at ``import mgc.plots``; plotly reads ``sys.modules["pandas"]``
     without the import lock and failed on the half-imported module (AttributeError, every time).
     Fixed by importing pandas at the top of mgc/plots.py.

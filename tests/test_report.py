@@ -1,4 +1,4 @@
-"""Tables of the results page (mgc.report) and the import cost of the home page."""
+"""Tables of the results page (mgc.analysis.report) and the import cost of the home page."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from conftest import fake_run
+from mgc.analysis.report import leakage_ladder, misclassified, per_class_table, table2
 from mgc.config import PAPER_TABLE2
 from mgc.errors import ParameterError
-from mgc.report import leakage_ladder, misclassified, per_class_table, table2
 
 ROOT = Path(__file__).resolve().parents[1]
 TEN = tuple(f"g{i}" for i in range(10))
@@ -54,11 +54,14 @@ def test_leakage_ladder_puts_each_network_on_the_three_rungs_with_the_drops():
             fake_run("c-f", "cnn", "fault-filtered", trk=0.6, bal=0.7)]  # no track rung: drop from the segment one
     df = leakage_ladder(runs)
     assert df["run"].tolist() == ["s", "t", "f", "c-s", "c-f"]
-    assert df["protocol"].tolist() == ["segment", "track", "fault-filtered (tested on valid)", "segment", "fault-filtered"]
+    assert df["protocol"].tolist() == ["segment", "track", "fault-filtered (tested on valid)", "segment",
+                                       "fault-filtered"]
     drops = df.set_index("run")
     assert pd.isna(drops.loc["s", "drop (track acc)"]) and pd.isna(drops.loc["c-s", "drop (balanced)"])
-    assert drops.loc["t", "drop (track acc)"] == pytest.approx(0.15) and drops.loc["t", "drop (balanced)"] == pytest.approx(0.2)
-    assert drops.loc["f", "drop (track acc)"] == pytest.approx(0.3) and drops.loc["f", "drop (balanced)"] == pytest.approx(0.3)
+    assert drops.loc["t", "drop (track acc)"] == pytest.approx(0.15)
+    assert drops.loc["t", "drop (balanced)"] == pytest.approx(0.2)
+    assert drops.loc["f", "drop (track acc)"] == pytest.approx(0.3)
+    assert drops.loc["f", "drop (balanced)"] == pytest.approx(0.3)
     assert drops.loc["c-f", "drop (track acc)"] == pytest.approx(0.3)
     assert drops.loc["c-f", "drop (balanced)"] == pytest.approx(0.1)
     assert "artist" in drops.loc["f", "why"] and "segments of one song" in drops.loc["t", "why"]
@@ -68,7 +71,8 @@ def test_leakage_ladder_puts_each_network_on_the_three_rungs_with_the_drops():
 def test_leakage_ladder_keeps_class_lists_apart_and_is_none_without_runs():
     runs = [fake_run("s3", "mlp", "segment", trk=0.9), fake_run("t10", "mlp", "track", classes=TEN, trk=0.5)]
     df = leakage_ladder(runs)
-    assert df["classes"].tolist() == [10, 3] and df["drop (track acc)"].isna().all()  # the ten-genre task first; different tasks: no drop
+    # the ten-genre task first; different tasks: no drop
+    assert df["classes"].tolist() == [10, 3] and df["drop (track acc)"].isna().all()
     assert leakage_ladder([]) is None
     assert leakage_ladder([fake_run("r", "mlp", "fault-filtered", metrics_from="x")]) is None
 
@@ -108,7 +112,9 @@ def test_misclassified_lists_wrong_tracks_with_known_paths():
 
 
 def test_the_home_page_modules_do_not_import_tensorflow():
-    code = ("import sys, mgc.ui, mgc.runs, mgc.report, mgc.plots, mgc.train, mgc.jobs, mgc.classify, mgc.trust; "
+    code = ("import sys, dashboard.data, dashboard.runs, dashboard.training, dashboard.widgets, mgc.audio, "
+            "mgc.dataset, mgc.dataset.demo, mgc.features, mgc.models, mgc.runs, mgc.runs.trust, mgc.training, "
+            "mgc.training.jobs, mgc.analysis, mgc.analysis.report, mgc.analysis.classify, mgc.plots, mgc.cli; "
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -116,12 +122,12 @@ def test_the_home_page_modules_do_not_import_tensorflow():
 
 
 def test_the_data_folder_comes_from_the_server_never_from_visitors(monkeypatch, tmp_path):
-    from mgc import ui
+    from dashboard import data
 
     monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(tmp_path)])
-    assert ui.data_source().path == tmp_path and ui.data_source().origin == "argument"
+    assert data.data_source().path == tmp_path and data.data_source().origin == "argument"
     monkeypatch.setattr(sys, "argv", ["app.py"])
     monkeypatch.setenv("MGC_DATA_DIR", str(tmp_path / "env"))
-    assert ui.data_source().origin == "environment"
+    assert data.data_source().origin == "environment"
     monkeypatch.delenv("MGC_DATA_DIR")
-    assert ui.data_source().is_demo
+    assert data.data_source().is_demo

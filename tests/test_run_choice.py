@@ -77,10 +77,9 @@ def test_result_defaults_are_the_reference_runs_else_the_newest_three():
     assert default_result_runs([]) == []
 
 
-def test_the_ui_delegates_to_the_library():
-    from mgc import ui
-
+def test_the_defaults_the_pages_offer():
+    """The Classify and Results pages call these functions directly (their AppTests check the choices shown)."""
     runs = [fake_run("a", "mlp", "track", trk=0.7), fake_run("b", "mlp", "segment", trk=0.9),
             fake_run("ref", "cnn", "segment", tags=("reference",))]
-    assert ui.default_classify_runs(runs) == default_classify_runs(runs) == ["a", "ref"]
-    assert ui.default_result_runs(runs) == ["ref"]
+    assert default_classify_runs(runs) == ["a", "ref"]
+    assert default_result_runs(runs) == ["ref"]

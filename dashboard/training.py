@@ -1,0 +1,101 @@
+"""The Train page's state: features kept in the session, the server's board of training jobs, and its panel.
+
+A job runs in a thread of the server (:class:`mgc.training.JobBoard`), so it outlives
+the page and the session that started it; the panel polls its snapshot every
+second while it runs.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mgc import plots
+from mgc.config import model_title
+from mgc.training import clock
+
+from .widgets import progress_bar
+
+
+def _features_key(root: str, classes) -> tuple:
+    return (root, tuple(sorted(classes)))
+
+
+def current_features(root: str, classes):
+    """The FeatureSet this session extracted for ``classes`` of ``root``, or None."""
+    return st.session_state.setdefault("features", {}).get(_features_key(root, classes))
+
+
+def extract_features(root: str, classes):
+    """Extract (or read from the disk cache) with a progress bar; kept in the session."""
+    from mgc.features import extract_dataset
+
+    with progress_bar("Extracting MFCC segments") as update:
+        fs = extract_dataset(root, classes=list(classes), on_progress=update)
+    st.session_state.setdefault("features", {})[_features_key(root, classes)] = fs
+    return fs
+
+
+@st.cache_resource
+def job_board():
+    """The server's one board of training jobs (survives reruns and page switches)."""
+    from mgc.training import JobBoard
+
+    return JobBoard()
+
+
+def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_rate, seed, overrides=None):
+    """Start a background job training ``models`` and remember it in the session.
+
+    ``overrides`` holds :class:`~mgc.training.TrainConfig` fields that replace the recipe's.
+    """
+    from mgc.training import TrainConfig
+
+    configs = [TrainConfig(model=m, recipe=recipe, split=split, epochs=epochs, batch_size=batch_size,
+                           learning_rate=learning_rate, seed=seed, **(overrides or {})) for m in models]
+    job = job_board().start(fs, configs, dataset_note=f"classes: {', '.join(fs.classes)}")
+    st.session_state["job_id"] = job.id
+    return job
+
+
+def _render_job(job_id: str) -> None:
+    job = job_board().get(job_id)
+    snap = job.snapshot()
+    running = snap["status"] == "running"
+    done, total = snap["epochs_done"], snap["epochs_total"]
+    st.progress(min(1.0, done / total) if total else 0.0,
+                text=f"Job {snap['id']}: {snap['status']} · epoch {done}/{total} (all models)")
+    c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
+    c1.metric("Elapsed", clock(snap["elapsed_seconds"]))
+    c2.metric("Time left (at most)", clock(snap["eta_seconds"]) if running else "-")
+    c3.markdown("  \n".join(f"**{model_title(m['model'])}** · {m['status']} · epoch {len(m['history'])}/{m['epochs']}"
+                            for m in snap["models"]))
+    if running:
+        if c4.button("Stop", type="secondary", help="Ends after the current epoch and stores a 'stopped' run"):
+            job.stop()
+            st.toast("Stopping after the current epoch...")
+    if snap["error"]:
+        st.error(f"Training failed: {snap['error'].splitlines()[0]}")
+    histories = {m["model"]: m["history"] for m in snap["models"] if m["history"]}
+    if histories:
+        st.plotly_chart(plots.live_curves(histories), width="stretch")
+    finished = [m["run_id"] for m in snap["models"] if m["run_id"]]
+    if finished:
+        st.caption("Stored runs: " + ", ".join(f"`{r}`" for r in finished) + " (see the Results page)")
+    if not running and st.session_state.get("_job_seen_running") == job_id:
+        st.session_state["_job_seen_running"] = None
+        st.rerun(scope="app")
+    if running:
+        st.session_state["_job_seen_running"] = job_id
+
+
+def training_panel() -> None:
+    """The session's (or the server's latest) training job, refreshed every second while it runs."""
+    board = job_board()
+    job = board.get(st.session_state.get("job_id")) or board.latest()
+    if job is None:
+        st.info("No training yet in this server session. Start one above; it keeps running if you leave the page.")
+        return
+    if job.running:
+        st.fragment(run_every=1.0)(_render_job)(job.id)
+    else:
+        _render_job(job.id)
