@@ -51,7 +51,7 @@ else:
 cols = st.columns(len(result.answers))
 for col, answer in zip(cols, result.answers, strict=True):
     own = [f for f in result.flags if f["run"] == answer.run_id]
-    col.metric(answer.label.split(" · ")[0], answer.predicted + (" ?" if own else ""))
+    col.metric(answer.label.split(" · ")[0] + (" · not sure" if own else ""), answer.predicted)
     col.caption(f"{answer.confidence:.0%} confidence · run `{answer.run_id}`")
     for f in own:
         col.caption(f"⚠ {f['message']}")

@@ -83,3 +83,12 @@ def test_the_defaults_the_pages_offer():
             fake_run("ref", "cnn", "segment", tags=("reference",))]
     assert default_classify_runs(runs) == ["a", "ref"]
     assert default_result_runs(runs) == ["ref"]
+
+
+def test_balanced_accuracy_ranks_before_plain_track_accuracy_where_runs_have_it():
+    # on unequal classes the run that gets the big genres right but no small one scores high on plain accuracy
+    big_only = fake_run("ff-big-only", "mlp", "fault-filtered", classes=TEN, label=FF, trk=0.49, bal=0.26)
+    fairer = fake_run("ff-fairer", "mlp", "fault-filtered", classes=TEN, label=FF, trk=0.48, bal=0.27)
+    assert default_classify_runs([big_only, fairer]) == ["ff-fairer"]
+    assert default_classify_runs([fake_run("old-a", "mlp", "track", trk=0.7), fake_run("old-b", "mlp", "track", trk=0.6)]) \
+        == ["old-a"]  # runs without balanced accuracy: plain track accuracy decides

@@ -192,8 +192,10 @@ def default_classify_runs(runs: list[Run]) -> list[str]:
     Only finished runs that score (track accuracy, else segment accuracy) at least
     :data:`DEFAULT_MIN_OVER_CHANCE` times chance are candidates. They are ranked by
     protocol (fault-filtered, then track, then segment: a leaky score never beats
-    an honest one), then by score; at equal score a refit on train + valid (which
-    carries its twin's score and heard more) wins. Never by name or date.
+    an honest one), then by balanced accuracy over tracks (the fair score with
+    unequal classes; track accuracy for runs without it); at equal score a refit
+    on train + valid (which carries its twin's score and heard more) wins. Never
+    by name or date.
 
     Returns
     -------
@@ -206,7 +208,9 @@ def default_classify_runs(runs: list[Run]) -> list[str]:
         score = r.score if r.score is not None else r.metrics.get("segment_accuracy", 0.0)
         if m.get("status") != "finished" or score < DEFAULT_MIN_OVER_CHANCE / max(1, len(r.classes)):
             continue
-        rank = (PROTOCOL_RANK.get(m["split"]["name"], -1), round(score, 6), bool(m.get("metrics_from")))
+        fair = r.metrics.get("track_balanced_accuracy")
+        rank = (PROTOCOL_RANK.get(m["split"]["name"], -1), round(score if fair is None else fair, 6),
+                bool(m.get("metrics_from")))
         if r.model_name not in best or rank > best[r.model_name][0]:
             best[r.model_name] = (rank, r.id)
     return [best[name][1] for name in MODEL_NAMES if name in best]
