@@ -59,7 +59,8 @@ def groups() -> dict[str, list[tuple[str, object]]]:
     lists = fault_filtered_lists()
     ogg = sorted((SHARED / "librosa").glob("*.ogg"))
     return {
-        "GTZAN valid part (unseen artists)": [(t.path.name, t.path) for t in ds.tracks if t.track_id in lists["validation"]],
+        "GTZAN valid part (unseen artists)": [(t.path.name, t.path) for t in ds.tracks
+                                              if t.track_id in lists["validation"]],
         "GTZAN train part": [(t.path.name, t.path) for t in ds.tracks if t.track_id in lists["train"]],
         "librosa speech": [(p.name, p) for p in ogg if p.stem in SPEECH],
         "librosa music": [(p.name, p) for p in ogg if p.stem not in SPEECH and not any(a in p.stem for a in ANIMALS)],
@@ -107,8 +108,8 @@ def main() -> int:
             tally[bool(res.flags)][0] += 1
             tally[bool(res.flags)][1] += res.answers[0].predicted == t.label
         (n0, r0), (n1, r1) = tally[False], tally[True]
-        print(f"| {run.id} | {len(valid)} | {n0} | {r0} ({r0 / max(n0, 1):.0%}) | {n1} | {r1} ({r1 / max(n1, 1):.0%}) |",
-              flush=True)
+        print(f"| {run.id} | {len(valid)} | {n0} | {r0} ({r0 / max(n0, 1):.0%}) | {n1} | "
+              f"{r1} ({r1 / max(n1, 1):.0%}) |", flush=True)
     return 0
 
 

@@ -90,5 +90,5 @@ def test_balanced_accuracy_ranks_before_plain_track_accuracy_where_runs_have_it(
     big_only = fake_run("ff-big-only", "mlp", "fault-filtered", classes=TEN, label=FF, trk=0.49, bal=0.26)
     fairer = fake_run("ff-fairer", "mlp", "fault-filtered", classes=TEN, label=FF, trk=0.48, bal=0.27)
     assert default_classify_runs([big_only, fairer]) == ["ff-fairer"]
-    assert default_classify_runs([fake_run("old-a", "mlp", "track", trk=0.7), fake_run("old-b", "mlp", "track", trk=0.6)]) \
-        == ["old-a"]  # runs without balanced accuracy: plain track accuracy decides
+    older = [fake_run("old-a", "mlp", "track", trk=0.7), fake_run("old-b", "mlp", "track", trk=0.6)]
+    assert default_classify_runs(older) == ["old-a"]  # runs without balanced accuracy: plain track accuracy decides
