@@ -182,8 +182,15 @@ def test_classify_a_real_clip(server, page, song):
     expect(page.locator("[data-testid=stMetric]")).to_have_count(3)  # one per model: MLP, CNN, LSTM
     predicted = page.locator("[data-testid=stMetricValue]").all_inner_texts()
     assert len(predicted) == 3 and set(predicted) <= CLASSES, predicted
-    labels = page.locator("[data-testid=stMetricLabel]").all_inner_texts()
-    assert [label.strip() for label in labels] == ["MLP", "CNN", "RNN-LSTM"], labels
+    labels = [label.strip() for label in page.locator("[data-testid=stMetricLabel]").all_inner_texts()]
+    assert [label.split(" · ")[0] for label in labels] == ["MLP", "CNN", "RNN-LSTM"], labels
+    unsure = [label for label in labels if label.endswith(" · not sure")]
+    assert all(label.endswith(" · not sure") or " · " not in label for label in labels), labels
+    # one verdict: "Not sure." with why (always when a model is unsure), or "Nothing looked off"
+    not_sure, fine = page.get_by_text("Not sure."), page.get_by_text("Nothing looked off")
+    assert not_sure.count() + fine.count() == 1
+    if unsure:
+        expect(not_sure).to_be_visible()
     # the clip's facts, then the probability chart and the timelines (one row per model, one figure)
     expect(page.get_by_text(f"{song.name}: 30.0 s analysed")).to_be_visible()
     expect(page.locator(CHART)).to_have_count(2)
