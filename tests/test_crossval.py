@@ -148,3 +148,16 @@ def test_comparison_figure_puts_study_and_improved_first_and_takes_many_variants
     assert len(names) == 10 and names[:2] == ["study", "improved"]
     assert all(t.legendgroup == t.name.split(":")[0] for t in fig.data)  # a variant's dots toggle with its bar
     assert list(summarize(many)["variant"])[:2] == ["study", "improved"]
+
+
+def test_parse_variant_reads_name_recipe_and_overrides():
+    from mgc.errors import ParameterError
+    from mgc.training import parse_variant
+
+    name, cfg = parse_variant('balanced=improved:{"class_weight": false, "balanced_sampling": true}', split="track")
+    assert name == "balanced" and cfg.recipe == "improved" and cfg.split == "track"
+    assert cfg.class_weight is False and cfg.balanced_sampling is True
+    assert parse_variant("study", split="fault-filtered")[1].recipe == "study"
+    for bad in ("x=improved:[1, 2]", "x=improved:{not json}", 'x=improved:{"no_such_field": 1}', "x=nosuch"):
+        with pytest.raises(ParameterError):
+            parse_variant(bad, split="track")

@@ -18,7 +18,6 @@ Example of an extra variant: --variant improved-noise=improved:'{"input_noise": 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,16 +25,11 @@ from pathlib import Path
 import pandas as pd
 
 from mgc.features import extract_dataset
-from mgc.training import TrainConfig, cross_validate, load_results, summarize
+from mgc.training import cross_validate, load_results, parse_variant, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["classical", "jazz", "rock"]
 
-
-def parse_variant(text: str) -> tuple[str, TrainConfig]:
-    name, _, spec = text.partition("=")
-    recipe, _, overrides = (spec or name).partition(":")
-    return name, TrainConfig(recipe=recipe, split="track", **(json.loads(overrides) if overrides else {}))
 
 
 def main() -> int:
@@ -50,7 +44,8 @@ def main() -> int:
     p.add_argument("--report", action="store_true", help="only summarise the results in --out")
     args = p.parse_args()
     if not args.report:
-        variants = dict(parse_variant(v) for v in [*filter(None, args.variants.split(",")), *args.variant])
+        texts = [*filter(None, args.variants.split(",")), *args.variant]
+        variants = dict(parse_variant(v, split="track") for v in texts)
         fs = extract_dataset(args.data, classes=CLASSES)
         t0 = time.perf_counter()
 

@@ -15,7 +15,6 @@ Example: --variant balanced=improved:'{"class_weight": false, "balanced_sampling
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,15 +24,10 @@ import pandas as pd
 from mgc.dataset import make_split
 from mgc.features import extract_dataset
 from mgc.runs import load_run, runs_dir
-from mgc.training import RECIPES, TrainConfig, cross_validate, load_results, summarize
+from mgc.training import RECIPES, cross_validate, load_results, parse_variant, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def parse_variant(text: str) -> tuple[str, TrainConfig]:
-    name, _, spec = text.partition("=")
-    recipe, _, overrides = (spec or name).partition(":")
-    return name, TrainConfig(recipe=recipe, split="fault-filtered", **(json.loads(overrides) if overrides else {}))
 
 
 def main() -> int:
@@ -49,7 +43,8 @@ def main() -> int:
                         "exist (the reference runs: same settings, same split); '' to train them again")
     args = p.parse_args()
     if not args.report:
-        variants = dict(parse_variant(v) for v in [*filter(None, args.variants.split(",")), *args.variant])
+        texts = [*filter(None, args.variants.split(",")), *args.variant]
+        variants = dict(parse_variant(v, split="fault-filtered") for v in texts)
         fs = extract_dataset(args.data)
 
         def splits(cfg):  # per variant: a variant may hold out another share of the train list for validation

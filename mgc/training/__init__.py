@@ -18,6 +18,7 @@ from .recipes import (
     RECIPES,
     TrainConfig,
     describe_recipe,
+    parse_variant,
     recipe_help,
     recipe_values,
     variant_order,
@@ -25,6 +26,6 @@ from .recipes import (
 
 __all__ = [
     "LR_SCHEDULES", "RECIPES", "RECIPE_PURPOSE", "EpochReport", "EpochSampler", "JobBoard", "TrainConfig",
-    "TrainingJob", "clock", "cross_validate", "describe_recipe", "load_comparisons", "load_results", "recipe_help",
-    "recipe_values", "summarize", "train", "variant_order", "variant_settings",
+    "TrainingJob", "clock", "cross_validate", "describe_recipe", "load_comparisons", "load_results", "parse_variant",
+    "recipe_help", "recipe_values", "summarize", "train", "variant_order", "variant_settings",
 ]

@@ -241,3 +241,26 @@ class TrainConfig:
         filled = {k: recipe[k] if getattr(self, k) is None else getattr(self, k)
                   for k in recipe if k != "learning_rate"}
         return replace(self, **filled, learning_rate=self.learning_rate or self.resolved_learning_rate())
+
+
+def parse_variant(text: str, *, split: str) -> tuple[str, TrainConfig]:
+    """A named variant from ``NAME=RECIPE[:JSON overrides]`` (or a plain recipe name), trained under ``split``.
+
+    Example: ``balanced=improved:{"class_weight": false, "balanced_sampling": true}``.
+
+    Raises
+    ------
+    ParameterError
+        The overrides are not a JSON object of :class:`TrainConfig` fields, or a value is out of range.
+    """
+    import json
+
+    name, _, spec = text.partition("=")
+    recipe, _, overrides = (spec or name).partition(":")
+    try:
+        fields = json.loads(overrides) if overrides else {}
+        if not isinstance(fields, dict):
+            raise ValueError("not a JSON object")
+        return name, TrainConfig(recipe=recipe, split=split, **fields)
+    except (ValueError, TypeError) as e:
+        raise ParameterError(f"variant {text!r} must be NAME=RECIPE[:JSON object of TrainConfig fields]: {e}") from e
