@@ -47,7 +47,8 @@ if result.trusted:
     st.success("Nothing looked off: the clip sounds like the training music, and every model is confident and "
                "agrees with itself and the others (thresholds fitted on held-out tracks; see below).")
 else:
-    st.warning("**Not sure.** " + " ".join(f["message"] for f in result.flags if f["run"] is None))
+    clip_level = " ".join(f["message"] for f in result.flags if f["run"] is None)
+    st.warning("**Not sure.** " + (clip_level or "Some models' answers should not be trusted: see below each one."))
 cols = st.columns(len(result.answers))
 for col, answer in zip(cols, result.answers, strict=True):
     own = [f for f in result.flags if f["run"] == answer.run_id]

@@ -456,3 +456,12 @@ def test_track_folds_refuse_too_few_tracks_and_bad_arguments():
         track_folds(y=y, track_ids=ids, n_folds=3, validation_size=1.5)
     with pytest.raises(DatasetError, match="track id"):
         track_folds(y=y, track_ids=np.full(len(y), ""), n_folds=3)
+
+
+def test_a_refit_of_a_twin_tested_on_the_test_list_leaves_that_list_out():
+    tracks = {"train": ["blues.00001"], "validation": ["blues.00002"], "test": ["blues.00003"]}
+    ids = np.array(["blues.00001", "blues.00002", "blues.00003"])
+    on_test = refit_split(track_ids=ids, twin_tracks=tracks, twin_id="t", name="fault-filtered", tested_on_valid=False)
+    assert on_test.train.tolist() == [0, 1]  # train + valid: the test list stays held out
+    on_valid = refit_split(track_ids=ids, twin_tracks=tracks, twin_id="t", name="fault-filtered")
+    assert on_valid.train.tolist() == [0, 1, 2]  # the twin's test part was the valid list: it joins

@@ -51,7 +51,7 @@ def test_leakage_ladder_puts_each_network_on_the_three_rungs_with_the_drops():
             fake_run("f-refit", "mlp", "fault-filtered", trk=0.5, bal=0.4, metrics_from="f"),  # no test of its own
             fake_run("s2", "mlp", "segment", trk=0.1),  # a second run on a rung: the first one is kept
             fake_run("c-s", "cnn", "segment", trk=0.9, bal=0.8),
-            fake_run("c-f", "cnn", "fault-filtered", trk=0.6, bal=0.7)]  # no track rung: drop from the segment one
+            fake_run("c-f", "cnn", "fault-filtered", trk=0.6, bal=0.7)]  # no track rung: no drop (it would mix leaks)
     df = leakage_ladder(runs)
     assert df["run"].tolist() == ["s", "t", "f", "c-s", "c-f"]
     assert df["protocol"].tolist() == ["segment", "track", "fault-filtered (tested on valid)", "segment",
@@ -62,10 +62,19 @@ def test_leakage_ladder_puts_each_network_on_the_three_rungs_with_the_drops():
     assert drops.loc["t", "drop (balanced)"] == pytest.approx(0.2)
     assert drops.loc["f", "drop (track acc)"] == pytest.approx(0.3)
     assert drops.loc["f", "drop (balanced)"] == pytest.approx(0.3)
-    assert drops.loc["c-f", "drop (track acc)"] == pytest.approx(0.3)
-    assert drops.loc["c-f", "drop (balanced)"] == pytest.approx(0.1)
+    assert pd.isna(drops.loc["c-f", "drop (track acc)"]) and pd.isna(drops.loc["c-f", "drop (balanced)"])
     assert "artist" in drops.loc["f", "why"] and "segments of one song" in drops.loc["t", "why"]
     assert set(df["model"]) == {"MLP", "CNN"}
+
+
+def test_leakage_ladder_keeps_fault_filtered_on_valid_and_on_test_as_two_rungs():
+    runs = [fake_run("t", "mlp", "track", trk=0.8, bal=0.7),
+            fake_run("on-valid", "mlp", "fault-filtered", trk=0.5, bal=0.4, label="fault-filtered (tested on valid)"),
+            fake_run("on-test", "mlp", "fault-filtered", trk=0.6, bal=0.5)]
+    df = leakage_ladder(runs).set_index("run")
+    assert set(df.index) == {"t", "on-valid", "on-test"}
+    assert df.loc["on-valid", "drop (track acc)"] == pytest.approx(0.3)
+    assert df.loc["on-test", "drop (track acc)"] == pytest.approx(0.2)
 
 
 def test_leakage_ladder_keeps_class_lists_apart_and_is_none_without_runs():
@@ -131,3 +140,16 @@ def test_the_data_folder_comes_from_the_server_never_from_visitors(monkeypatch, 
     assert data.data_source().origin == "environment"
     monkeypatch.delenv("MGC_DATA_DIR")
     assert data.data_source().is_demo
+
+
+def test_a_run_without_track_ids_shows_its_segment_matrix_and_no_ladder_bar():
+    from mgc.plots import confusion_matrix
+    from mgc.plots import leakage_ladder as ladder_figure
+
+    run = fake_run("json", "mlp", "segment", trk=None, confusion=[[2, 1, 0], [0, 3, 0], [0, 0, 1]],
+                   track_confusion=None)
+    fig = confusion_matrix(run, level="tracks")
+    assert "segments (no track ids)" in fig.layout.title.text and "7 test" in fig.layout.title.text
+    table = leakage_ladder([run])
+    assert table["track accuracy"].isna().all()
+    assert len(ladder_figure(table).data) == 0  # nothing to draw, and no error

@@ -92,3 +92,11 @@ def test_balanced_accuracy_ranks_before_plain_track_accuracy_where_runs_have_it(
     assert default_classify_runs([big_only, fairer]) == ["ff-fairer"]
     older = [fake_run("old-a", "mlp", "track", trk=0.7), fake_run("old-b", "mlp", "track", trk=0.6)]
     assert default_classify_runs(older) == ["old-a"]  # runs without balanced accuracy: plain track accuracy decides
+
+
+def test_a_run_made_before_balanced_accuracy_is_ranked_by_its_track_confusion():
+    # 2 classes x 5 tracks: the old run gets all of class 0 and none of class 1 (track acc 0.5, balanced 0.5)
+    old = fake_run("old", "mlp", "fault-filtered", classes=("a", "b"), label=FF, trk=0.9, bal=None,
+                   track_confusion=[[5, 0], [5, 0]])
+    new = fake_run("new", "mlp", "fault-filtered", classes=("a", "b"), label=FF, trk=0.8, bal=0.8)
+    assert default_classify_runs([old, new]) == ["new"]

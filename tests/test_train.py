@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -472,6 +473,14 @@ def test_seen_tracks_are_the_train_and_validation_parts(run):
     ids = run.manifest["split"]["track_ids"]
     assert seen_tracks(run) == set(ids["train"]) | set(ids["validation"])
     assert len(seen_tracks(run)) == 30 and not seen_tracks(run) & set(ids["test"])
+
+
+def test_seen_tracks_of_a_run_on_features_without_track_ids_are_unknown():
+    from mgc.runs import Run
+
+    blind = Run(id="json", path=Path("."), manifest={"split": {"name": "segment", "track_ids": {
+        "train": [""], "validation": [""], "test": [""]}}}, history={}, metrics={})
+    assert seen_tracks(blind) is None  # unknown, not "every track heard"
 
 
 @pytest.mark.slow

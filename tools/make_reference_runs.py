@@ -25,7 +25,7 @@ from pathlib import Path
 
 from mgc.dataset import refit_split
 from mgc.features import extract_dataset
-from mgc.runs import delete_run, fit_trust, load_run, runs_dir
+from mgc.runs import delete_run, load_run, runs_dir
 from mgc.training import TrainConfig, recipe_values, train
 
 PREFIX = "gtzan10"
@@ -69,9 +69,8 @@ def main() -> int:
                 twin = load_run(f"{PREFIX}-{short}-{recipe}-{model}")
                 kwargs = {"metrics_from": twin, "split": refit_split(
                     track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id,
-                    name=cfg.split)}
+                    name=cfg.split, tested_on_valid=twin.manifest["split"]["settings"].get("evaluated_on") == "valid")}
             run = train(fs, cfg, run_id=run_id, dataset_note=NOTE, tags=("reference",), **kwargs)
-            fit_trust(run, fs)
             _report(run)
     return 0
 

@@ -62,7 +62,9 @@ def main() -> int:
             for model in args.models.split(","):
                 rid = f"{args.reuse}-{name}-{model}"
                 if args.reuse and name in RECIPES and (runs_dir() / rid).is_dir():
-                    reuse[(name, model, 0)] = load_run(rid)
+                    run = load_run(rid)
+                    if run.manifest["dataset"].get("fingerprint") == fs.fingerprint:  # made on these very tracks
+                        reuse[(name, model, 0)] = run
         cross_validate(fs, variants, out_dir=args.out, models=args.models.split(","), splits=splits, on_result=show,
                        reuse=reuse)
     df = summarize(load_results(args.out))

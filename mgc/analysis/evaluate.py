@@ -22,7 +22,8 @@ def seen_tracks(run: Run) -> set[str] | None:
     ids = run.manifest["split"].get("track_ids")
     if ids is None:
         return None
-    return set(ids.get("train", [])) | set(ids.get("validation", []))
+    seen = set(ids.get("train", [])) | set(ids.get("validation", []))
+    return None if "" in seen else seen  # features without track ids (the study's JSON): unknown, not "all heard"
 
 
 def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, seed: int | None = None) -> dict:

@@ -67,14 +67,16 @@ def leakage_ladder(runs: list[Run]) -> pd.DataFrame | None:
 
     One row per (network, recipe, class list, protocol) present among ``runs``
     (the first such run when several; refits, which have no test part of their
-    own, are left out). ``drop`` columns subtract this rung from the one above it.
+    own, are left out). ``drop`` columns subtract this rung from the one just above
+    it (segment -> track -> fault-filtered); where a rung is missing, the next one
+    shows no drop, since it would mix two leaks.
     """
     found: dict[tuple, dict[str, Run]] = {}
     for r in runs:
         if r.manifest.get("metrics_from"):
             continue
         key = (r.manifest["model"], r.recipe_label, tuple(r.classes))
-        found.setdefault(key, {}).setdefault(r.manifest["split"]["name"], r)
+        found.setdefault(key, {}).setdefault(r.protocol, r)  # "tested on valid" and "on test" are two rungs
     rows = []
     order = {m: i for i, m in enumerate(MODEL_NAMES)}
 
@@ -83,26 +85,25 @@ def leakage_ladder(runs: list[Run]) -> pd.DataFrame | None:
         return order.get(model, 9), recipe != "study", recipe, -len(classes)
 
     for (model, recipe, classes), by in sorted(found.items(), key=rank):
-        above = None
+        previous: Run | None = None  # the rung just above (a drop is only measured across one leak)
         for name, why in LADDER:
-            if name not in by:
-                continue
-            r = by[name]
-            m = r.metrics
-            row = {"model": model_title(model), "recipe": recipe, "classes": len(classes),
-                   "protocol": r.protocol, "test tracks": m.get("n_tracks"),
-                   "segment accuracy": round(m["segment_accuracy"], 3),
-                   "track accuracy": _r(m.get("track_accuracy_mean"), 3),
-                   "balanced accuracy": _r(m.get("track_balanced_accuracy"), 3),
-                   "drop (track acc)": None, "drop (balanced)": None, "why": why,
-                   "run": r.id}
-            if above is not None:
-                for col, metric in (("drop (track acc)", "track_accuracy_mean"),
-                                    ("drop (balanced)", "track_balanced_accuracy")):
-                    a, b = above.metrics.get(metric), m.get(metric)
-                    row[col] = None if a is None or b is None else round(a - b, 3)
-            rows.append(row)
-            above = r
+            rung = [by[p] for p in sorted(by) if by[p].manifest["split"]["name"] == name]
+            for r in rung:
+                m = r.metrics
+                row = {"model": model_title(model), "recipe": recipe, "classes": len(classes),
+                       "protocol": r.protocol, "test tracks": m.get("n_tracks"),
+                       "segment accuracy": round(m["segment_accuracy"], 3),
+                       "track accuracy": _r(m.get("track_accuracy_mean"), 3),
+                       "balanced accuracy": _r(m.get("track_balanced_accuracy"), 3),
+                       "drop (track acc)": None, "drop (balanced)": None, "why": why,
+                       "run": r.id}
+                if previous is not None:
+                    for col, metric in (("drop (track acc)", "track_accuracy_mean"),
+                                        ("drop (balanced)", "track_balanced_accuracy")):
+                        a, b = previous.metrics.get(metric), m.get(metric)
+                        row[col] = None if a is None or b is None else round(a - b, 3)
+                rows.append(row)
+            previous = rung[0] if rung else None
     return pd.DataFrame(rows) if rows else None
 
 

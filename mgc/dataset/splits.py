@@ -261,7 +261,8 @@ def _check_test_size(split: Split, y, track_ids, classes) -> None:
     )
 
 
-def refit_split(*, track_ids: np.ndarray, twin_tracks: dict[str, list[str]], twin_id: str, name: str) -> Split:
+def refit_split(*, track_ids: np.ndarray, twin_tracks: dict[str, list[str]], twin_id: str, name: str,
+                tested_on_valid: bool = True) -> Split:
     """All the tracks a train-only run used, train, validation and test alike, as one training part.
 
     A refit has no test part of its own: it carries the scores of its twin
@@ -276,13 +277,19 @@ def refit_split(*, track_ids: np.ndarray, twin_tracks: dict[str, list[str]], twi
     twin_id : str
     name : str
         The twin's split name.
+    tested_on_valid : bool
+        The twin was tested on the fault-filtered valid list (its test part joins
+        the refit: train + valid). Else its test part is a real held-out test
+        set and stays out (the refit is then on train + validation only).
 
     Raises
     ------
     DatasetError
         None of the twin's tracks is in these features.
     """
-    ids = sorted({t for part in ("train", "validation", "test") for t in twin_tracks.get(part, [])})
+    # the twin's test part joins only when it is the valid list (tested on valid): a test list stays held out
+    parts = ("train", "validation", "test") if tested_on_valid else ("train", "validation")
+    ids = sorted({t for part in parts for t in twin_tracks.get(part, [])})
     train = np.flatnonzero(np.isin(np.asarray(track_ids).astype(str), ids)).astype(np.int64)
     if len(train) == 0:
         raise DatasetError(f"none of the {len(ids)} tracks of run {twin_id!r} is in these features: "

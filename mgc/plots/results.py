@@ -83,8 +83,10 @@ def study_curves(runs: list, metric: str) -> go.Figure:
 def confusion_matrix(run, *, level: str = "segments") -> go.Figure:
     """A run's test confusion matrix (rows true, columns predicted), of segments or of tracks."""
     key = "confusion" if level == "segments" else "track_confusion"
-    matrix = np.asarray(run.metrics.get(key) or [[0]], dtype=float)
+    if not run.metrics.get(key):  # a run without track ids has no track matrix: show its segments
+        key, level = "confusion", "segments (no track ids)"
     classes = run.classes
+    matrix = np.asarray(run.metrics.get(key) or np.zeros((len(classes), len(classes))), dtype=float)
     totals = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
     text = [[f"{int(matrix[i, j])}<br>{share[i, j]:.0%}" for j in range(len(classes))] for i in range(len(classes))]
@@ -196,6 +198,7 @@ def leakage_ladder(table: "pd.DataFrame") -> go.Figure:
     def x_of(df) -> list[str]:
         return [f"{m} · {r}" for m, r in zip(df["model"], df["recipe"], strict=True)]
 
+    table = table[table["track accuracy"].notna()]  # runs without track ids have no rung to show
     for name, color in PROTOCOL_COLORS.items():
         part = table[table["protocol"].str.startswith(name)]
         if part.empty:

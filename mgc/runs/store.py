@@ -209,6 +209,10 @@ def default_classify_runs(runs: list[Run]) -> list[str]:
         if m.get("status") != "finished" or score < DEFAULT_MIN_OVER_CHANCE / max(1, len(r.classes)):
             continue
         fair = r.metrics.get("track_balanced_accuracy")
+        if fair is None and r.metrics.get("track_confusion"):  # a run made before balanced accuracy was stored
+            from .metrics import balanced
+
+            fair = balanced(np.asarray(r.metrics["track_confusion"]))[0]
         rank = (PROTOCOL_RANK.get(m["split"]["name"], -1), round(score if fair is None else fair, 6),
                 bool(m.get("metrics_from")))
         if r.model_name not in best or rank > best[r.model_name][0]:

@@ -210,8 +210,9 @@ def fit_trust(run, features, *, twin=None) -> Path:
         _write(target, json.loads(source.read_text()))
         return target
     ids = manifest["split"].get("track_ids")
-    if not ids:
-        raise ArtifactError(f"run {run.id!r} does not record its tracks: its trust checks cannot be fitted")
+    if not ids or np.any(np.asarray(features.track_ids) == "") or "" in ids.get("train", []):
+        raise ArtifactError(f"run {run.id!r} does not record its tracks (features without track ids): "
+                            "its trust checks cannot be fitted")
     train_rows = np.isin(features.track_ids, ids["train"])
     if not train_rows.any():
         raise ArtifactError(f"none of run {run.id!r}'s training tracks is in these features")
@@ -287,12 +288,13 @@ def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
         atypical = sum(c["atypical"] for c in checks) * 2 > len(checks)
         stationary = sum(c["stationary"] for c in checks) * 2 > len(checks)
         if atypical or stationary:
-            c = checks[0]
+            c = next((c for c in checks if c["atypical"]), checks[0]) if atypical else checks[0]
             why = []
             if atypical:
                 why.append(f"its timbre is far from the training music (distance {c['distance']:.1f}, "
                            f"threshold {c['distance_threshold']:.1f})")
             if stationary:
+                c = next(c for c in checks if c["stationary"])
                 why.append(f"its sound hardly changes (variation {c['variation']:.2f}, threshold "
                            f"{c['variation_threshold']:.2f}), as noise and drones do")
             flags.append({"kind": "not-music", "run": None, **{k: c[k] for k in ("distance", "variation")},
