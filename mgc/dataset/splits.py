@@ -237,7 +237,8 @@ def _fault_filtered(y, track_ids, validation_size, rng, evaluate_on, classes) ->
     return (on_train[fit], on_train[held], np.flatnonzero(present["validation"])), settings
 
 
-def _tracks_per_class(y, track_ids, rows, classes) -> dict[str, int]:
+def tracks_per_class(y, track_ids, rows, classes=None) -> dict[str, int]:
+    """Distinct tracks per class among ``rows`` (every class listed, 0 where absent); names from ``classes``."""
     names = list(classes) if classes is not None else [str(c) for c in range(int(y.max()) + 1)]
     out = {c: 0 for c in names}
     for tid in np.unique(track_ids[rows]):
@@ -248,7 +249,7 @@ def _tracks_per_class(y, track_ids, rows, classes) -> dict[str, int]:
 def _check_test_size(split: Split, y, track_ids, classes) -> None:
     if split.name == "segment":
         return  # a random split over segments tests (almost) every track
-    counts = _tracks_per_class(y, track_ids, split.test, classes)
+    counts = tracks_per_class(y, track_ids, split.test, classes)
     total = sum(counts.values())
     if total >= MIN_TEST_TRACKS:
         return

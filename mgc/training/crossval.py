@@ -222,6 +222,12 @@ def load_comparisons(folder: str | os.PathLike) -> dict[str, list[dict] | str]:
     return out
 
 
+def _pooled_balanced(tracks: list[dict]) -> float:
+    """Mean recall over the classes present among result tracks (``true`` / ``predicted``), pooled over folds."""
+    classes = sorted({t["true"] for t in tracks})
+    return float(np.mean([np.mean([t["true"] == t["predicted"] for t in tracks if t["true"] == c]) for c in classes]))
+
+
 def summarize(rows: list[dict], *, baseline: str = "study"):
     """One line per (model, variant): accuracies over all folds, and the paired gain over ``baseline``.
 
@@ -246,14 +252,12 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
         tracks = [t for r in folds.values() for t in r["tracks"]]
         correct = {t["track_id"]: t["true"] == t["predicted"] for t in tracks}
         per_fold = np.array([r["track_accuracy"] for r in folds.values()])
-        recalls = [np.mean([t["true"] == t["predicted"] for t in tracks if t["true"] == c])
-                    for c in sorted({t["true"] for t in tracks})]
         line = {
             "model": model_title(model), "variant": variant,
             "protocol": next(iter(folds.values())).get("protocol", "track"), "folds": len(folds),
             "tracks": len(tracks),
             "track accuracy": round(float(np.mean(list(correct.values()))), 4),
-            "balanced accuracy": round(float(np.mean(recalls)), 4),
+            "balanced accuracy": round(_pooled_balanced(tracks), 4),
             "track acc / fold (mean)": round(float(per_fold.mean()), 4),
             "track acc / fold (sd)": round(float(per_fold.std(ddof=1)), 4) if len(per_fold) > 1 else None,
             "segment accuracy (mean)": round(float(np.mean([r["segment_accuracy"] for r in folds.values()])), 4),
@@ -267,12 +271,11 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
             v_tracks = {t["track_id"]: t["true"] == t["predicted"] for k in shared for t in folds[k]["tracks"]}
             diffs = [folds[k]["track_accuracy"] - base[k]["track_accuracy"] for k in shared]
             won, tied, lost = sum(d > 0 for d in diffs), sum(d == 0 for d in diffs), sum(d < 0 for d in diffs)
-            b_rec = [np.mean([t["true"] == t["predicted"] for k in shared for t in base[k]["tracks"] if t["true"] == c])
-                     for c in sorted({t["true"] for k in shared for t in base[k]["tracks"]})]
+            base_tracks = [t for k in shared for t in base[k]["tracks"]]
             line.update({
                 "Δ track acc vs " + baseline: round(float(np.mean(list(v_tracks.values())))
                                                     - float(np.mean(list(b_tracks.values()))), 4),
-                "Δ balanced vs " + baseline: round(line["balanced accuracy"] - float(np.mean(b_rec)), 4)
+                "Δ balanced vs " + baseline: round(line["balanced accuracy"] - _pooled_balanced(base_tracks), 4)
                 if set(folds) == set(shared) else None,
                 "folds won/tied/lost": f"{won}/{tied}/{lost}",
                 "tracks gained − lost": int(sum(v and not b_tracks[t] for t, v in v_tracks.items())

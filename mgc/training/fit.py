@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__
-from ..dataset import Split, make_split, thin_classes
+from ..dataset import Split, make_split, thin_classes, tracks_per_class
 from ..errors import ParameterError
 from ..features import FeatureSet
 from ..models import CNN_DEVIATION, build, keras_module, seeded_keras
@@ -356,8 +356,7 @@ def _manifest(cfg: TrainConfig, config: TrainConfig, features: FeatureSet, split
     """What a run's ``manifest.json`` says: data, split, parameters, versions, times and status."""
     parts = {part: np.unique(features.track_ids[getattr(split, part)]).astype(str).tolist()
              for part in ("train", "validation", "test")}
-    test_tracks = {c: int(len(np.unique(features.track_ids[split.test][features.y[split.test] == i])))
-                   for i, c in enumerate(features.classes)}
+    test_tracks = tracks_per_class(features.y, features.track_ids, split.test, features.classes)
     if metrics_from is not None:  # a refit shows its twin's scores: count the twin's test part
         test_tracks = metrics_from.manifest["split"].get("test_tracks_per_class", test_tracks)
     return {
