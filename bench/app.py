@@ -40,8 +40,13 @@ from mgc.config import MODEL_NAMES as MODELS
 PROJECT = Path(__file__).resolve().parents[1]
 
 SHARED = PROJECT.parent / "shared" / "data" / "gtzan-mini"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TARGET_HOME = 3.0
 TARGET_WARM = 0.5
 TIMEOUT_MS = 300_000
@@ -72,16 +77,23 @@ def tiny_runs(work: Path) -> tuple[dict[str, Path], Path]:
     fs = extract_dataset(data, cache_dir=work / "artifacts" / "cache")
     out = {}
     for model in MODELS:
-        run = train(fs, TrainConfig(model=model, split="track", epochs=1, batch_size=64),
-                    root=work / "artifacts" / "runs", run_id=f"bench-tiny-{model}")
+        run = train(
+            fs,
+            TrainConfig(model=model, split="track", epochs=1, batch_size=64),
+            root=work / "artifacts" / "runs",
+            run_id=f"bench-tiny-{model}",
+        )
         out[model] = run.path
     return out, data
 
 
 def clips(work: Path) -> tuple[Path, Path, Path]:
     """Three different 30-s clips: (cold, warm on the same page, warm on a fresh page)."""
-    found = (SHARED / "extra" / "blues.00099.mp3", SHARED / "genres" / "blues" / "blues.00000.au",
-             SHARED / "genres" / "disco" / "disco.00000.au")
+    found = (
+        SHARED / "extra" / "blues.00099.mp3",
+        SHARED / "genres" / "blues" / "blues.00000.au",
+        SHARED / "genres" / "disco" / "disco.00000.au",
+    )
     if all(p.is_file() for p in found):
         return found
     import numpy as np
@@ -129,7 +141,10 @@ def upload_and_wait(page, clip: Path) -> tuple[float, float, list[str]]:
         """([name, n]) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]
                 .some(e => e.innerText.includes(name + ':'))
             && document.querySelectorAll('[data-testid=stMetric]').length >= n""",
-        arg=[clip.name, len(MODELS)], polling="raf", timeout=TIMEOUT_MS)
+        arg=[clip.name, len(MODELS)],
+        polling="raf",
+        timeout=TIMEOUT_MS,
+    )
     shown = time.perf_counter() - t0
     page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(timeout=TIMEOUT_MS)
     page.locator("[data-testid=stPlotlyChart]").nth(1).wait_for(timeout=TIMEOUT_MS)  # probabilities + timelines
@@ -155,14 +170,35 @@ def measure(data_dir: Path, artifacts: Path, cold: Path, warm: Path, fresh: Path
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "MGC_DATA_DIR": str(data_dir), "MGC_ARTIFACTS": str(artifacts),
-               "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env = {
+            **os.environ,
+            "MGC_DATA_DIR": str(data_dir),
+            "MGC_ARTIFACTS": str(artifacts),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        }
         with open(log, "wb") as out:
             t0 = time.perf_counter()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-                 str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    "app.py",
+                    "--server.headless",
+                    "true",
+                    "--server.port",
+                    str(port),
+                    "--browser.gatherUsageStats",
+                    "false",
+                    "--server.fileWatcherType",
+                    "none",
+                ],
+                cwd=PROJECT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 deadline = t0 + 120
                 while not healthy(url):
@@ -236,8 +272,11 @@ def main() -> int:
         ("home: process start -> home script finished (runs table, chart)", res["home_done"], None),
         (f"classify cold: upload {cold.name} -> 3 predictions shown", cold_shown, None),
         ("classify cold: upload -> page complete (2 charts)", cold_done, None),
-        (f"**classify warm**, same page: upload {warm.name} (replacing the first clip) -> 3 predictions shown",
-         warm_shown, TARGET_WARM),
+        (
+            f"**classify warm**, same page: upload {warm.name} (replacing the first clip) -> 3 predictions shown",
+            warm_shown,
+            TARGET_WARM,
+        ),
         ("classify warm, same page: upload -> page complete (2 charts)", warm_done, None),
         (f"**classify warm**, fresh page: upload {fresh.name} -> 3 predictions shown", fresh_shown, TARGET_WARM),
         ("classify warm, fresh page: upload -> page complete (2 charts)", fresh_done, None),

@@ -40,8 +40,13 @@ def study_loop(tracks) -> dict[str, np.ndarray]:
         segs = []
         for d in range(p.n_segments):
             start = p.samples_per_segment * d
-            m = librosa.feature.mfcc(y=y[start:start + p.samples_per_segment], sr=sr, n_mfcc=p.n_mfcc,
-                                     n_fft=p.n_fft, hop_length=p.hop_length).T
+            m = librosa.feature.mfcc(
+                y=y[start : start + p.samples_per_segment],
+                sr=sr,
+                n_mfcc=p.n_mfcc,
+                n_fft=p.n_fft,
+                hop_length=p.hop_length,
+            ).T
             if len(m) == p.frames_per_segment:
                 segs.append(m)
         out[t.track_id] = np.stack(segs)
@@ -91,8 +96,10 @@ def main() -> int:
 
     n = len(tracks)
     load = os.getloadavg()[0]
-    print(f"\nFeature extraction, {n} files ({len(fs.skipped)} unreadable) of {args.data}, "
-          f"{os.cpu_count()} cores, load average {load:.1f} at the end\n")
+    print(
+        f"\nFeature extraction, {n} files ({len(fs.skipped)} unreadable) of {args.data}, "
+        f"{os.cpu_count()} cores, load average {load:.1f} at the end\n"
+    )
     print("| method | seconds | tracks/s | speed-up vs study loop |")
     print("| --- | ---: | ---: | ---: |")
     print(f"| study loop (librosa.load + mfcc per segment, 1 process) | {t_loop:.2f} | {n / t_loop:.1f} | 1.00x |")

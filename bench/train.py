@@ -67,9 +67,11 @@ def epoch_seconds(model_name: str, *, n: int, batch_size: int, epochs: int, seed
     X = rng.standard_normal((n, *SHAPE), dtype=np.float32)
     y = np.eye(N_CLASSES, dtype=np.float32)[rng.integers(0, N_CLASSES, n)]
     model = build(model_name, SHAPE, N_CLASSES)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=STUDY_LEARNING_RATE[model_name]),
-                  loss="categorical_crossentropy",
-                  metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=STUDY_LEARNING_RATE[model_name]),
+        loss="categorical_crossentropy",
+        metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")],
+    )
     times: list[float] = []
 
     class Clock(keras.callbacks.Callback):
@@ -124,8 +126,9 @@ def make_runs(root: Path, models) -> dict[str, str]:
         classes=tuple(f"c{c}" for c in range(N_CLASSES)),
         source="bench (synthetic)",
     )
-    return {m: train(fs, TrainConfig(model=m, split="segment", epochs=1), root=root, run_id=f"bench-{m}").id
-            for m in models}
+    return {
+        m: train(fs, TrainConfig(model=m, split="segment", epochs=1), root=root, run_id=f"bench-{m}").id for m in models
+    }
 
 
 def write_clip(path: Path, seconds: float = 30.0, sr: int = 22050) -> Path:
@@ -159,8 +162,13 @@ def cold_child(root: str, ids: list[str], clip: str) -> None:
 
 def cold(root: Path, ids: list[str], clip: Path) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    p = subprocess.run([sys.executable, __file__, "--cold-child", str(root), str(clip), *ids],
-                       capture_output=True, text=True, env=env, check=True)
+    p = subprocess.run(
+        [sys.executable, __file__, "--cold-child", str(root), str(clip), *ids],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
@@ -217,8 +225,11 @@ def main(argv=None) -> int:
     train_rows = {}
     if not args.skip_training:
         for m in models:
-            print(f"training {m}: 1 warm-up + {args.epochs} timed epochs of {args.segments} segments ...",
-                  file=sys.stderr, flush=True)
+            print(
+                f"training {m}: 1 warm-up + {args.epochs} timed epochs of {args.segments} segments ...",
+                file=sys.stderr,
+                flush=True,
+            )
             secs, params = epoch_seconds(m, n=args.segments, batch_size=args.batch_size, epochs=args.epochs)
             train_rows[m] = (statistics.median(secs), secs, params)
 
@@ -238,12 +249,16 @@ def main(argv=None) -> int:
 
     load_after = _load()
     print()
-    print(f"Training: {args.segments:,} segments of 130x13, {N_CLASSES} classes, batch {args.batch_size}, "
-          f"median of {args.epochs} epochs after 1 warm-up. Classification: one 30-s WAV "
-          f"(decode + 10 windows + predict).")
+    print(
+        f"Training: {args.segments:,} segments of 130x13, {N_CLASSES} classes, batch {args.batch_size}, "
+        f"median of {args.epochs} epochs after 1 warm-up. Classification: one 30-s WAV "
+        f"(decode + 10 windows + predict)."
+    )
     print()
-    print("| model | parameters | s / epoch (median) | epochs timed (s) | cold: load (s) | cold: first classify (s) "
-          "| warm classify (s) |")
+    print(
+        "| model | parameters | s / epoch (median) | epochs timed (s) | cold: load (s) | cold: first classify (s) "
+        "| warm classify (s) |"
+    )
     print("|---|---:|---:|---|---:|---:|---:|")
     for label, _group in groups:
         c, w = class_rows[label]
@@ -255,11 +270,15 @@ def main(argv=None) -> int:
         print(f"| {label} | {tr} | {c['load']:.2f} | {c['first_classify']:.2f} | {w:.3f} |")
     imports = [c["import"] for c, _ in class_rows.values()]
     print()
-    print(f"Imports in a fresh process (mgc + Keras + TensorFlow): {statistics.median(imports):.1f} s (median of "
-          f"{len(imports)}), not included in the cold columns.")
+    print(
+        f"Imports in a fresh process (mgc + Keras + TensorFlow): {statistics.median(imports):.1f} s (median of "
+        f"{len(imports)}), not included in the cold columns."
+    )
     print(f"Decode + MFCC of the clip alone (no model): {shared:.3f} s (median of {args.repeats}).")
-    print(f"Improved recipe's data per epoch (random windows + shuffle + mixup of {args.segments:,} segments): "
-          f"{augmentation_seconds(n=args.segments, repeats=args.repeats):.3f} s (median of {args.repeats}).")
+    print(
+        f"Improved recipe's data per epoch (random windows + shuffle + mixup of {args.segments:,} segments): "
+        f"{augmentation_seconds(n=args.segments, repeats=args.repeats):.3f} s (median of {args.repeats})."
+    )
     print(f"Load average (1/5/15 min) before: {load_before}; after: {load_after}.")
     return 0
 

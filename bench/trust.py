@@ -47,11 +47,13 @@ def synthetic() -> list[tuple[str, bytes]]:
     """Noise, tones and a sweep, 30 s each, made here (seeded)."""
     rng = np.random.default_rng(0)
     t = np.arange(SR * 30) / SR
-    return [("white noise", _wav(rng.standard_normal(len(t)))),
-            ("brown noise", _wav(np.cumsum(rng.standard_normal(len(t))))),
-            ("tone 440 Hz", _wav(np.sin(2 * np.pi * 440 * t))),
-            ("chord C-E-G", _wav(sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)))),
-            ("sweep 100 Hz up", _wav(np.sin(2 * np.pi * (100 + 100 * t) * t)))]
+    return [
+        ("white noise", _wav(rng.standard_normal(len(t)))),
+        ("brown noise", _wav(np.cumsum(rng.standard_normal(len(t))))),
+        ("tone 440 Hz", _wav(np.sin(2 * np.pi * 440 * t))),
+        ("chord C-E-G", _wav(sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)))),
+        ("sweep 100 Hz up", _wav(np.sin(2 * np.pi * (100 + 100 * t) * t))),
+    ]
 
 
 def groups() -> dict[str, list[tuple[str, object]]]:
@@ -59,8 +61,9 @@ def groups() -> dict[str, list[tuple[str, object]]]:
     lists = fault_filtered_lists()
     ogg = sorted((SHARED / "librosa").glob("*.ogg"))
     return {
-        "GTZAN valid part (unseen artists)": [(t.path.name, t.path) for t in ds.tracks
-                                              if t.track_id in lists["validation"]],
+        "GTZAN valid part (unseen artists)": [
+            (t.path.name, t.path) for t in ds.tracks if t.track_id in lists["validation"]
+        ],
         "GTZAN train part": [(t.path.name, t.path) for t in ds.tracks if t.track_id in lists["train"]],
         "librosa speech": [(p.name, p) for p in ogg if p.stem in SPEECH],
         "librosa music": [(p.name, p) for p in ogg if p.stem not in SPEECH and not any(a in p.stem for a in ANIMALS)],
@@ -94,8 +97,9 @@ def main() -> int:
             for k in KINDS:
                 counts[k] += k in kinds
             flagged += bool(kinds)
-        print(f"| {name} | {n} | " + " | ".join(str(counts[k]) for k in KINDS) + f" | {flagged} | {refused} |",
-              flush=True)
+        print(
+            f"| {name} | {n} | " + " | ".join(str(counts[k]) for k in KINDS) + f" | {flagged} | {refused} |", flush=True
+        )
 
     print("\n| valid part, one model at a time | tracks | no flag | right among them | flagged | right among them |")
     print("| :--- | ---: | ---: | ---: | ---: | ---: |")
@@ -108,8 +112,10 @@ def main() -> int:
             tally[bool(res.flags)][0] += 1
             tally[bool(res.flags)][1] += res.answers[0].predicted == t.label
         (n0, r0), (n1, r1) = tally[False], tally[True]
-        print(f"| {run.id} | {len(valid)} | {n0} | {r0} ({r0 / max(n0, 1):.0%}) | {n1} | "
-              f"{r1} ({r1 / max(n1, 1):.0%}) |", flush=True)
+        print(
+            f"| {run.id} | {len(valid)} | {n0} | {r0} ({r0 / max(n0, 1):.0%}) | {n1} | {r1} ({r1 / max(n1, 1):.0%}) |",
+            flush=True,
+        )
     return 0
 
 

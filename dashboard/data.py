@@ -36,8 +36,10 @@ class DataSource:
 
     def describe(self) -> str:
         if self.is_demo:
-            return (f"synthetic demo dataset (not GTZAN) in `{self.path}`; set {DATA_ENV} or pass `-- --data DIR` "
-                    "to use GTZAN")
+            return (
+                f"synthetic demo dataset (not GTZAN) in `{self.path}`; set {DATA_ENV} or pass `-- --data DIR` "
+                "to use GTZAN"
+            )
         how = "--data" if self.origin == "argument" else DATA_ENV
         return f"`{self.path}` (from {how})"
 

@@ -59,8 +59,9 @@ def evaluate_on_dataset(run_id: str, root: str, split: str | None) -> dict:
     ds = dataset(root)
     classes = [c for c in ds.classes if c in run.classes]
     if len(classes) < 1:
-        raise DatasetError(f"the dataset at {root!r} has none of the classes run {run_id!r} knows "
-                           f"({', '.join(run.classes)})")
+        raise DatasetError(
+            f"the dataset at {root!r} has none of the classes run {run_id!r} knows ({', '.join(run.classes)})"
+        )
     with progress_bar("Extracting MFCC segments") as update:
         fs = extract_dataset(root, classes=classes, on_progress=update)
     return evaluate_run(run, fs, split=split)

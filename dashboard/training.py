@@ -50,8 +50,19 @@ def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_ra
     """
     from mgc.training import TrainConfig
 
-    configs = [TrainConfig(model=m, recipe=recipe, split=split, epochs=epochs, batch_size=batch_size,
-                           learning_rate=learning_rate, seed=seed, **(overrides or {})) for m in models]
+    configs = [
+        TrainConfig(
+            model=m,
+            recipe=recipe,
+            split=split,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
+            **(overrides or {}),
+        )
+        for m in models
+    ]
     job = job_board().start(fs, configs, dataset_note=f"classes: {', '.join(fs.classes)}")
     st.session_state["job_id"] = job.id
     return job
@@ -62,13 +73,19 @@ def _render_job(job_id: str) -> None:
     snap = job.snapshot()
     running = snap["status"] == "running"
     done, total = snap["epochs_done"], snap["epochs_total"]
-    st.progress(min(1.0, done / total) if total else 0.0,
-                text=f"Job {snap['id']}: {snap['status']} · epoch {done}/{total} (all models)")
+    st.progress(
+        min(1.0, done / total) if total else 0.0,
+        text=f"Job {snap['id']}: {snap['status']} · epoch {done}/{total} (all models)",
+    )
     c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
     c1.metric("Elapsed", clock(snap["elapsed_seconds"]))
     c2.metric("Time left (at most)", clock(snap["eta_seconds"]) if running else "-")
-    c3.markdown("  \n".join(f"**{model_title(m['model'])}** · {m['status']} · epoch {len(m['history'])}/{m['epochs']}"
-                            for m in snap["models"]))
+    c3.markdown(
+        "  \n".join(
+            f"**{model_title(m['model'])}** · {m['status']} · epoch {len(m['history'])}/{m['epochs']}"
+            for m in snap["models"]
+        )
+    )
     if running:
         if c4.button("Stop", type="secondary", help="Ends after the current epoch and stores a 'stopped' run"):
             job.stop()

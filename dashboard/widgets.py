@@ -51,9 +51,11 @@ def show_feature_summary(fs) -> None:
     import pandas as pd
 
     stats = fs.cache_stats
-    st.success(f"{len(fs.X):,} segments of {fs.X.shape[1]}x{fs.X.shape[2]} from {fs.n_tracks} tracks, "
-               f"{len(fs.classes)} classes ({stats.get('cached', 0)} files from the cache, "
-               f"{stats.get('extracted', 0)} extracted).")
+    st.success(
+        f"{len(fs.X):,} segments of {fs.X.shape[1]}x{fs.X.shape[2]} from {fs.n_tracks} tracks, "
+        f"{len(fs.classes)} classes ({stats.get('cached', 0)} files from the cache, "
+        f"{stats.get('extracted', 0)} extracted)."
+    )
     if stats.get("cache_problem"):
         st.warning(f"Feature cache: {stats['cache_problem']}")
     c1, c2 = st.columns([2, 3])

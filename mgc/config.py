@@ -33,8 +33,16 @@ FRAMES_PER_SEGMENT = math.ceil(SAMPLES_PER_SEGMENT / HOP_LENGTH)
 
 #: The ten GTZAN genres, for reference only: class names always come from folders.
 GTZAN_GENRES = (
-    "blues", "classical", "country", "disco", "hiphop",
-    "jazz", "metal", "pop", "reggae", "rock",
+    "blues",
+    "classical",
+    "country",
+    "disco",
+    "hiphop",
+    "jazz",
+    "metal",
+    "pop",
+    "reggae",
+    "rock",
 )
 
 #: Audio file endings the library reads.

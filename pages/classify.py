@@ -17,14 +17,20 @@ if not runs:
 groups = group_by_classes(runs)
 left, right = st.columns([3, 2])
 with left:
-    upload = st.file_uploader("Upload a song or clip", type=widgets.UPLOAD_TYPES,
-                              help="Any length, rate and channel count; the first 10 minutes are analysed.")
+    upload = st.file_uploader(
+        "Upload a song or clip",
+        type=widgets.UPLOAD_TYPES,
+        help="Any length, rate and channel count; the first 10 minutes are analysed.",
+    )
     recording = st.audio_input("...or record one (at least 3 s)")
 with right:
     classes = st.selectbox("Classes the models know", list(groups), format_func=lambda k: ", ".join(k))
-    chosen = st.multiselect("Models (runs)", [r.id for r in groups[classes]],
-                            default=default_classify_runs(groups[classes]),
-                            format_func=lambda i: next(r.label for r in runs if r.id == i))
+    chosen = st.multiselect(
+        "Models (runs)",
+        [r.id for r in groups[classes]],
+        default=default_classify_runs(groups[classes]),
+        format_func=lambda i: next(r.label for r in runs if r.id == i),
+    )
 
 source = upload or recording
 if source is None:
@@ -39,13 +45,17 @@ except MgcError as e:
     st.error(str(e))
     st.stop()
 
-st.caption(f"{result.name}: {result.duration:.1f} s analysed, {result.native_sr} Hz, {result.channels} channel(s), "
-           f"{len(result.starts)} windows of 3 s.")
+st.caption(
+    f"{result.name}: {result.duration:.1f} s analysed, {result.native_sr} Hz, {result.channels} channel(s), "
+    f"{len(result.starts)} windows of 3 s."
+)
 for note in result.notes:
     st.info(note)
 if result.trusted:
-    st.success("Nothing looked off: the clip sounds like the training music, and every model is confident and "
-               "agrees with itself and the others (thresholds fitted on held-out tracks; see below).")
+    st.success(
+        "Nothing looked off: the clip sounds like the training music, and every model is confident and "
+        "agrees with itself and the others (thresholds fitted on held-out tracks; see below)."
+    )
 else:
     clip_level = " ".join(f["message"] for f in result.flags if f["run"] is None)
     st.warning("**Not sure.** " + (clip_level or "Some models' answers should not be trusted: see below each one."))

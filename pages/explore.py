@@ -12,6 +12,7 @@ from mgc.errors import MgcError
 
 SOURCES = ("Dataset", "Upload", "Microphone", "librosa example")
 
+
 def study_label(value: int, study: int) -> str:
     return f"{value} (study)" if value == study else str(value)
 
@@ -21,20 +22,28 @@ def controls() -> dict:
     with st.sidebar:
         st.header("Analysis parameters")
         n_fft = st.select_slider(
-            "n_fft: FFT window (samples)", options=[256, 512, 1024, 2048, 4096, 8192],
-            value=config.N_FFT, format_func=lambda v: study_label(v, config.N_FFT),
+            "n_fft: FFT window (samples)",
+            options=[256, 512, 1024, 2048, 4096, 8192],
+            value=config.N_FFT,
+            format_func=lambda v: study_label(v, config.N_FFT),
         )
         hop_length = st.select_slider(
-            "hop_length: hop between frames (samples)", options=[128, 256, 512, 1024, 2048],
-            value=config.HOP_LENGTH, format_func=lambda v: study_label(v, config.HOP_LENGTH),
+            "hop_length: hop between frames (samples)",
+            options=[128, 256, 512, 1024, 2048],
+            value=config.HOP_LENGTH,
+            format_func=lambda v: study_label(v, config.HOP_LENGTH),
         )
         n_mels = st.select_slider(
-            "n_mels: mel bands", options=[16, 20, 26, 32, 40, 64, 80, 96, 128, 160, 256],
-            value=config.N_MELS, format_func=lambda v: study_label(v, config.N_MELS),
+            "n_mels: mel bands",
+            options=[16, 20, 26, 32, 40, 64, 80, 96, 128, 160, 256],
+            value=config.N_MELS,
+            format_func=lambda v: study_label(v, config.N_MELS),
         )
         n_mfcc = st.select_slider(
-            "n_mfcc: coefficients kept", options=list(range(1, 41)),
-            value=config.N_MFCC, format_func=lambda v: study_label(v, config.N_MFCC),
+            "n_mfcc: coefficients kept",
+            options=list(range(1, 41)),
+            value=config.N_MFCC,
+            format_func=lambda v: study_label(v, config.N_MFCC),
         )
         st.caption(
             f"Sample rate {config.SR} Hz (study). Clips are analysed over their first "
@@ -53,8 +62,9 @@ def pick_clip():
         dataset = data.dataset(str(data.dataset_root()))
         counts = dataset.counts()
         left, right = st.columns(2)
-        label = left.selectbox("Class", dataset.classes,
-                               format_func=lambda c: f"{c} ({counts[c]} track{'s' if counts[c] != 1 else ''})")
+        label = left.selectbox(
+            "Class", dataset.classes, format_func=lambda c: f"{c} ({counts[c]} track{'s' if counts[c] != 1 else ''})"
+        )
         tracks = [t for t in dataset.tracks if t.label == label]
         track = right.selectbox("Track", tracks, format_func=lambda t: t.path.name)
         return dataset.relpath(track), data.decoded(str(track.path), limit)

@@ -28,8 +28,11 @@ c1, c2, c3, c4 = st.columns(4)
 if summary:
     c1.metric("Tracks", summary["tracks"])
     c2.metric("Classes", summary["classes"])
-    c3.metric("Unreadable files", "-" if summary["failed"] is None else summary["failed"],
-              help="Known once features are extracted (Train page)")
+    c3.metric(
+        "Unreadable files",
+        "-" if summary["failed"] is None else summary["failed"],
+        help="Known once features are extracted (Train page)",
+    )
 c4.metric("Stored runs", len(runs))
 left, right = st.columns([2, 3])
 with left:

@@ -20,8 +20,7 @@ if not runs:
     st.stop()
 
 by_id = {r.id: r for r in runs}
-chosen = st.multiselect("Runs", list(by_id), default=default_result_runs(runs),
-                        format_func=lambda i: by_id[i].label)
+chosen = st.multiselect("Runs", list(by_id), default=default_result_runs(runs), format_func=lambda i: by_id[i].label)
 if not chosen:
     st.info("Choose at least one run.")
     st.stop()
@@ -43,10 +42,12 @@ if ladder is None:
 else:
     st.plotly_chart(plots.leakage_ladder(ladder), width="stretch")
     st.dataframe(ladder, hide_index=True, width="stretch")
-    st.caption("Each protocol tests other tracks (the segment split tests segments of almost every track, the "
-               "fault-filtered split only artists absent from training), so the rungs are the same model under three "
-               "questions, not three scores of one test. Balanced accuracy is the mean recall over the genres present "
-               "in the test part: with unequal classes it is the fairer number.")
+    st.caption(
+        "Each protocol tests other tracks (the segment split tests segments of almost every track, the "
+        "fault-filtered split only artists absent from training), so the rungs are the same model under three "
+        "questions, not three scores of one test. Balanced accuracy is the mean recall over the genres present "
+        "in the test part: with unequal classes it is the fairer number."
+    )
 
 # --- Table 2 ---------------------------------------------------------------------------
 st.header("Table 2, side by side", divider="gray")
@@ -63,8 +64,10 @@ for n in notes:
     st.info(f"CNN deviation from the study's text: {n}")
 refits = [r.id for r in selected if r.manifest.get("metrics_from")]
 if refits:
-    st.caption("Refits on train + valid have no test part of their own: their scores are those of their train-only "
-               "twin (column *scores from*), measured before the refit heard those tracks: " + ", ".join(refits))
+    st.caption(
+        "Refits on train + valid have no test part of their own: their scores are those of their train-only "
+        "twin (column *scores from*), measured before the refit heard those tracks: " + ", ".join(refits)
+    )
 
 # --- the recipes compared on every track -------------------------------------------------
 st.header("Recipes compared, paired by track", divider="gray")
@@ -94,23 +97,34 @@ for name, rows in found.items():
 
 # --- Figures 6 and 7 --------------------------------------------------------------------
 st.header("Figures 6 and 7: learning curves", divider="gray")
-error_metric = st.radio("Error curve", ["loss", "rmse"], horizontal=True,
-                        format_func={"loss": "cross-entropy loss (what the study's 'error' matches)",
-                                     "rmse": "RMSE of one-hot vs softmax"}.get)
+error_metric = st.radio(
+    "Error curve",
+    ["loss", "rmse"],
+    horizontal=True,
+    format_func={
+        "loss": "cross-entropy loss (what the study's 'error' matches)",
+        "rmse": "RMSE of one-hot vs softmax",
+    }.get,
+)
 st.plotly_chart(plots.study_curves(selected, "accuracy"), width="stretch")
 st.plotly_chart(plots.study_curves(selected, error_metric), width="stretch")
-augmented = [r.label for r in selected
-             if r.manifest["config"].get("random_windows") or r.manifest["config"].get("mixup")]
+augmented = [
+    r.label for r in selected if r.manifest["config"].get("random_windows") or r.manifest["config"].get("mixup")
+]
 if augmented:
-    st.caption("Training curves of runs trained on augmented examples (random windows, mixup) are measured on "
-               "those examples, so they can sit below the validation curves: " + "; ".join(augmented))
+    st.caption(
+        "Training curves of runs trained on augmented examples (random windows, mixup) are measured on "
+        "those examples, so they can sit below the validation curves: " + "; ".join(augmented)
+    )
 
 # --- one run in detail --------------------------------------------------------------------
 st.header("One run in detail", divider="gray")
 run = by_id[st.selectbox("Run", chosen, format_func=lambda i: by_id[i].label)]
 level = st.radio("Confusion matrix and per-class scores of", ["tracks", "segments"], horizontal=True)
-st.caption(f"{run.protocol} split · {run.score_text}. Classes with fewer than 3 test tracks are marked *thin*: "
-           "their recall rests on one or two songs.")
+st.caption(
+    f"{run.protocol} split · {run.score_text}. Classes with fewer than 3 test tracks are marked *thin*: "
+    "their recall rests on one or two songs."
+)
 c1, c2 = st.columns([3, 2])
 c1.plotly_chart(plots.confusion_matrix(run, level=level), width="stretch")
 try:
@@ -134,10 +148,16 @@ else:
         pick = st.selectbox("Listen to", playable["track"].tolist())
         st.audio(data.track_audio(playable.set_index("track").loc[pick, "path"]))
 with st.expander("Score this run on the dataset folder"):
-    st.caption(f"Dataset: {data.dataset_root()}. Tracks the run trained or selected on are never counted as test: "
-               "they are dropped, and the count is shown.")
-    where = st.radio("Score on", ["all tracks", "segment", "track", "fault-filtered"], horizontal=True,
-                     format_func=lambda w: w if w == "all tracks" else f"the {w} split's test part")
+    st.caption(
+        f"Dataset: {data.dataset_root()}. Tracks the run trained or selected on are never counted as test: "
+        "they are dropped, and the count is shown."
+    )
+    where = st.radio(
+        "Score on",
+        ["all tracks", "segment", "track", "fault-filtered"],
+        horizontal=True,
+        format_func=lambda w: w if w == "all tracks" else f"the {w} split's test part",
+    )
     if st.button("Score", key="score-run"):
         try:
             m = loaded.evaluate_on_dataset(run.id, str(data.dataset_root()), None if where == "all tracks" else where)
@@ -145,11 +165,15 @@ with st.expander("Score this run on the dataset folder"):
             st.error(str(e))
         else:
             if m["excluded_tracks"] is None:
-                st.warning("This run does not record which tracks it trained on: none could be excluded, so the score "
-                           "may count tracks it heard.")
+                st.warning(
+                    "This run does not record which tracks it trained on: none could be excluded, so the score "
+                    "may count tracks it heard."
+                )
             elif m["excluded_tracks"]:
-                st.info(f"{m['excluded_tracks']} track(s) the run trained or selected on were excluded "
-                        f"(e.g. {', '.join(m['excluded_examples'][:3])}).")
+                st.info(
+                    f"{m['excluded_tracks']} track(s) the run trained or selected on were excluded "
+                    f"(e.g. {', '.join(m['excluded_examples'][:3])})."
+                )
             st.dataframe(report.score_row(m), hide_index=True)
 with st.expander("Manifest: data, split, parameters, versions"):
     st.json(run.manifest)

@@ -11,9 +11,9 @@ from mgc.training import RECIPES, recipe_help, recipe_values
 SPLIT_HELP = {
     "segment": "The study's protocol: random over 3-s segments. Segments of one song sit on both sides: leaky.",
     "track": "Whole tracks go to one side only, stratified by class; but songs of one artist still sit on both "
-             "sides (GTZAN holds runs of them): artist-leaky.",
+    "sides (GTZAN holds runs of them): artist-leaky.",
     "fault-filtered": "Honest: the artist-conditional, duplicate-free GTZAN split (Kereliuk, Sturm & Larsen 2015). "
-                      "Without its test part (a subset) it tests on its valid list and validates on part of train.",
+    "Without its test part (a subset) it tests on its valid list and validates on part of train.",
 }
 
 RECIPES_OWN = "recipe's"
@@ -29,21 +29,36 @@ def _recipe_overrides() -> dict:
         st.caption("Each setting left at *recipe's* follows the recipe chosen above.")
         a1, a2, a3 = st.columns(3)
         picks = {
-            "standardize": a1.selectbox("Standardise inputs", [RECIPES_OWN, "yes", "no"],
-                                        help="Per-coefficient mean and variance of the training part, "
-                                             "inside the model"),
-            "random_windows": a2.selectbox("Random training windows", [RECIPES_OWN, "yes", "no"],
-                                           help="Every epoch, each training segment becomes a 3-s window cut at a "
-                                                "random frame of its track's training segments"),
+            "standardize": a1.selectbox(
+                "Standardise inputs",
+                [RECIPES_OWN, "yes", "no"],
+                help="Per-coefficient mean and variance of the training part, inside the model",
+            ),
+            "random_windows": a2.selectbox(
+                "Random training windows",
+                [RECIPES_OWN, "yes", "no"],
+                help="Every epoch, each training segment becomes a 3-s window cut at a "
+                "random frame of its track's training segments",
+            ),
             "class_weight": a3.selectbox("Balanced class weights", [RECIPES_OWN, "yes", "no"]),
         }
         b1, b2 = st.columns(2)
-        patience = b1.number_input("Early stopping patience (0 = off)", min_value=0, max_value=1000, value=None,
-                                   placeholder=RECIPES_OWN, help="Epochs without a better validation score; "
-                                   "the best epoch's weights are kept")
-        alpha = b2.number_input("Mixup alpha (0 = off)", min_value=0.0, max_value=10.0, value=None,
-                                placeholder=RECIPES_OWN, help="Blend training examples and their labels, "
-                                "weights drawn from Beta(alpha, alpha)")
+        patience = b1.number_input(
+            "Early stopping patience (0 = off)",
+            min_value=0,
+            max_value=1000,
+            value=None,
+            placeholder=RECIPES_OWN,
+            help="Epochs without a better validation score; the best epoch's weights are kept",
+        )
+        alpha = b2.number_input(
+            "Mixup alpha (0 = off)",
+            min_value=0.0,
+            max_value=10.0,
+            value=None,
+            placeholder=RECIPES_OWN,
+            help="Blend training examples and their labels, weights drawn from Beta(alpha, alpha)",
+        )
     out = {k: v == "yes" for k, v in picks.items() if v != RECIPES_OWN}
     if patience is not None:
         out["early_stopping"] = int(patience)
@@ -65,11 +80,16 @@ except MgcError as e:
 counts = ds.counts()
 default = [c for c, n in counts.items() if n >= 3] or list(counts)
 classes = st.multiselect(
-    "Classes", list(counts), default=default, format_func=lambda c: f"{c} ({counts[c]} tracks)",
+    "Classes",
+    list(counts),
+    default=default,
+    format_func=lambda c: f"{c} ({counts[c]} tracks)",
     help="Classes with fewer than 3 tracks are left out by default: a track split cannot test them.",
 )
-st.caption("The study's features: 10 segments of 3 s per 30-s clip, 13 MFCCs each (n_fft 2048, hop 512) "
-           "-> 130 frames x 13 per segment. Cached on disk: a second extraction is instant.")
+st.caption(
+    "The study's features: 10 segments of 3 s per 30-s clip, 13 MFCCs each (n_fft 2048, hop 512) "
+    "-> 130 frames x 13 per segment. Cached on disk: a second extraction is instant."
+)
 feats = training.current_features(str(root), classes)
 if st.button("Extract features", type="primary" if feats is None else "secondary", disabled=len(classes) < 2):
     try:
@@ -88,27 +108,49 @@ st.header("2 · Models and protocol", divider="gray")
 with st.form("settings"):
     c1, c2, c3 = st.columns(3)
     models = c1.multiselect("Models", MODEL_NAMES, default=MODEL_NAMES, format_func=model_title)
-    split = c2.radio("Split", SPLITS, index=SPLITS.index(suggested_split(t.track_id for t in ds.tracks)),
-                     captions=[SPLIT_HELP[s] for s in SPLITS])
+    split = c2.radio(
+        "Split",
+        SPLITS,
+        index=SPLITS.index(suggested_split(t.track_id for t in ds.tracks)),
+        captions=[SPLIT_HELP[s] for s in SPLITS],
+    )
     recipe = c3.radio("Recipe", list(RECIPES), index=0, captions=[_sentence(recipe_help(r)) for r in RECIPES])
     c4, c5, c6, c7 = st.columns(4)
-    epochs = c4.number_input(f"Epochs ({recipe_values('epochs', sep=' · ')})",
-                             min_value=1, max_value=1000, value=None, placeholder=RECIPES_OWN,
-                             help="Empty: the recipe's. The study's figures run 100 epochs.")
+    epochs = c4.number_input(
+        f"Epochs ({recipe_values('epochs', sep=' · ')})",
+        min_value=1,
+        max_value=1000,
+        value=None,
+        placeholder=RECIPES_OWN,
+        help="Empty: the recipe's. The study's figures run 100 epochs.",
+    )
     batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, value=32)
-    lr = c6.number_input("Learning rate", min_value=1e-6, max_value=0.5, value=None, format="%.6f",
-                         placeholder=RECIPES_OWN,
-                         help=f"Empty: the recipe's ({recipe_values('learning_rate')}). Adam's rate; where the recipe "
-                              "decays it, the starting rate.")
+    lr = c6.number_input(
+        "Learning rate",
+        min_value=1e-6,
+        max_value=0.5,
+        value=None,
+        format="%.6f",
+        placeholder=RECIPES_OWN,
+        help=f"Empty: the recipe's ({recipe_values('learning_rate')}). Adam's rate; where the recipe "
+        "decays it, the starting rate.",
+    )
     seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0)
     overrides = _recipe_overrides()
     submitted = st.form_submit_button("Start training", type="primary", disabled=feats is None)
 if submitted:
     try:
-        training.start_training(feats, models=models, split=split, recipe=recipe,
-                                epochs=None if epochs is None else int(epochs),
-                          batch_size=int(batch), learning_rate=None if lr is None else float(lr), seed=int(seed),
-                          overrides=overrides)
+        training.start_training(
+            feats,
+            models=models,
+            split=split,
+            recipe=recipe,
+            epochs=None if epochs is None else int(epochs),
+            batch_size=int(batch),
+            learning_rate=None if lr is None else float(lr),
+            seed=int(seed),
+            overrides=overrides,
+        )
     except MgcError as e:
         st.error(str(e))
 

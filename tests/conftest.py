@@ -87,9 +87,15 @@ def make_features(*, classes=("a", "b", "c"), tracks_per_class: int = 6, segment
             y += [label] * segments
             tids += [f"{c}.{t + 1:05d}"] * segments
             seg += list(range(segments))
-    return FeatureSet(X=np.concatenate(X).astype(np.float32), y=np.asarray(y, np.int64), track_ids=np.asarray(tids),
-                      segment_index=np.asarray(seg, np.int64), classes=tuple(classes), source="synthetic",
-                      fingerprint="synthetic-test")
+    return FeatureSet(
+        X=np.concatenate(X).astype(np.float32),
+        y=np.asarray(y, np.int64),
+        track_ids=np.asarray(tids),
+        segment_index=np.asarray(seg, np.int64),
+        classes=tuple(classes),
+        source="synthetic",
+        fingerprint="synthetic-test",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -129,8 +135,12 @@ def tiny_runs_artifacts(tmp_path_factory, tiny_dataset) -> Path:
     art = tmp_path_factory.mktemp("runs-artifacts")
     fs = extract_dataset(tiny_dataset, cache_dir=art / "cache", workers=1)
     for model in TINY_RUN_MODELS:
-        train(fs, TrainConfig(model=model, recipe="improved", split="track", epochs=2, batch_size=64),
-              root=art / "runs", run_id=f"tiny-{model}")
+        train(
+            fs,
+            TrainConfig(model=model, recipe="improved", split="track", epochs=2, batch_size=64),
+            root=art / "runs",
+            run_id=f"tiny-{model}",
+        )
     return art
 
 
@@ -164,9 +174,12 @@ def make_ff_features(counts: dict[str, tuple[int, int, int]], *, segments: int =
     from mgc.features import FeatureSet
 
     classes = tuple(sorted(counts))
-    tracks = [(g, t) for g in classes
-              for part, n in zip(("train", "validation", "test"), counts[g], strict=True)
-              for t in ff_track_ids(g, part, n)]
+    tracks = [
+        (g, t)
+        for g in classes
+        for part, n in zip(("train", "validation", "test"), counts[g], strict=True)
+        for t in ff_track_ids(g, part, n)
+    ]
     tracks += list(extra)
     rng = np.random.default_rng(seed)
     X, y, tids, seg = [], [], [], []
@@ -178,15 +191,36 @@ def make_ff_features(counts: dict[str, tuple[int, int, int]], *, segments: int =
         y += [label] * segments
         tids += [t] * segments
         seg += list(range(segments))
-    return FeatureSet(X=np.concatenate(X).astype(np.float32), y=np.asarray(y, np.int64), track_ids=np.asarray(tids),
-                      segment_index=np.asarray(seg, np.int64), classes=classes, source="synthetic-gtzan-ids",
-                      fingerprint="synthetic-ff")
+    return FeatureSet(
+        X=np.concatenate(X).astype(np.float32),
+        y=np.asarray(y, np.int64),
+        track_ids=np.asarray(tids),
+        segment_index=np.asarray(seg, np.int64),
+        classes=classes,
+        source="synthetic-gtzan-ids",
+        fingerprint="synthetic-ff",
+    )
 
 
-def fake_run(run_id: str, model: str = "mlp", split: str = "track", *, recipe: str = "study", classes=("a", "b", "c"),
-             seg: float = 0.8, trk: float | None = 0.9, bal: float | None = None, loss: float = 0.5,
-             label: str | None = None, status: str = "finished", metrics_from: str | None = None, tags=(),
-             test_tracks=None, tracks=None, **metrics) -> Run:
+def fake_run(
+    run_id: str,
+    model: str = "mlp",
+    split: str = "track",
+    *,
+    recipe: str = "study",
+    classes=("a", "b", "c"),
+    seg: float = 0.8,
+    trk: float | None = 0.9,
+    bal: float | None = None,
+    loss: float = 0.5,
+    label: str | None = None,
+    status: str = "finished",
+    metrics_from: str | None = None,
+    tags=(),
+    test_tracks=None,
+    tracks=None,
+    **metrics,
+) -> Run:
     """An in-memory Run (no files) with just what the tables and pickers read."""
     from mgc.runs import Run
 
@@ -195,11 +229,28 @@ def fake_run(run_id: str, model: str = "mlp", split: str = "track", *, recipe: s
         split_info["label"] = label
     if test_tracks is not None:
         split_info["test_tracks_per_class"] = dict(test_tracks)
-    manifest = {"id": run_id, "model": model, "recipe": recipe, "status": status, "split": split_info,
-                "dataset": {"classes": list(classes)}, "epochs_run": 3, "tags": list(tags),
-                "metrics_from": None if metrics_from is None else {"run": metrics_from}}
-    m = {"segment_accuracy": seg, "track_accuracy_mean": trk, "track_balanced_accuracy": bal, "loss": loss, "rmse": 0.3,
-         "n_tracks": 4, "per_class": [], "tracks": tracks or [], **metrics}
+    manifest = {
+        "id": run_id,
+        "model": model,
+        "recipe": recipe,
+        "status": status,
+        "split": split_info,
+        "dataset": {"classes": list(classes)},
+        "epochs_run": 3,
+        "tags": list(tags),
+        "metrics_from": None if metrics_from is None else {"run": metrics_from},
+    }
+    m = {
+        "segment_accuracy": seg,
+        "track_accuracy_mean": trk,
+        "track_balanced_accuracy": bal,
+        "loss": loss,
+        "rmse": 0.3,
+        "n_tracks": 4,
+        "per_class": [],
+        "tracks": tracks or [],
+        **metrics,
+    }
     return Run(id=run_id, path=Path("."), manifest=manifest, history={}, metrics=m)
 
 

@@ -221,9 +221,20 @@ def _comparison_rows(variant: str, model: str, right: list[list[bool]]) -> list[
     rows = []
     for k, fold in enumerate(right):
         tracks = [{"track_id": f"t{k}.{i}", "true": 0, "predicted": 0 if ok else 1} for i, ok in enumerate(fold)]
-        rows.append({"variant": variant, "model": model, "fold": k, "n_folds": len(right),
-                     "track_accuracy": sum(fold) / len(fold), "segment_accuracy": 0.5, "loss": 1.0, "rmse": 0.4,
-                     "epochs_run": 10, "tracks": tracks})
+        rows.append(
+            {
+                "variant": variant,
+                "model": model,
+                "fold": k,
+                "n_folds": len(right),
+                "track_accuracy": sum(fold) / len(fold),
+                "segment_accuracy": 0.5,
+                "loss": 1.0,
+                "rmse": 0.4,
+                "epochs_run": 10,
+                "tracks": tracks,
+            }
+        )
     return rows
 
 
@@ -234,8 +245,9 @@ def test_results_page_shows_stored_recipe_comparisons(tiny_runs_artifacts, tiny_
     shutil.copytree(tiny_runs_artifacts / "runs", art / "runs")
     good = art / "comparisons" / "mini"
     good.mkdir(parents=True)
-    rows = (_comparison_rows("study", "mlp", [[True, False], [False, False]])
-            + _comparison_rows("improved", "mlp", [[True, True], [True, False]]))
+    rows = _comparison_rows("study", "mlp", [[True, False], [False, False]]) + _comparison_rows(
+        "improved", "mlp", [[True, True], [True, False]]
+    )
     for r in rows:
         (good / f"{r['variant']}-{r['model']}-fold{r['fold']}.json").write_text(json.dumps(r))
     bad = art / "comparisons" / "broken"

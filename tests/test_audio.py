@@ -59,8 +59,11 @@ def test_decode_every_container(tmp_path, fmt, subtype, ext, tol, kind):
     y = tone()
     path = tmp_path / f"clip.{ext}"
     _write_container(path, y, fmt, subtype)
-    source = {"path": lambda: path, "bytes": lambda: path.read_bytes(),
-              "fileobj": lambda: io.BytesIO(path.read_bytes())}[kind]()
+    source = {
+        "path": lambda: path,
+        "bytes": lambda: path.read_bytes(),
+        "fileobj": lambda: io.BytesIO(path.read_bytes()),
+    }[kind]()
     d = audio.decode(source)
     assert d.sr == SR and d.native_sr == SR and d.channels == 1
     assert d.y.dtype == np.float32 and d.y.ndim == 1
@@ -71,7 +74,7 @@ def test_decode_every_container(tmp_path, fmt, subtype, ext, tol, kind):
     else:  # lossy: same length within a codec frame, same pitch, same loudness
         assert abs(len(d.y) - len(y)) <= 2048
         assert peak_frequency(d.y, SR) == pytest.approx(1000, abs=2)
-        rms = float(np.sqrt(np.mean(d.y[SR // 4: -SR // 4] ** 2)))
+        rms = float(np.sqrt(np.mean(d.y[SR // 4 : -SR // 4] ** 2)))
         assert rms == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
     assert d.duration == pytest.approx(len(d.y) / SR)
 
@@ -110,7 +113,7 @@ def test_higher_rates_are_resampled_keeping_the_pitch(tmp_path, native_sr):
     assert d.duration == pytest.approx(seconds, abs=1e-3)
     assert peak_frequency(d.y, SR) == pytest.approx(1000, abs=1)
     # the resampler keeps the level (no gain change away from the edges)
-    core = d.y[SR // 10: -SR // 10]
+    core = d.y[SR // 10 : -SR // 10]
     assert np.max(np.abs(core)) == pytest.approx(0.5, abs=0.01)
 
 
@@ -270,8 +273,9 @@ def test_check_signal_accepts_music():
     audio.check_signal(tone(seconds=3.0), sr=SR, min_duration=3.0, name="ok.wav")
 
 
-@pytest.mark.parametrize("y", [np.zeros(SR * 4, np.float32), np.full(SR * 4, 1e-6, np.float32)],
-                         ids=["zeros", "-120dB"])
+@pytest.mark.parametrize(
+    "y", [np.zeros(SR * 4, np.float32), np.full(SR * 4, 1e-6, np.float32)], ids=["zeros", "-120dB"]
+)
 def test_check_signal_rejects_silence(y):
     with pytest.raises(AudioError, match=r"'quiet.wav' is silent \(peak level -?\d+ dBFS\)"):
         audio.check_signal(y, sr=SR, min_duration=3.0, name="quiet.wav")

@@ -31,7 +31,7 @@ def test_runs_join_consecutive_segments_and_stop_at_gaps():
     assert spans == {("a", 0): 12, ("a", 1): 12, ("a", 2): 12, ("a", 5): 4, ("b", 1): 4}
     # the run of a/0..2 holds its segments in order
     a0 = int(runs.start[list(zip(tid, seg, strict=True)).index(("a", 0))])
-    np.testing.assert_array_equal(runs.frames[a0:a0 + 12, 0], np.concatenate([X[1, :, 0], X[3, :, 0], X[0, :, 0]]))
+    np.testing.assert_array_equal(runs.frames[a0 : a0 + 12, 0], np.concatenate([X[1, :, 0], X[3, :, 0], X[0, :, 0]]))
 
 
 def test_unknown_tracks_or_positions_make_one_segment_runs():
@@ -104,8 +104,12 @@ def test_augmented_training_is_seeded_and_recorded(tiny_features, tmp_path, kwar
     cfg = TrainConfig(model="mlp", split="track", epochs=2, batch_size=16, seed=5, **kwargs)
     a = train(tiny_features, cfg, root=tmp_path, run_id="a")
     b = train(tiny_features, cfg, root=tmp_path, run_id="b")
-    plain = train(tiny_features, TrainConfig(model="mlp", split="track", epochs=2, batch_size=16, seed=5),
-                  root=tmp_path, run_id="plain")
+    plain = train(
+        tiny_features,
+        TrainConfig(model="mlp", split="track", epochs=2, batch_size=16, seed=5),
+        root=tmp_path,
+        run_id="plain",
+    )
     assert a.history["loss"] == b.history["loss"]
     assert a.history["loss"] != plain.history["loss"]  # the augmentation changed what was trained on
     for k, v in kwargs.items():

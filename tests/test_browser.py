@@ -28,15 +28,21 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no system Chromium (apt-get install chromium); browsers are "
-                                                "never downloaded"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no system Chromium (apt-get install chromium); browsers are never downloaded"
+    ),
 ]
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHOTS = PROJECT / "artifacts" / "screenshots"
 SHARED_SONG = PROJECT.parent / "shared" / "data" / "gtzan-mini" / "extra" / "blues.00099.mp3"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1400, "height": 2400}
 START_TIMEOUT = 120  # s: server start to /_stcore/health ok (a loaded 2-core machine)
 RENDER_MS = 120_000  # a page's first render (TensorFlow import, model loading)
@@ -67,9 +73,25 @@ def start_server(data_dir: Path, artifacts: Path, log_path: Path, *, timeout: fl
     env = {**os.environ, "MGC_DATA_DIR": str(data_dir), "MGC_ARTIFACTS": str(artifacts), "TF_CPP_MIN_LOG_LEVEL": "3"}
     log = open(log_path, "wb")  # closed by stop_server
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=PROJECT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     proc.log = log  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{port}"
@@ -141,8 +163,9 @@ def _grid_text(frame, *expected: str) -> list[str]:
     once the cells holding ``expected`` are there (the grid fills its cells after the element appears)."""
     cells = frame.locator("[role=gridcell]")
     for text in expected:
-        cells.filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")).first.wait_for(state="attached",
-                                                                                          timeout=RENDER_MS)
+        cells.filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")).first.wait_for(
+            state="attached", timeout=RENDER_MS
+        )
     return cells.all_inner_texts()
 
 
@@ -221,8 +244,15 @@ def test_explore_shows_the_representations(server, page):
     expect(page.locator(".js-plotly-plot")).to_have_count(9)
     visible = [c.is_visible() for c in charts.all()]
     assert sum(visible) == 7, visible  # the clip tab is open; the overview tab's charts are hidden
-    for step in ("1. Waveform", "2. FFT power spectrum", "3. STFT spectrogram", "4. Log-spectrogram (dB)",
-                 "5. Mel filterbank", "6. Mel spectrogram (dB)", "7. MFCCs"):
+    for step in (
+        "1. Waveform",
+        "2. FFT power spectrum",
+        "3. STFT spectrogram",
+        "4. Log-spectrogram (dB)",
+        "5. Mel filterbank",
+        "6. Mel spectrogram (dB)",
+        "7. MFCCs",
+    ):
         expect(page.get_by_role("heading", name=step)).to_be_visible()
     expect(page.get_by_text("tones/tones.00000.wav").or_(page.get_by_text("clicks/clicks.00000.wav"))).to_be_visible()
     _no_exception(page)

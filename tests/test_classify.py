@@ -37,8 +37,9 @@ def _tone(seconds: float, sr: int = SR, channels: int = 1) -> np.ndarray:
 
 def _mgc(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "mgc", *args], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mgc", *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -305,8 +306,19 @@ def cli_files(work, tiny_dataset):
 @pytest.mark.slow
 def test_cli_classify_json(work, cli_files):
     good, bad = cli_files
-    p = _mgc("classify", good, bad, "--run", "mlp-study", "--run", "mlp-improved", "--runs", str(work["runs"]),
-             "--format", "json")
+    p = _mgc(
+        "classify",
+        good,
+        bad,
+        "--run",
+        "mlp-study",
+        "--run",
+        "mlp-improved",
+        "--runs",
+        str(work["runs"]),
+        "--format",
+        "json",
+    )
     assert p.returncode == 0, p.stderr
     clips = json.loads(p.stdout)
     assert [c["file"] for c in clips] == [good, bad]  # one entry per clip, its answers inside
@@ -340,8 +352,19 @@ def test_cli_classify_csv(work, cli_files, capsys):
     out = capsys.readouterr().out
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["file", "run", "predicted", "confidence", "windows", "trusted", "flags", "p_clicks",
-                             "p_noise", "p_tones", "error"]
+    assert list(rows[0]) == [
+        "file",
+        "run",
+        "predicted",
+        "confidence",
+        "windows",
+        "trusted",
+        "flags",
+        "p_clicks",
+        "p_noise",
+        "p_tones",
+        "error",
+    ]
     assert rows[0]["trusted"] in ("True", "False") and (rows[0]["trusted"] == "True") == (rows[0]["flags"] == "")
     assert rows[1]["trusted"] == "" and rows[1]["flags"] == ""
     assert [r["file"] for r in rows] == [good, bad]
@@ -364,15 +387,34 @@ def test_cli_train_then_evaluate(work, tmp_path, capsys):
     from mgc.cli import main
 
     runs = tmp_path / "cli-runs"
-    code = main(["train", "--data", str(work["npz"]), "--model", "mlp", "--split", "track", "--epochs", "1",
-                 "--batch-size", "16", "--runs", str(runs)])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(work["npz"]),
+            "--model",
+            "mlp",
+            "--split",
+            "track",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--runs",
+            str(runs),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "features: 420 segments, 42 tracks, classes clicks, noise, tones (0 files skipped)" in out
     assert re.search(r"^mlp epoch   1/1  acc \d\.\d{4} loss \d+\.\d{4}  val_acc \d\.\d{4}", out, re.M), out
-    found = re.search(r"^run (\S+) \(finished, track split\): test segment accuracy (\d\.\d{4}) "
-                      r"\(balanced \d\.\d{4}\), track accuracy \d\.\d{4} \(balanced \d\.\d{4}, macro-F1 \d\.\d{4}\), "
-                      r"12 tracks", out, re.M)
+    found = re.search(
+        r"^run (\S+) \(finished, track split\): test segment accuracy (\d\.\d{4}) "
+        r"\(balanced \d\.\d{4}\), track accuracy \d\.\d{4} \(balanced \d\.\d{4}, macro-F1 \d\.\d{4}\), "
+        r"12 tracks",
+        out,
+        re.M,
+    )
     assert found, out
     run_id, accuracy = found.groups()
     stored = load_run(run_id, root=runs)

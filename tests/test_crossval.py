@@ -28,7 +28,8 @@ def test_every_variant_runs_on_every_fold_and_every_track_is_tested_once(compare
     out, rows, seen = compared
     assert len(rows) == 6 and seen == rows
     assert sorted((r["variant"], r["fold"]) for r in rows) == sorted(
-        (v, k) for v in ("study", "improved") for k in range(3))
+        (v, k) for v in ("study", "improved") for k in range(3)
+    )
     for v in ("study", "improved"):
         tested = [t["track_id"] for r in rows if r["variant"] == v for t in r["tracks"]]
         assert sorted(tested) == sorted(np.unique(tiny_features.track_ids))
@@ -109,8 +110,12 @@ def test_train_takes_a_given_split_and_checks_it(tiny_features, tmp_path):
 
 @pytest.mark.slow
 def test_input_noise_is_a_training_only_layer(tiny_features, tmp_path):
-    run = train(tiny_features, TrainConfig(model="cnn", split="track", recipe="improved", input_noise=0.5, **FAST),
-                root=tmp_path, run_id="noisy")
+    run = train(
+        tiny_features,
+        TrainConfig(model="cnn", split="track", recipe="improved", input_noise=0.5, **FAST),
+        root=tmp_path,
+        run_id="noisy",
+    )
     model = run.model()
     assert [layer.name for layer in model.layers][1:3] == ["standardize", "input_noise"]
     X = tiny_features.X[:4]
@@ -125,8 +130,21 @@ def test_cli_compare_prints_each_fold_and_the_summary(tiny_features, tmp_path, c
     from mgc.cli import main
 
     npz = tiny_features.save(tmp_path / "tiny.npz")
-    args = ["compare", "--data", str(npz), "--out", str(tmp_path / "cv"), "--models", "mlp", "--folds", "3",
-            "--epochs", "1", "--recipes", "study,improved"]
+    args = [
+        "compare",
+        "--data",
+        str(npz),
+        "--out",
+        str(tmp_path / "cv"),
+        "--models",
+        "mlp",
+        "--folds",
+        "3",
+        "--epochs",
+        "1",
+        "--recipes",
+        "study,improved",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert out.count(" mlp fold ") == 6 and "3 folds over tracks" in out

@@ -51,7 +51,13 @@ def test_find_tracks_in_each_layout(tmp_path, layout):
     assert ds.genres_dir == (root / layout).resolve()
     assert ds.classes == ("blues", "jazz", "rock")
     assert [t.track_id for t in ds.tracks] == [
-        "blues.00000", "blues.00001", "jazz.00000", "jazz.00001", "rock.00000", "rock.00001"]
+        "blues.00000",
+        "blues.00001",
+        "jazz.00000",
+        "jazz.00001",
+        "rock.00000",
+        "rock.00001",
+    ]
     assert all(t.track_id.startswith(t.label + ".") for t in ds.tracks)
     assert all(t.path.is_file() and t.path.parent.name == t.label for t in ds.tracks)
     assert ds.counts() == {"blues": 2, "jazz": 2, "rock": 2}
@@ -274,8 +280,13 @@ def test_fault_filtered_without_the_test_list_is_tested_on_valid():
     assert sorted(t.split(".")[0] for t in val) == ["blues", "blues", "jazz"]
     assert all((fs.track_ids == t).sum() == len(np.flatnonzero(np.isin(fs.track_ids[s.validation], [t]))) for t in val)
     assert not set(fs.track_ids[np.concatenate(_parts(s))]) & lists["test"]  # test-list tracks are left unused
-    assert s.settings == {"lists": "Kereliuk, Sturm & Larsen (2015)", "evaluated_on": "valid", "validation_size": 0.2,
-                          "unused_test_list_tracks": 3, "seed": 0}
+    assert s.settings == {
+        "lists": "Kereliuk, Sturm & Larsen (2015)",
+        "evaluated_on": "valid",
+        "validation_size": 0.2,
+        "unused_test_list_tracks": 3,
+        "seed": 0,
+    }
     assert s.label == "fault-filtered (tested on valid)"
     # the validation draw is seeded
     again = make_split("fault-filtered", y=fs.y, track_ids=fs.track_ids, seed=0)
@@ -368,8 +379,9 @@ def test_too_few_train_list_tracks_for_validation_are_not_called_missing():
 def test_refit_split_trains_on_every_track_of_its_twin():
     fs = make_ff_features({"blues": (4, 6, 1), "jazz": (4, 5, 0)})
     twin = make_split("fault-filtered", y=fs.y, track_ids=fs.track_ids, classes=fs.classes)
-    tracks = {p: sorted(_ids_of(fs, rows))
-              for p, rows in zip(("train", "validation", "test"), _parts(twin), strict=True)}
+    tracks = {
+        p: sorted(_ids_of(fs, rows)) for p, rows in zip(("train", "validation", "test"), _parts(twin), strict=True)
+    }
     r = refit_split(track_ids=fs.track_ids, twin_tracks=tracks, twin_id="twin-run", name="fault-filtered")
     assert r.name == "fault-filtered" and r.settings == {"refit_of": "twin-run"}
     assert r.label == "fault-filtered (refit on train + valid)"
@@ -378,8 +390,12 @@ def test_refit_split_trains_on_every_track_of_its_twin():
     # the unused test-list track (blues, 1) is in no part of the twin, so not in the refit either
     assert not _ids_of(fs, r.train) & fault_filtered_lists()["test"]
     with pytest.raises(DatasetError, match="none of the 2 tracks of run 'twin-run' is in these features"):
-        refit_split(track_ids=fs.track_ids, twin_tracks={"train": ["x.1"], "test": ["x.2"]}, twin_id="twin-run",
-                    name="fault-filtered")
+        refit_split(
+            track_ids=fs.track_ids,
+            twin_tracks={"train": ["x.1"], "test": ["x.2"]},
+            twin_id="twin-run",
+            name="fault-filtered",
+        )
 
 
 def test_suggested_split_needs_ten_valid_or_test_list_tracks():

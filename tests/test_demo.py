@@ -82,9 +82,7 @@ def test_default_clip_is_gtzan_shaped(tmp_path):
 
 
 def test_rate_and_duration_are_honoured(tmp_path):
-    genres = write_demo_dataset(
-        tmp_path, clips_per_style=1, duration=2.5, sr=8000, styles="chiptune"
-    )
+    genres = write_demo_dataset(tmp_path, clips_per_style=1, duration=2.5, sr=8000, styles="chiptune")
     info = sf.info(genres / "chiptune" / "chiptune.00000.wav")
     assert (info.samplerate, info.channels, info.frames) == (8000, 1, 20000)
     assert [p.name for p in genres.iterdir()] == ["chiptune"]
@@ -112,9 +110,7 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path):
 
 def test_a_clip_does_not_depend_on_the_other_styles_written(tmp_path):
     full = _tree_bytes(write_demo_dataset(tmp_path / "full", clips_per_style=1, duration=2.0))
-    one = _tree_bytes(
-        write_demo_dataset(tmp_path / "one", clips_per_style=1, duration=2.0, styles=["chiptune"])
-    )
+    one = _tree_bytes(write_demo_dataset(tmp_path / "one", clips_per_style=1, duration=2.0, styles=["chiptune"]))
     assert one == {"chiptune/chiptune.00000.wav": full["chiptune/chiptune.00000.wav"]}
 
 
@@ -130,7 +126,9 @@ def test_existing_files_are_overwritten(tmp_path):
 def test_on_progress_is_called_once_per_clip_in_order(tmp_path):
     calls = []
     write_demo_dataset(
-        tmp_path, clips_per_style=2, duration=0.5,
+        tmp_path,
+        clips_per_style=2,
+        duration=0.5,
         on_progress=lambda done, total, message: calls.append((done, total, message)),
     )
     total = 2 * len(DEMO_STYLES)

@@ -17,8 +17,14 @@ def _p(cls: str, top: float = 0.7) -> list[float]:
 
 
 # (track, true class, predicted classes of its two segments; a second answer at 0.6, so the first one wins the mean)
-HAND = [("a1", "a", "aa"), ("a2", "a", "ab"), ("a3", "a", "bb"),
-        ("b1", "b", "ba"), ("c1", "c", "cd"), ("c2", "c", "dd")]
+HAND = [
+    ("a1", "a", "aa"),
+    ("a2", "a", "ab"),
+    ("a3", "a", "bb"),
+    ("b1", "b", "ba"),
+    ("c1", "c", "cd"),
+    ("c2", "c", "dd"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +64,13 @@ def test_track_balanced_accuracy_and_macro_f1_by_hand(hand):
 
 
 def test_balanced_from_a_matrix_counts_a_never_predicted_class_as_f1_zero():
-    m = np.array([[5, 0, 0],
-                  [5, 0, 0],   # b is never predicted: recall 0, F1 0, and it still counts
-                  [0, 0, 0]])  # c is absent from the test part: it counts in neither
+    m = np.array(
+        [
+            [5, 0, 0],
+            [5, 0, 0],  # b is never predicted: recall 0, F1 0, and it still counts
+            [0, 0, 0],
+        ]
+    )  # c is absent from the test part: it counts in neither
     bal, f1 = balanced(m)
     assert bal == pytest.approx(0.5)
     assert f1 == pytest.approx((2 * 0.5 * 1 / 1.5 + 0) / 2)

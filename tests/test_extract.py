@@ -38,6 +38,7 @@ def _cache_path(root: Path, cache_dir: Path) -> Path:
 
 def _no_extraction(monkeypatch):
     """Make any attempt to extract a file fail the test."""
+
     def boom(path, params):
         raise AssertionError(f"{path} was extracted, but should have come from the cache")
 
@@ -50,8 +51,9 @@ def _no_extraction(monkeypatch):
 @pytest.fixture(scope="module")
 def tiny_features(tiny_dataset, tmp_path_factory):
     calls = []
-    fs = extract_dataset(tiny_dataset, cache_dir=tmp_path_factory.mktemp("cache"),
-                         on_progress=lambda *a: calls.append(a))
+    fs = extract_dataset(
+        tiny_dataset, cache_dir=tmp_path_factory.mktemp("cache"), on_progress=lambda *a: calls.append(a)
+    )
     return fs, calls
 
 
@@ -305,8 +307,9 @@ def test_feature_set_save_load_roundtrip(small_features, tmp_path):
     # a loaded table keeps its tracks whole: the track split groups them (1 test track per class), and so
     # refuses this small table, counting its test tracks per class
     with pytest.raises(DatasetError, match=r"'track' split tests only 3 track\(s\) \(clicks 1, noise 1, tones 1\)"):
-        make_split("track", y=back.y, track_ids=back.track_ids, test_size=0.5, validation_size=0.0,
-                   classes=back.classes)
+        make_split(
+            "track", y=back.y, track_ids=back.track_ids, test_size=0.5, validation_size=0.0, classes=back.classes
+        )
 
 
 def test_save_needs_npz(small_features, tmp_path):
@@ -321,8 +324,15 @@ def test_load_rejects_garbage_and_pickles(tmp_path):
         FeatureSet.load(bad)
     sentinel = tmp_path / "PICKLE-WAS-LOADED"
     trap = tmp_path / "trap.npz"
-    _pickle_npz(trap, sentinel, "track_ids", X=np.zeros((1, 130, 13), np.float32), y=np.zeros(1, np.int64),
-                segment_index=np.zeros(1, np.int64), classes=np.array(["a"]))
+    _pickle_npz(
+        trap,
+        sentinel,
+        "track_ids",
+        X=np.zeros((1, 130, 13), np.float32),
+        y=np.zeros(1, np.int64),
+        segment_index=np.zeros(1, np.int64),
+        classes=np.array(["a"]),
+    )
     with pytest.raises(ArtifactError, match="trap.npz"):
         FeatureSet.load(trap)
     assert not sentinel.exists()
@@ -331,12 +341,14 @@ def test_load_rejects_garbage_and_pickles(tmp_path):
 def test_load_rejects_inconsistent_tables(small_features, tmp_path):
     fs = small_features
     out = tmp_path / "x.npz"
-    np.savez(out, X=fs.X, y=fs.y[:-1], track_ids=fs.track_ids, segment_index=fs.segment_index,
-             classes=np.array(fs.classes))
+    np.savez(
+        out, X=fs.X, y=fs.y[:-1], track_ids=fs.track_ids, segment_index=fs.segment_index, classes=np.array(fs.classes)
+    )
     with pytest.raises(ArtifactError, match="differ in length"):
         FeatureSet.load(out)
-    np.savez(out, X=fs.X, y=fs.y + 5, track_ids=fs.track_ids, segment_index=fs.segment_index,
-             classes=np.array(fs.classes))
+    np.savez(
+        out, X=fs.X, y=fs.y + 5, track_ids=fs.track_ids, segment_index=fs.segment_index, classes=np.array(fs.classes)
+    )
     with pytest.raises(ArtifactError, match="labels"):
         FeatureSet.load(out)
 
@@ -363,15 +375,19 @@ def test_study_json_roundtrip(small_features, tmp_path):
 def test_study_json_mapping_paths_become_class_names(tmp_path):
     path = tmp_path / "study.json"
     X = np.random.default_rng(0).standard_normal((4, 130, 13)).astype(np.float32)
-    path.write_text(json.dumps({"mapping": ["genres_original/blues", "genres_original/rock"],
-                                "labels": [0, 1, 1, 0], "mfcc": X.tolist()}))
+    path.write_text(
+        json.dumps(
+            {"mapping": ["genres_original/blues", "genres_original/rock"], "labels": [0, 1, 1, 0], "mfcc": X.tolist()}
+        )
+    )
     fs = FeatureSet.from_study_json(path)
     assert fs.classes == ("blues", "rock")
     np.testing.assert_array_equal(fs.X, X)
 
 
-@pytest.mark.parametrize("text", ["{not json", '{"mapping": ["a"], "labels": [0]}',
-                                  '{"mapping": ["a"], "labels": [0], "mfcc": [1, 2]}'])
+@pytest.mark.parametrize(
+    "text", ["{not json", '{"mapping": ["a"], "labels": [0]}', '{"mapping": ["a"], "labels": [0], "mfcc": [1, 2]}']
+)
 def test_study_json_errors(tmp_path, text):
     path = tmp_path / "bad.json"
     path.write_text(text)
@@ -384,8 +400,14 @@ def test_study_json_errors(tmp_path, text):
 # --------------------------------------------------------------------------- #
 def _cli(*args, timeout=120) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "mgc", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mgc", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_cli_help_lists_the_commands():

@@ -39,8 +39,11 @@ def assert_mfcc_close(actual: np.ndarray, desired: np.ndarray, msg: str = "") ->
 def librosa_mfcc(seg: np.ndarray, params: FeatureParams = STUDY_PARAMS) -> np.ndarray:
     """The study's per-segment call, frames first."""
     return librosa.feature.mfcc(
-        y=np.asarray(seg, dtype=np.float32), sr=params.sr, n_mfcc=params.n_mfcc,
-        n_fft=params.n_fft, hop_length=params.hop_length,
+        y=np.asarray(seg, dtype=np.float32),
+        sr=params.sr,
+        n_mfcc=params.n_mfcc,
+        n_fft=params.n_fft,
+        hop_length=params.hop_length,
     ).T
 
 
@@ -48,7 +51,7 @@ def study_loop(y: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
     """The study's extraction loop over one clip (kept segment indices and their MFCCs)."""
     kept, mfccs = [], []
     for d in range(10):
-        seg = y[d * L:(d + 1) * L]
+        seg = y[d * L : (d + 1) * L]
         if len(seg) == 0:  # the study never met clips this short; librosa rejects empty input
             continue
         m = librosa_mfcc(seg)
@@ -73,12 +76,12 @@ def music_like(seconds: float, seed: int) -> np.ndarray:
         f0 = 110 * 2 ** (rng.integers(0, 36) / 12)
         t = np.arange(note) / SR
         tone = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 5))
-        y[start:start + note] += 0.3 * env * tone
+        y[start : start + note] += 0.3 * env * tone
         if rng.random() < 0.3:  # a noise "drum" hit
-            y[start:start + note // 4] += 0.4 * rng.standard_normal(note // 4) * env[: note // 4]
+            y[start : start + note // 4] += 0.4 * rng.standard_normal(note // 4) * env[: note // 4]
     y += 0.005 * rng.standard_normal(n)
-    y[5 * L:6 * L] *= 0.01
-    near_silent = y[3 * L:4 * L]
+    y[5 * L : 6 * L] *= 0.01
+    near_silent = y[3 * L : 4 * L]
     near_silent[:] = 1e-5 * rng.standard_normal(len(near_silent))
     return y.astype(np.float32)
 
@@ -113,12 +116,12 @@ def test_track_segments_equal_per_segment_librosa(clip30):
     assert X.shape == (10, 130, 13) and X.dtype == np.float32
     np.testing.assert_array_equal(seg, np.arange(10))
     for d in range(10):
-        assert_mfcc_close(X[d], librosa_mfcc(clip30[d * L:(d + 1) * L]), f"segment {d}")
+        assert_mfcc_close(X[d], librosa_mfcc(clip30[d * L : (d + 1) * L]), f"segment {d}")
 
 
 def test_near_silent_segment_matches_and_differs_from_loud_ones(clip30):
     X, _ = track_segments(clip30)
-    ref = librosa_mfcc(clip30[3 * L:4 * L])
+    ref = librosa_mfcc(clip30[3 * L : 4 * L])
     assert_mfcc_close(X[3], ref)
     # the near-silent segment's energy coefficient sits far below a loud segment's
     assert X[3, :, 0].mean() < X[0, :, 0].mean() - 100
@@ -129,32 +132,35 @@ def test_quiet_segments_take_the_dense_product_and_stay_within_1e4(clip30, monke
     from mgc.features import mfcc as features
 
     y = clip30.copy()
-    y[5 * L:6 * L] *= 1e-4  # a near-silent segment beside loud ones
+    y[5 * L : 6 * L] *= 1e-4  # a near-silent segment beside loud ones
     calls = []
     real = features._mel_power
-    monkeypatch.setattr(features, "_mel_power", lambda frames, params, *, dense: calls.append((len(frames), dense))
-                        or real(frames, params, dense=dense))
+    monkeypatch.setattr(
+        features,
+        "_mel_power",
+        lambda frames, params, *, dense: calls.append((len(frames), dense)) or real(frames, params, dense=dense),
+    )
     X, _ = track_segments(y)
     quiet = [d for d in range(10) if np.abs(X[d, :, 0]).max() >= features.DENSE_C0]
     assert 5 in quiet and 0 not in quiet
     assert calls == [(10, False), (len(quiet), True)]
     for d in range(10):
-        diff = np.abs(X[d].astype(np.float64) - librosa_mfcc(y[d * L:(d + 1) * L]))
+        diff = np.abs(X[d].astype(np.float64) - librosa_mfcc(y[d * L : (d + 1) * L]))
         assert diff.max() <= ATOL, f"segment {d}: {diff.max():.3g}"
 
 
 def test_digital_silence_segment_matches_librosa():
     y = music_like(9.0, seed=2)
-    y[L:2 * L] = 0.0
+    y[L : 2 * L] = 0.0
     X, seg = track_segments(y)
     np.testing.assert_array_equal(seg, [0, 1, 2])
-    assert_mfcc_close(X[1], librosa_mfcc(y[L:2 * L]))
+    assert_mfcc_close(X[1], librosa_mfcc(y[L : 2 * L]))
 
 
 def test_mfcc_batch_takes_the_db_floor_per_segment():
     """A loud segment next to a quiet one must not change the quiet one's features."""
     y = music_like(6.0, seed=3)
-    quiet = y[L:2 * L] * 1e-3
+    quiet = y[L : 2 * L] * 1e-3
     both = mfcc_batch(np.stack([y[:L], quiet]))
     alone = mfcc_batch(quiet[None, :])
     assert_mfcc_close(both[1], alone[0])
@@ -165,7 +171,7 @@ def test_clip_longer_than_30s_uses_only_the_first_ten_segments():
     y = music_like(31.0, seed=4)
     X, seg = track_segments(y)
     np.testing.assert_array_equal(seg, np.arange(10))
-    assert_mfcc_close(X[9], librosa_mfcc(y[9 * L:10 * L]))
+    assert_mfcc_close(X[9], librosa_mfcc(y[9 * L : 10 * L]))
 
 
 @pytest.mark.parametrize(
@@ -209,7 +215,7 @@ def test_non_study_parameters_match_librosa():
     X, seg = track_segments(y, params=params)
     assert X.shape == (2, params.frames_per_segment, 20)
     for d in range(2):
-        assert_mfcc_close(X[d], librosa_mfcc(y[d * 44100:(d + 1) * 44100], params))
+        assert_mfcc_close(X[d], librosa_mfcc(y[d * 44100 : (d + 1) * 44100], params))
 
 
 # --------------------------------------------------------------------------- #
@@ -237,14 +243,14 @@ def test_clip_windows_equal_per_window_librosa(clip70, windows70):
     # first, second, every fourth and the last window (each librosa call costs ~0.1 s)
     for i in sorted({0, 1, *range(4, 23, 4), 22}):
         a = int(round(starts[i] * SR))
-        assert_mfcc_close(X[i], librosa_mfcc(clip70[a:a + L]), f"window {i}")
+        assert_mfcc_close(X[i], librosa_mfcc(clip70[a : a + L]), f"window {i}")
 
 
 def test_clip_windows_keep_a_130_frame_tail_computed_unpadded():
     y = music_like(2 * L / SR + 4, seed=8)[: 2 * L + 66100]
     X, starts = clip_windows(y)
     np.testing.assert_allclose(starts, [0.0, 3.0, 6.0])
-    assert_mfcc_close(X[2], librosa_mfcc(y[2 * L:]))
+    assert_mfcc_close(X[2], librosa_mfcc(y[2 * L :]))
     # and a tail one frame short is dropped
     X2, starts2 = clip_windows(y[: 2 * L + 66047])
     np.testing.assert_allclose(starts2, [0.0, 3.0])

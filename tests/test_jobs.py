@@ -82,7 +82,11 @@ def test_two_models_run_in_the_background(feature_factory, tmp_path, spy):
     assert [s["status"] for s in during] == ["running"] * 4
     assert [s["epochs_done"] for s in during] == [1, 2, 3, 4]
     assert [[m["status"] for m in s["models"]] for s in during] == [
-        ["running", "queued"], ["running", "queued"], ["finished", "running"], ["finished", "running"]]
+        ["running", "queued"],
+        ["running", "queued"],
+        ["finished", "running"],
+        ["finished", "running"],
+    ]
     # after the MLP's 1st epoch: 1 MLP + 2 CNN epochs left, all at the pace of that (only) epoch
     first_pace = during[0]["models"][0]["history"][0]["seconds"]
     assert during[0]["eta_seconds"] == pytest.approx(3 * first_pace)

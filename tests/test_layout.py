@@ -67,8 +67,10 @@ def test_no_module_imports_a_later_stage_or_streamlit():
 
 def test_every_library_module_imports_without_tensorflow_or_streamlit():
     modules = sorted(_module_of(p) for p in MGC.rglob("*.py") if p.name != "__main__.py")
-    code = (f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
-            "print(sorted(k for k in ('tensorflow', 'keras', 'streamlit') if k in sys.modules))")
+    code = (
+        f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+        "print(sorted(k for k in ('tensorflow', 'keras', 'streamlit') if k in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -137,7 +137,13 @@ def test_cnn_three_conv_blocks_with_pooling_and_batchnorm():
     assert all(p.padding == "same" for p in pools)
     # 13 coefficients -> 11 -> 6 -> 4 -> 2 -> 1 -> 1, as the module docstring says
     assert [tuple(layer.output.shape[1:3]) for layer in convs + pools] == [
-        (128, 11), (62, 4), (30, 1), (64, 6), (31, 2), (15, 1)]
+        (128, 11),
+        (62, 4),
+        (30, 1),
+        (64, 6),
+        (31, 2),
+        (15, 1),
+    ]
     head = _of(model, layers.Dense)
     assert [d.units for d in head] == [64, 10]
     assert _of(model, layers.Dropout)[0].rate == 0.3
@@ -160,7 +166,8 @@ def test_normalize_layer_goes_first_and_adds_no_trainable_weights(name):
     model = build(name, SHAPE, 10, normalize=norm)
     assert model.layers[1] is norm
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == sum(
-        int(np.prod(w.shape)) for w in build(name, SHAPE, 10).trainable_weights)
+        int(np.prod(w.shape)) for w in build(name, SHAPE, 10).trainable_weights
+    )
 
 
 # --------------------------------------------------------------------------- #

@@ -92,8 +92,18 @@ def test_find_tracks_on_the_subset(mini):
     assert ds.genres_dir == (mini / "genres").resolve()
     assert ds.classes == ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
     # files on disk per genre (../shared/README.md: train + valid + other), the corrupt jazz file included
-    assert ds.counts() == {"blues": 24, "classical": 68, "country": 14, "disco": 9, "hiphop": 10, "jazz": 60,
-                           "metal": 10, "pop": 11, "reggae": 8, "rock": 68}
+    assert ds.counts() == {
+        "blues": 24,
+        "classical": 68,
+        "country": 14,
+        "disco": 9,
+        "hiphop": 10,
+        "jazz": 60,
+        "metal": 10,
+        "pop": 11,
+        "reggae": 8,
+        "rock": 68,
+    }
     assert len(ds.tracks) == 282
 
 
@@ -107,8 +117,17 @@ def test_extract_ten_genres(mini_features):
     assert fs.X.ndim == 3 and fs.X.shape[1:] == (130, 13) and fs.X.dtype == np.float32
     assert 2800 <= len(fs.X) <= 2810  # 10 segments per clip, minus clips a few ms short of 30 s
     assert {c: v["tracks"] for c, v in fs.counts().items()} == {
-        "blues": 24, "classical": 68, "country": 14, "disco": 9, "hiphop": 10, "jazz": 59, "metal": 10, "pop": 11,
-        "reggae": 8, "rock": 68}
+        "blues": 24,
+        "classical": 68,
+        "country": 14,
+        "disco": 9,
+        "hiphop": 10,
+        "jazz": 59,
+        "metal": 10,
+        "pop": 11,
+        "reggae": 8,
+        "rock": 68,
+    }
     assert [s.track_id for s in fs.skipped] == ["jazz.00054"]
     assert fs.skipped[0].path == "jazz/jazz.00054.wav"
     assert "not a readable audio file" in fs.skipped[0].reason
@@ -117,11 +136,14 @@ def test_extract_ten_genres(mini_features):
         assert (fs.track_ids == tid).sum() >= 9
 
 
-@pytest.mark.parametrize("rel", [
-    "genres/classical/classical.00030.flac",
-    "genres/jazz/jazz.00000.flac",
-    "genres/rock/rock.00000.flac",
-])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "genres/classical/classical.00030.flac",
+        "genres/jazz/jazz.00000.flac",
+        "genres/rock/rock.00000.flac",
+    ],
+)
 def test_exact_against_librosa_on_real_clips(mini, rel):
     y, sr = librosa.load(mini / rel, sr=SR)
     assert sr == SR
@@ -129,7 +151,7 @@ def test_exact_against_librosa_on_real_clips(mini, rel):
     X, seg = track_segments(y)
     assert len(X) >= 9
     for row, d in zip(X, seg, strict=True):
-        ref = librosa.feature.mfcc(y=y[d * L:(d + 1) * L], sr=SR, n_mfcc=13, n_fft=2048, hop_length=512).T
+        ref = librosa.feature.mfcc(y=y[d * L : (d + 1) * L], sr=SR, n_mfcc=13, n_fft=2048, hop_length=512).T
         tol = np.maximum(1e-4, 4 * np.spacing(np.abs(ref)))  # float32 ulps where |c0| is large
         diff = np.abs(row - ref)
         assert np.all(diff <= tol), f"{rel} segment {d}: worst {diff.max():.3g}"
@@ -159,11 +181,31 @@ def test_fault_filtered_split_on_the_subset_is_tested_on_valid(mini_features):
     assert s.label == "fault-filtered (tested on valid)" and s.settings["unused_test_list_tracks"] == 2
     # the valid list is the test part: 88 tracks of artists absent from the train list
     assert set(fs.track_ids[s.test]) == ids & lists["validation"]
-    assert _tracks_per_class(fs, s.test) == {"blues": 1, "classical": 20, "country": 10, "disco": 8, "hiphop": 1,
-                                             "jazz": 17, "metal": 6, "pop": 0, "reggae": 1, "rock": 24}
+    assert _tracks_per_class(fs, s.test) == {
+        "blues": 1,
+        "classical": 20,
+        "country": 10,
+        "disco": 8,
+        "hiphop": 1,
+        "jazz": 17,
+        "metal": 6,
+        "pop": 0,
+        "reggae": 1,
+        "rock": 24,
+    }
     # validation: round(0.2 * n) of each genre's train-list tracks (jazz: 42 readable of 43)
-    assert _tracks_per_class(fs, s.validation) == {"blues": 5, "classical": 10, "country": 1, "disco": 0, "hiphop": 2,
-                                                   "jazz": 8, "metal": 1, "pop": 2, "reggae": 1, "rock": 9}
+    assert _tracks_per_class(fs, s.validation) == {
+        "blues": 5,
+        "classical": 10,
+        "country": 1,
+        "disco": 0,
+        "hiphop": 2,
+        "jazz": 8,
+        "metal": 1,
+        "pop": 2,
+        "reggae": 1,
+        "rock": 9,
+    }
     assert len(set(fs.track_ids[s.train])) == 191 - 39
     assert not set(fs.track_ids[np.concatenate([s.train, s.validation, s.test])]) & lists["test"]
 
@@ -184,8 +226,18 @@ def test_track_split_works_on_the_subset(mini_features):
     assert not (sides[0] & sides[2]) and not (sides[0] & sides[1]) and not (sides[1] & sides[2])
     # round(0.25 * n) per genre: 24 -> 6, 68 -> 17, 14 -> 4, 9 -> 2, 10 -> 2, 59 -> 15, 10 -> 2, 11 -> 3, 8 -> 2,
     # 68 -> 17
-    assert _tracks_per_class(fs, s.test) == {"blues": 6, "classical": 17, "country": 4, "disco": 2, "hiphop": 2,
-                                             "jazz": 15, "metal": 2, "pop": 3, "reggae": 2, "rock": 17}
+    assert _tracks_per_class(fs, s.test) == {
+        "blues": 6,
+        "classical": 17,
+        "country": 4,
+        "disco": 2,
+        "hiphop": 2,
+        "jazz": 15,
+        "metal": 2,
+        "pop": 3,
+        "reggae": 2,
+        "rock": 17,
+    }
 
 
 # --------------------------------------------------------------------------- #
@@ -235,8 +287,12 @@ def ff_run(mini_features, tmp_path_factory):
     """A 3-epoch MLP on the ten-genre subset, fault-filtered (tested on valid), with its fitted checks."""
     from mgc.training import TrainConfig, train
 
-    return train(mini_features, TrainConfig(model="mlp", split="fault-filtered", epochs=3, batch_size=64),
-                 root=tmp_path_factory.mktemp("real-runs"), run_id="gtzan10-ff-mlp")
+    return train(
+        mini_features,
+        TrainConfig(model="mlp", split="fault-filtered", epochs=3, batch_size=64),
+        root=tmp_path_factory.mktemp("real-runs"),
+        run_id="gtzan10-ff-mlp",
+    )
 
 
 def _kinds(flags) -> list[str]:
@@ -288,8 +344,11 @@ def test_most_real_clips_of_the_train_part_pass_the_not_music_check(mini_feature
     trust = load_trust(ff_run)
     fs = mini_features
     train_tracks = ff_run.manifest["split"]["track_ids"]["train"]
-    flagged = [t for t in train_tracks
-               if any(trust.music_check(fs.X[fs.track_ids == t])[k] for k in ("atypical", "stationary"))]
+    flagged = [
+        t
+        for t in train_tracks
+        if any(trust.music_check(fs.X[fs.track_ids == t])[k] for k in ("atypical", "stationary"))
+    ]
     assert len(train_tracks) == 152
     assert len(flagged) <= 0.1 * len(train_tracks), flagged  # at least 90 % pass
 

@@ -31,9 +31,19 @@ def test_table2_puts_the_paper_beside_each_run_and_names_the_error():
 
 
 def test_table2_compares_with_the_paper_only_on_its_task_and_protocol():
-    df = table2([fake_run("r3", "cnn", "track", seg=0.9, loss=0.4),
-                 fake_run("ff", "mlp", "fault-filtered", classes=TEN, label="fault-filtered (tested on valid)",
-                          metrics_from="twin")])
+    df = table2(
+        [
+            fake_run("r3", "cnn", "track", seg=0.9, loss=0.4),
+            fake_run(
+                "ff",
+                "mlp",
+                "fault-filtered",
+                classes=TEN,
+                label="fault-filtered (tested on valid)",
+                metrics_from="twin",
+            ),
+        ]
+    )
     three, ten = df.iloc[0], df.iloc[1]
     assert three["paper accuracy"] == PAPER_TABLE2["cnn"]["accuracy"]  # shown, but not subtracted
     assert pd.isna(three["Δ accuracy"]) and pd.isna(three["Δ loss"])
@@ -45,17 +55,24 @@ def test_table2_compares_with_the_paper_only_on_its_task_and_protocol():
 
 
 def test_leakage_ladder_puts_each_network_on_the_three_rungs_with_the_drops():
-    runs = [fake_run("s", "mlp", "segment", trk=0.95, bal=0.9),
-            fake_run("t", "mlp", "track", trk=0.8, bal=0.7),
-            fake_run("f", "mlp", "fault-filtered", trk=0.5, bal=0.4, label="fault-filtered (tested on valid)"),
-            fake_run("f-refit", "mlp", "fault-filtered", trk=0.5, bal=0.4, metrics_from="f"),  # no test of its own
-            fake_run("s2", "mlp", "segment", trk=0.1),  # a second run on a rung: the first one is kept
-            fake_run("c-s", "cnn", "segment", trk=0.9, bal=0.8),
-            fake_run("c-f", "cnn", "fault-filtered", trk=0.6, bal=0.7)]  # no track rung: no drop (it would mix leaks)
+    runs = [
+        fake_run("s", "mlp", "segment", trk=0.95, bal=0.9),
+        fake_run("t", "mlp", "track", trk=0.8, bal=0.7),
+        fake_run("f", "mlp", "fault-filtered", trk=0.5, bal=0.4, label="fault-filtered (tested on valid)"),
+        fake_run("f-refit", "mlp", "fault-filtered", trk=0.5, bal=0.4, metrics_from="f"),  # no test of its own
+        fake_run("s2", "mlp", "segment", trk=0.1),  # a second run on a rung: the first one is kept
+        fake_run("c-s", "cnn", "segment", trk=0.9, bal=0.8),
+        fake_run("c-f", "cnn", "fault-filtered", trk=0.6, bal=0.7),
+    ]  # no track rung: no drop (it would mix leaks)
     df = leakage_ladder(runs)
     assert df["run"].tolist() == ["s", "t", "f", "c-s", "c-f"]
-    assert df["protocol"].tolist() == ["segment", "track", "fault-filtered (tested on valid)", "segment",
-                                       "fault-filtered"]
+    assert df["protocol"].tolist() == [
+        "segment",
+        "track",
+        "fault-filtered (tested on valid)",
+        "segment",
+        "fault-filtered",
+    ]
     drops = df.set_index("run")
     assert pd.isna(drops.loc["s", "drop (track acc)"]) and pd.isna(drops.loc["c-s", "drop (balanced)"])
     assert drops.loc["t", "drop (track acc)"] == pytest.approx(0.15)
@@ -68,9 +85,11 @@ def test_leakage_ladder_puts_each_network_on_the_three_rungs_with_the_drops():
 
 
 def test_leakage_ladder_keeps_fault_filtered_on_valid_and_on_test_as_two_rungs():
-    runs = [fake_run("t", "mlp", "track", trk=0.8, bal=0.7),
-            fake_run("on-valid", "mlp", "fault-filtered", trk=0.5, bal=0.4, label="fault-filtered (tested on valid)"),
-            fake_run("on-test", "mlp", "fault-filtered", trk=0.6, bal=0.5)]
+    runs = [
+        fake_run("t", "mlp", "track", trk=0.8, bal=0.7),
+        fake_run("on-valid", "mlp", "fault-filtered", trk=0.5, bal=0.4, label="fault-filtered (tested on valid)"),
+        fake_run("on-test", "mlp", "fault-filtered", trk=0.6, bal=0.5),
+    ]
     df = leakage_ladder(runs).set_index("run")
     assert set(df.index) == {"t", "on-valid", "on-test"}
     assert df.loc["on-valid", "drop (track acc)"] == pytest.approx(0.3)
@@ -92,8 +111,15 @@ def _per_class(support):
 
 def test_per_class_table_marks_thin_and_absent_classes():
     counts = {"a": 5, "b": 1, "c": 0, "d": 2}
-    run = fake_run("r", "mlp", "fault-filtered", classes=tuple(counts), test_tracks=counts,
-                   track_per_class=_per_class(counts), per_class=_per_class({c: 10 * n for c, n in counts.items()}))
+    run = fake_run(
+        "r",
+        "mlp",
+        "fault-filtered",
+        classes=tuple(counts),
+        test_tracks=counts,
+        track_per_class=_per_class(counts),
+        per_class=_per_class({c: 10 * n for c, n in counts.items()}),
+    )
     df = per_class_table(run)
     assert df["class"].tolist() == ["a", "b", "c", "d"] and df["support"].tolist() == [5, 1, 0, 2]
     assert df["note"].tolist() == ["", "thin: 1 test track", "absent from the test part", "thin: 2 test tracks"]
@@ -113,18 +139,22 @@ def test_per_class_table_of_old_runs_and_bad_levels():
 
 
 def test_misclassified_lists_wrong_tracks_with_known_paths():
-    tracks = [{"track_id": "a.1", "true": 0, "vote": 0, "mean": 0, "confidence": 0.9, "segments": 3},
-              {"track_id": "b.1", "true": 1, "vote": 2, "mean": 2, "confidence": 0.6, "segments": 3}]
+    tracks = [
+        {"track_id": "a.1", "true": 0, "vote": 0, "mean": 0, "confidence": 0.9, "segments": 3},
+        {"track_id": "b.1", "true": 1, "vote": 2, "mean": 2, "confidence": 0.6, "segments": 3},
+    ]
     df = misclassified(fake_run("r", "lstm", "track", tracks=tracks), {"b.1": "/x/b.1.wav"})
     assert df["track"].tolist() == ["b.1"]
     assert df.iloc[0]["true"] == "b" and df.iloc[0]["predicted"] == "c" and df.iloc[0]["path"] == "/x/b.1.wav"
 
 
 def test_the_home_page_modules_do_not_import_tensorflow():
-    code = ("import sys, dashboard.data, dashboard.runs, dashboard.training, dashboard.widgets, mgc.audio, "
-            "mgc.dataset, mgc.dataset.demo, mgc.features, mgc.models, mgc.runs, mgc.runs.trust, mgc.training, "
-            "mgc.training.jobs, mgc.analysis, mgc.analysis.report, mgc.analysis.classify, mgc.plots, mgc.cli; "
-            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    code = (
+        "import sys, dashboard.data, dashboard.runs, dashboard.training, dashboard.widgets, mgc.audio, "
+        "mgc.dataset, mgc.dataset.demo, mgc.features, mgc.models, mgc.runs, mgc.runs.trust, mgc.training, "
+        "mgc.training.jobs, mgc.analysis, mgc.analysis.report, mgc.analysis.classify, mgc.plots, mgc.cli; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
@@ -146,8 +176,9 @@ def test_a_run_without_track_ids_shows_its_segment_matrix_and_no_ladder_bar():
     from mgc.plots import confusion_matrix
     from mgc.plots import leakage_ladder as ladder_figure
 
-    run = fake_run("json", "mlp", "segment", trk=None, confusion=[[2, 1, 0], [0, 3, 0], [0, 0, 1]],
-                   track_confusion=None)
+    run = fake_run(
+        "json", "mlp", "segment", trk=None, confusion=[[2, 1, 0], [0, 3, 0], [0, 0, 1]], track_confusion=None
+    )
     fig = confusion_matrix(run, level="tracks")
     assert "segments (no track ids)" in fig.layout.title.text and "7 test" in fig.layout.title.text
     table = leakage_ladder([run])

@@ -222,8 +222,10 @@ def test_example_clips_skip_files_that_would_be_downloaded(tmp_path, monkeypatch
 LIBROSA_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "librosa"
 
 
-@pytest.mark.skipif(not (LIBROSA_DATA / "sorohanro_-_solo-trumpet-06.ogg").is_file(),
-                    reason="librosa example data not present in ../shared/data/librosa")
+@pytest.mark.skipif(
+    not (LIBROSA_DATA / "sorohanro_-_solo-trumpet-06.ogg").is_file(),
+    reason="librosa example data not present in ../shared/data/librosa",
+)
 def test_example_clips_found_offline(monkeypatch):
     monkeypatch.setattr(examples, "_librosa_data_dir", lambda: LIBROSA_DATA)
     keys = {c.key: c for c in examples.example_clips()}

@@ -19,8 +19,14 @@ def test_a_run_names_its_protocol_recipe_classes_and_score():
     stopped = fake_run("x", "cnn", "segment", trk=None, seg=0.55, status="stopped")
     assert stopped.protocol == "segment" and stopped.score is None
     assert stopped.label == "CNN · segment · study · 3 classes · segment acc 0.55 · stopped · x"
-    refit = fake_run("y", "lstm", "fault-filtered", label="fault-filtered (refit on train + valid)", trk=0.7,
-                     metrics_from="gtzan10-ff-lstm")
+    refit = fake_run(
+        "y",
+        "lstm",
+        "fault-filtered",
+        label="fault-filtered (refit on train + valid)",
+        trk=0.7,
+        metrics_from="gtzan10-ff-lstm",
+    )
     assert refit.score_text == "track acc 0.70 (its twin's: gtzan10-ff-lstm)"
 
 
@@ -34,20 +40,31 @@ def test_a_run_at_chance_is_never_a_default():
 
 
 def test_an_honest_protocol_beats_a_leaky_one_whatever_the_scores():
-    runs = [fake_run("mlp-seg", "mlp", "segment", classes=TEN, trk=0.95),
-            fake_run("mlp-track", "mlp", "track", classes=TEN, trk=0.80),
-            fake_run("mlp-ff", "mlp", "fault-filtered", classes=TEN, label=FF, trk=0.40),
-            fake_run("cnn-seg", "cnn", "segment", classes=TEN, trk=0.99),
-            fake_run("cnn-track", "cnn", "track", classes=TEN, trk=0.30),
-            fake_run("lstm-seg", "lstm", "segment", classes=TEN, trk=0.90)]
+    runs = [
+        fake_run("mlp-seg", "mlp", "segment", classes=TEN, trk=0.95),
+        fake_run("mlp-track", "mlp", "track", classes=TEN, trk=0.80),
+        fake_run("mlp-ff", "mlp", "fault-filtered", classes=TEN, label=FF, trk=0.40),
+        fake_run("cnn-seg", "cnn", "segment", classes=TEN, trk=0.99),
+        fake_run("cnn-track", "cnn", "track", classes=TEN, trk=0.30),
+        fake_run("lstm-seg", "lstm", "segment", classes=TEN, trk=0.90),
+    ]
     assert default_classify_runs(runs) == ["mlp-ff", "cnn-track", "lstm-seg"]  # mlp, cnn, lstm order
 
 
 def test_within_a_protocol_the_better_score_wins_and_a_refit_wins_a_tie():
-    runs = [fake_run("ff-a", "cnn", "fault-filtered", classes=TEN, label=FF, trk=0.55),
-            fake_run("ff-b", "cnn", "fault-filtered", classes=TEN, label=FF, trk=0.60),
-            fake_run("ff-b-refit", "cnn", "fault-filtered", classes=TEN, trk=0.60, metrics_from="ff-b",
-                     label="fault-filtered (refit on train + valid)")]
+    runs = [
+        fake_run("ff-a", "cnn", "fault-filtered", classes=TEN, label=FF, trk=0.55),
+        fake_run("ff-b", "cnn", "fault-filtered", classes=TEN, label=FF, trk=0.60),
+        fake_run(
+            "ff-b-refit",
+            "cnn",
+            "fault-filtered",
+            classes=TEN,
+            trk=0.60,
+            metrics_from="ff-b",
+            label="fault-filtered (refit on train + valid)",
+        ),
+    ]
     assert default_classify_runs(runs) == ["ff-b-refit"]
     assert default_classify_runs(runs[:2]) == ["ff-b"]
     # a refit does not beat a better score
@@ -56,11 +73,13 @@ def test_within_a_protocol_the_better_score_wins_and_a_refit_wins_a_tie():
 
 
 def test_defaults_never_depend_on_names_order_or_unfinished_runs():
-    runs = [fake_run("zzz-newest", "mlp", "track", trk=0.70),
-            fake_run("aaa-best-reference", "mlp", "track", trk=0.72),
-            fake_run("gtzan-mini3-track-improved-mlp", "mlp", "track", trk=0.71),
-            fake_run("stopped-high", "mlp", "fault-filtered", trk=0.99, status="stopped"),
-            fake_run("segment-only-score", "lstm", "segment", trk=None, seg=0.9)]
+    runs = [
+        fake_run("zzz-newest", "mlp", "track", trk=0.70),
+        fake_run("aaa-best-reference", "mlp", "track", trk=0.72),
+        fake_run("gtzan-mini3-track-improved-mlp", "mlp", "track", trk=0.71),
+        fake_run("stopped-high", "mlp", "fault-filtered", trk=0.99, status="stopped"),
+        fake_run("segment-only-score", "lstm", "segment", trk=None, seg=0.9),
+    ]
     expected = ["aaa-best-reference", "segment-only-score"]
     assert default_classify_runs(runs) == expected
     rng = random.Random(0)
@@ -79,8 +98,11 @@ def test_result_defaults_are_the_reference_runs_else_the_newest_three():
 
 def test_the_defaults_the_pages_offer():
     """The Classify and Results pages call these functions directly (their AppTests check the choices shown)."""
-    runs = [fake_run("a", "mlp", "track", trk=0.7), fake_run("b", "mlp", "segment", trk=0.9),
-            fake_run("ref", "cnn", "segment", tags=("reference",))]
+    runs = [
+        fake_run("a", "mlp", "track", trk=0.7),
+        fake_run("b", "mlp", "segment", trk=0.9),
+        fake_run("ref", "cnn", "segment", tags=("reference",)),
+    ]
     assert default_classify_runs(runs) == ["a", "ref"]
     assert default_result_runs(runs) == ["ref"]
 
@@ -96,7 +118,15 @@ def test_balanced_accuracy_ranks_before_plain_track_accuracy_where_runs_have_it(
 
 def test_a_run_made_before_balanced_accuracy_is_ranked_by_its_track_confusion():
     # 2 classes x 5 tracks: the old run gets all of class 0 and none of class 1 (track acc 0.5, balanced 0.5)
-    old = fake_run("old", "mlp", "fault-filtered", classes=("a", "b"), label=FF, trk=0.9, bal=None,
-                   track_confusion=[[5, 0], [5, 0]])
+    old = fake_run(
+        "old",
+        "mlp",
+        "fault-filtered",
+        classes=("a", "b"),
+        label=FF,
+        trk=0.9,
+        bal=None,
+        track_confusion=[[5, 0], [5, 0]],
+    )
     new = fake_run("new", "mlp", "fault-filtered", classes=("a", "b"), label=FF, trk=0.8, bal=0.8)
     assert default_classify_runs([old, new]) == ["new"]

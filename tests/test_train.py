@@ -167,8 +167,14 @@ def test_evaluate_run_on_all_segments_scores_only_the_tracks_it_never_heard(run,
 @pytest.mark.slow
 def test_should_stop_ends_the_run_after_the_epoch(tiny_features, tmp_path):
     seen = []
-    r = train(tiny_features, TrainConfig(model="mlp", split="track", epochs=3, batch_size=16),
-              on_epoch=seen.append, should_stop=lambda: len(seen) >= 1, root=tmp_path, run_id="stopped")
+    r = train(
+        tiny_features,
+        TrainConfig(model="mlp", split="track", epochs=3, batch_size=16),
+        on_epoch=seen.append,
+        should_stop=lambda: len(seen) >= 1,
+        root=tmp_path,
+        run_id="stopped",
+    )
     assert r.manifest["status"] == "stopped"
     assert r.manifest["epochs_run"] == 1 and r.manifest["epochs_requested"] == 3
     assert r.history["epoch"] == [1]
@@ -220,7 +226,7 @@ def test_improved_recipe_standardises_with_the_training_mean(tiny_features, tmp_
 @pytest.mark.parametrize("monitor", ["val_accuracy", "val_loss"])
 def test_early_stopping_keeps_the_best_epoch_of_its_monitor(tiny_features, tmp_path, monitor):
     r = _fit(tiny_features, tmp_path, monitor, epochs=4, early_stopping=1, monitor=monitor, learning_rate=0.05)
-    h = r.history[monitor][:r.manifest["epochs_run"]]
+    h = r.history[monitor][: r.manifest["epochs_run"]]
     best = (np.argmax(h) if monitor == "val_accuracy" else np.argmin(h)) + 1
     assert r.manifest["best_epoch"] == best
     assert r.manifest["epochs_run"] <= min(4, best + 1)  # patience 1: one epoch past the best at most
@@ -244,18 +250,21 @@ def test_fault_filtered_split_of_unlisted_tracks_fails_before_training(tiny_feat
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("kwargs, rule", [
-    ({"model": "rnn"}, "model='rnn' is not one of"),
-    ({"recipe": "best"}, "recipe='best' is not one of"),
-    ({"split": "random"}, "split='random' is not one of"),
-    ({"epochs": 0}, "epochs=0 must be a positive integer"),
-    ({"batch_size": True}, "batch_size=True must be a positive integer"),
-    ({"learning_rate": 2.0}, r"learning_rate=2.0 must be in \(0, 1\)"),
-    ({"early_stopping": -1}, "early_stopping=-1 must be >= 0"),
-    ({"monitor": "loss"}, "monitor='loss' must be 'val_loss' or 'val_accuracy'"),
-    ({"evaluate_on": "train"}, "evaluate_on='train' is not one of auto, test, valid"),
-    ({"lr_schedule": "step"}, "lr_schedule='step' must be one of constant, cosine"),
-])
+@pytest.mark.parametrize(
+    "kwargs, rule",
+    [
+        ({"model": "rnn"}, "model='rnn' is not one of"),
+        ({"recipe": "best"}, "recipe='best' is not one of"),
+        ({"split": "random"}, "split='random' is not one of"),
+        ({"epochs": 0}, "epochs=0 must be a positive integer"),
+        ({"batch_size": True}, "batch_size=True must be a positive integer"),
+        ({"learning_rate": 2.0}, r"learning_rate=2.0 must be in \(0, 1\)"),
+        ({"early_stopping": -1}, "early_stopping=-1 must be >= 0"),
+        ({"monitor": "loss"}, "monitor='loss' must be 'val_loss' or 'val_accuracy'"),
+        ({"evaluate_on": "train"}, "evaluate_on='train' is not one of auto, test, valid"),
+        ({"lr_schedule": "step"}, "lr_schedule='step' must be one of constant, cosine"),
+    ],
+)
 def test_bad_config(kwargs, rule):
     with pytest.raises(ParameterError, match=rule):
         TrainConfig(**kwargs)
@@ -382,8 +391,15 @@ def test_unsafe_model_file_is_refused(run, tmp_path):
     x = keras.layers.Lambda(lambda t: t * 2.0)(inputs)
     x = keras.layers.Flatten()(x)
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
-    save_run("lambda", model=model, root=tmp_path, manifest=run.manifest, history=run.history,
-             metrics=run.metrics, predictions=run.predictions())
+    save_run(
+        "lambda",
+        model=model,
+        root=tmp_path,
+        manifest=run.manifest,
+        history=run.history,
+        metrics=run.metrics,
+        predictions=run.predictions(),
+    )
     stored = load_run("lambda", root=tmp_path)
     with pytest.raises(ArtifactError, match="could not be loaded safely"):
         stored.model()
@@ -464,8 +480,13 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(tiny_features, tmp_pat
 # --------------------------------------------------------------------------- #
 def _rows_of(features, keep):
     """The features restricted to the rows where ``keep`` is True."""
-    return dataclasses.replace(features, X=features.X[keep], y=features.y[keep], track_ids=features.track_ids[keep],
-                               segment_index=features.segment_index[keep])
+    return dataclasses.replace(
+        features,
+        X=features.X[keep],
+        y=features.y[keep],
+        track_ids=features.track_ids[keep],
+        segment_index=features.segment_index[keep],
+    )
 
 
 @pytest.mark.slow
@@ -478,8 +499,13 @@ def test_seen_tracks_are_the_train_and_validation_parts(run):
 def test_seen_tracks_of_a_run_on_features_without_track_ids_are_unknown():
     from mgc.runs import Run
 
-    blind = Run(id="json", path=Path("."), manifest={"split": {"name": "segment", "track_ids": {
-        "train": [""], "validation": [""], "test": [""]}}}, history={}, metrics={})
+    blind = Run(
+        id="json",
+        path=Path("."),
+        manifest={"split": {"name": "segment", "track_ids": {"train": [""], "validation": [""], "test": [""]}}},
+        history={},
+        metrics={},
+    )
     assert seen_tracks(blind) is None  # unknown, not "every track heard"
 
 
@@ -502,8 +528,9 @@ def test_evaluate_run_on_tracks_it_never_heard_excludes_nothing(run, tiny_featur
 
 
 @pytest.mark.slow
-def test_evaluate_run_of_a_run_that_does_not_record_its_tracks_excludes_nothing_and_says_so(run, tiny_features,
-                                                                                            tmp_path):
+def test_evaluate_run_of_a_run_that_does_not_record_its_tracks_excludes_nothing_and_says_so(
+    run, tiny_features, tmp_path
+):
     shutil.copytree(run.path, tmp_path / "old")
     manifest = json.loads((tmp_path / "old" / "manifest.json").read_text())
     del manifest["split"]["track_ids"]
@@ -525,10 +552,20 @@ def ff(ff_features_factory, root):
     """A 2-epoch MLP on the fault-filtered split of synthetic features with GTZAN ids, and its refit."""
     fs = ff_features_factory(FF_COUNTS, segments=4, seed=7)
     twin = _fit(fs, root, "ff-twin", split="fault-filtered", seed=1)
-    refit = train(fs, TrainConfig(model="mlp", split="fault-filtered", epochs=2, batch_size=16, seed=1), root=root,
-                  run_id="ff-refit", metrics_from=twin, tags=("reference",),
-                  split=refit_split(track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"],
-                                    twin_id=twin.id, name="fault-filtered"))
+    refit = train(
+        fs,
+        TrainConfig(model="mlp", split="fault-filtered", epochs=2, batch_size=16, seed=1),
+        root=root,
+        run_id="ff-refit",
+        metrics_from=twin,
+        tags=("reference",),
+        split=refit_split(
+            track_ids=fs.track_ids,
+            twin_tracks=twin.manifest["split"]["track_ids"],
+            twin_id=twin.id,
+            name="fault-filtered",
+        ),
+    )
     return fs, twin, refit
 
 
@@ -588,8 +625,9 @@ def test_a_refit_carries_its_twins_scores_and_checks(ff):
 def test_metrics_from_is_required_exactly_for_a_split_without_test_part(ff, tmp_path):
     fs, twin, _ = ff
     cfg = TrainConfig(model="mlp", split="fault-filtered", epochs=1, batch_size=16)
-    refit = refit_split(track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id,
-                        name="fault-filtered")
+    refit = refit_split(
+        track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id, name="fault-filtered"
+    )
     with pytest.raises(ParameterError, match="metrics_from must be given exactly when the split has no test part"):
         train(fs, cfg, root=tmp_path, split=refit)
     with pytest.raises(ParameterError, match="metrics_from must be given exactly.*this split has 48 test rows"):
@@ -600,11 +638,17 @@ def test_metrics_from_is_required_exactly_for_a_split_without_test_part(ff, tmp_
 @pytest.mark.slow
 def test_a_refit_refuses_a_twin_of_other_classes(ff, run, tmp_path):
     fs, twin, _ = ff
-    refit = refit_split(track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id,
-                        name="fault-filtered")
+    refit = refit_split(
+        track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id, name="fault-filtered"
+    )
     with pytest.raises(ParameterError, match=r"metrics_from='base' knows \['a', 'b', 'c'\]"):
-        train(fs, TrainConfig(model="mlp", split="fault-filtered", epochs=1, batch_size=16), root=tmp_path,
-              split=refit, metrics_from=run)
+        train(
+            fs,
+            TrainConfig(model="mlp", split="fault-filtered", epochs=1, batch_size=16),
+            root=tmp_path,
+            split=refit,
+            metrics_from=run,
+        )
     assert not any(tmp_path.iterdir())
 
 
@@ -619,11 +663,18 @@ def test_a_refits_per_class_table_notes_its_twins_test_part(ff):
 @pytest.mark.slow
 def test_a_refit_of_a_twin_in_another_folder_leaves_no_half_run(ff, tmp_path):
     fs, twin, _ = ff
-    refit = refit_split(track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id,
-                        name="fault-filtered")
+    refit = refit_split(
+        track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id, name="fault-filtered"
+    )
     try:
-        train(fs, TrainConfig(model="mlp", split="fault-filtered", epochs=1, batch_size=16), root=tmp_path,
-              run_id="elsewhere", split=refit, metrics_from=twin)
+        train(
+            fs,
+            TrainConfig(model="mlp", split="fault-filtered", epochs=1, batch_size=16),
+            root=tmp_path,
+            run_id="elsewhere",
+            split=refit,
+            metrics_from=twin,
+        )
     except ArtifactError:
         assert not any(tmp_path.iterdir())  # refused: nothing stored
     else:

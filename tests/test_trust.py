@@ -49,8 +49,14 @@ def fitted():
         right = t < 12
         probs.append(_window_probs("right" if right else "wrong"))
         y += [0 if right else 1] * WINDOWS  # the wrong ones are b tracks answered a
-    data = fit(X_train=X_train, X_eval=X_eval, eval_track_ids=tids, eval_probs=np.concatenate(probs),
-               eval_y=np.array(y), fitted_on="synthetic valid part")
+    data = fit(
+        X_train=X_train,
+        X_eval=X_eval,
+        eval_track_ids=tids,
+        eval_probs=np.concatenate(probs),
+        eval_y=np.array(y),
+        fitted_on="synthetic valid part",
+    )
     return {"data": data, "trust": Trust(json.loads(json.dumps(data))), "X_eval": X_eval, "rng": rng}
 
 
@@ -146,8 +152,14 @@ def test_without_wrong_held_out_tracks_the_thresholds_are_defaults_and_say_so(fi
     rng = np.random.default_rng(3)
     X_train, _ = _music(rng, 10)
     X_eval, tids = _music(rng, 5)
-    data = fit(X_train=X_train, X_eval=X_eval, eval_track_ids=tids, eval_probs=np.tile([0.9, 0.05, 0.05], (20, 1)),
-               eval_y=np.zeros(20, int), fitted_on="all-right part")
+    data = fit(
+        X_train=X_train,
+        X_eval=X_eval,
+        eval_track_ids=tids,
+        eval_probs=np.tile([0.9, 0.05, 0.05], (20, 1)),
+        eval_y=np.zeros(20, int),
+        fitted_on="all-right part",
+    )
     assert data["confidence"] == {"threshold": FALLBACK["confidence"], "fitted": False, "n": 5, "right": 5}
     assert data["agreement"]["threshold"] == FALLBACK["agreement"] and not data["agreement"]["fitted"]
     X, _ = _music(rng, 1, spread=0)
@@ -155,8 +167,14 @@ def test_without_wrong_held_out_tracks_the_thresholds_are_defaults_and_say_so(fi
     assert _kinds(flags) == ["low-confidence"]
     assert "(a default: all-right part (5 tracks) had no wrong or no right track to fit one)" in flags[0]["message"]
     with pytest.raises(ParameterError, match="held-out windows"):
-        fit(X_train=X_train, X_eval=X_eval[:0], eval_track_ids=tids[:0], eval_probs=np.zeros((0, 3)),
-            eval_y=np.zeros(0, int), fitted_on="nothing")
+        fit(
+            X_train=X_train,
+            X_eval=X_eval[:0],
+            eval_track_ids=tids[:0],
+            eval_probs=np.zeros((0, 3)),
+            eval_y=np.zeros(0, int),
+            fitted_on="nothing",
+        )
 
 
 def test_load_trust_reads_back_refuses_damage_and_is_none_when_missing(fitted, tmp_path):

@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["classical", "jazz", "rock"]
 
 
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "gtzan-mini"))
@@ -50,12 +49,22 @@ def main() -> int:
         t0 = time.perf_counter()
 
         def show(row):
-            print(f"[{time.perf_counter() - t0:7.0f} s] {row['variant']:>18} {row['model']:>4} fold {row['fold']}: "
-                  f"track {row['track_accuracy']:.3f}  segment {row['segment_accuracy']:.3f}  "
-                  f"loss {row['loss']:.3f}  epochs {row['epochs_run']}", flush=True)
+            print(
+                f"[{time.perf_counter() - t0:7.0f} s] {row['variant']:>18} {row['model']:>4} fold {row['fold']}: "
+                f"track {row['track_accuracy']:.3f}  segment {row['segment_accuracy']:.3f}  "
+                f"loss {row['loss']:.3f}  epochs {row['epochs_run']}",
+                flush=True,
+            )
 
-        cross_validate(fs, variants, out_dir=args.out, models=args.models.split(","), n_folds=args.folds,
-                       seed=args.fold_seed, on_result=show)
+        cross_validate(
+            fs,
+            variants,
+            out_dir=args.out,
+            models=args.models.split(","),
+            n_folds=args.folds,
+            seed=args.fold_seed,
+            on_result=show,
+        )
     df = summarize(load_results(args.out))
     df.to_csv(Path(args.out) / "summary.csv", index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 30):

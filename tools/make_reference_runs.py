@@ -31,16 +31,21 @@ from mgc.training import TrainConfig, recipe_values, train
 PREFIX = "gtzan10"
 SPLITS = {"segment": "segment", "track": "track", "ff": "fault-filtered"}
 PLAN = ["ff:study", "ff:improved", "ff:improved-refit", "segment:study", "track:study"]
-NOTE = ("real GTZAN audio, all ten genres: the readable clips of ../shared/data/gtzan-mini (281 tracks, 8 to 68 "
-        "per genre; jazz.00054.wav is corrupt and skipped)")
+NOTE = (
+    "real GTZAN audio, all ten genres: the readable clips of ../shared/data/gtzan-mini (281 tracks, 8 to 68 "
+    "per genre; jazz.00054.wav is corrupt and skipped)"
+)
 
 
 def _report(run) -> None:
     m, man = run.metrics, run.manifest
     source = f" (scores of {man['metrics_from']['run']})" if man.get("metrics_from") else ""
-    print(f"{run.id}: {man['split']['label']}, epochs {man['epochs_run']}, segment acc {m['segment_accuracy']:.4f}, "
-          f"track acc {m['track_accuracy_mean']:.4f}, balanced {m['track_balanced_accuracy']:.4f}, "
-          f"loss {m['loss']:.3f}, {man['epoch_seconds_mean']:.2f} s/epoch{source}", flush=True)
+    print(
+        f"{run.id}: {man['split']['label']}, epochs {man['epochs_run']}, segment acc {m['segment_accuracy']:.4f}, "
+        f"track acc {m['track_accuracy_mean']:.4f}, balanced {m['track_balanced_accuracy']:.4f}, "
+        f"loss {m['loss']:.3f}, {man['epoch_seconds_mean']:.2f} s/epoch{source}",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -67,9 +72,16 @@ def main() -> int:
             kwargs = {}
             if refit:
                 twin = load_run(f"{PREFIX}-{short}-{recipe}-{model}")
-                kwargs = {"metrics_from": twin, "split": refit_split(
-                    track_ids=fs.track_ids, twin_tracks=twin.manifest["split"]["track_ids"], twin_id=twin.id,
-                    name=cfg.split, tested_on_valid=twin.manifest["split"]["settings"].get("evaluated_on") == "valid")}
+                kwargs = {
+                    "metrics_from": twin,
+                    "split": refit_split(
+                        track_ids=fs.track_ids,
+                        twin_tracks=twin.manifest["split"]["track_ids"],
+                        twin_id=twin.id,
+                        name=cfg.split,
+                        tested_on_valid=twin.manifest["split"]["settings"].get("evaluated_on") == "valid",
+                    ),
+                }
             run = train(fs, cfg, run_id=run_id, dataset_note=NOTE, tags=("reference",), **kwargs)
             _report(run)
     return 0

@@ -29,7 +29,6 @@ from mgc.training import RECIPES, cross_validate, load_results, parse_variant, s
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "gtzan-mini"))
@@ -38,9 +37,12 @@ def main() -> int:
     p.add_argument("--variant", action="append", default=[], help="NAME=RECIPE[:JSON overrides], repeatable")
     p.add_argument("--out", default=str(ROOT / "artifacts" / "comparisons" / "gtzan10-ff-valid"))
     p.add_argument("--report", action="store_true", help="only summarise the results in --out")
-    p.add_argument("--reuse", default="gtzan10-ff",
-                   help="take the study and improved results from the runs PREFIX-<recipe>-<model> where they "
-                        "exist (the reference runs: same settings, same split); '' to train them again")
+    p.add_argument(
+        "--reuse",
+        default="gtzan10-ff",
+        help="take the study and improved results from the runs PREFIX-<recipe>-<model> where they "
+        "exist (the reference runs: same settings, same split); '' to train them again",
+    )
     args = p.parse_args()
     if not args.report:
         texts = [*filter(None, args.variants.split(",")), *args.variant]
@@ -48,14 +50,27 @@ def main() -> int:
         fs = extract_dataset(args.data)
 
         def splits(cfg):  # per variant: a variant may hold out another share of the train list for validation
-            return [make_split("fault-filtered", y=fs.y, track_ids=fs.track_ids, evaluate_on="valid",
-                               validation_size=cfg.validation_size, seed=cfg.seed, classes=fs.classes)]
+            return [
+                make_split(
+                    "fault-filtered",
+                    y=fs.y,
+                    track_ids=fs.track_ids,
+                    evaluate_on="valid",
+                    validation_size=cfg.validation_size,
+                    seed=cfg.seed,
+                    classes=fs.classes,
+                )
+            ]
+
         t0 = time.perf_counter()
 
         def show(row):
-            print(f"[{time.perf_counter() - t0:7.0f} s] {row['variant']:>18} {row['model']:>4}: track "
-                  f"{row['track_accuracy']:.3f}  balanced {row['track_balanced_accuracy']:.3f}  "
-                  f"loss {row['loss']:.3f}  epochs {row['epochs_run']}", flush=True)
+            print(
+                f"[{time.perf_counter() - t0:7.0f} s] {row['variant']:>18} {row['model']:>4}: track "
+                f"{row['track_accuracy']:.3f}  balanced {row['track_balanced_accuracy']:.3f}  "
+                f"loss {row['loss']:.3f}  epochs {row['epochs_run']}",
+                flush=True,
+            )
 
         reuse = {}
         for name in variants:
@@ -65,8 +80,9 @@ def main() -> int:
                     run = load_run(rid)
                     if run.manifest["dataset"].get("fingerprint") == fs.fingerprint:  # made on these very tracks
                         reuse[(name, model, 0)] = run
-        cross_validate(fs, variants, out_dir=args.out, models=args.models.split(","), splits=splits, on_result=show,
-                       reuse=reuse)
+        cross_validate(
+            fs, variants, out_dir=args.out, models=args.models.split(","), splits=splits, on_result=show, reuse=reuse
+        )
     df = summarize(load_results(args.out))
     df.to_csv(Path(args.out) / "summary.csv", index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 30):

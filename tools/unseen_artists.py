@@ -86,13 +86,16 @@ def check_same_split(runs: dict) -> tuple[list[str], list[str], list[str]]:
         tested = sorted(t["track_id"] for t in run.metrics["tracks"])
         own = sorted(run.manifest["split"]["track_ids"]["test"])
         if tested != own:
-            raise SystemExit(f"{run.id}: its metrics cover {len(tested)} tracks, not the {len(own)} test tracks "
-                             "of its manifest")
+            raise SystemExit(
+                f"{run.id}: its metrics cover {len(tested)} tracks, not the {len(own)} test tracks of its manifest"
+            )
     for run in others:
         other = run.manifest["split"]["track_ids"]
         if sorted(other["test"]) != test:
-            raise SystemExit(f"{run.id} was tested on other tracks than {first.id} "
-                             f"({len(other['test'])} vs {len(test)}): paired comparisons need one test part")
+            raise SystemExit(
+                f"{run.id} was tested on other tracks than {first.id} "
+                f"({len(other['test'])} vs {len(test)}): paired comparisons need one test part"
+            )
         if sorted(other["train"]) != train:
             notes.append(f"{run.id} was trained on other tracks than {first.id}; the SVM uses {first.id}'s")
         if first.classes != run.classes:
@@ -133,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"the features of {args.data} have classes {list(fs.classes)}, the runs {classes}")
         fingerprint = first.manifest["dataset"].get("fingerprint")
         if fingerprint and fs.fingerprint and fingerprint != fs.fingerprint:
-            notes.append(f"{args.data} is not the file list the runs were trained on "
-                         f"(fingerprint {fs.fingerprint}, runs {fingerprint})")
+            notes.append(
+                f"{args.data} is not the file list the runs were trained on "
+                f"(fingerprint {fs.fingerprint}, runs {fingerprint})"
+            )
         base = svm_baseline(fs, train_tracks=train, test_tracks=test)
     except MgcError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -146,12 +151,14 @@ def main(argv: list[str] | None = None) -> int:
 
     split = first.manifest["split"]
     print(f"# Unseen artists: {args.prefix} runs and an SVM baseline\n")
-    print(f"Split: {split.get('label') or split['name']}. Train part: {len(train)} tracks "
-          f"({len(base.train_rows)} segments). Test part: {len(test)} tracks ({len(base.rows)} segments). "
-          f"SVM: mean+std of 13 MFCCs per segment (26), standardised, RBF SVC C={base.settings['C']:g}, "
-          f"gamma={base.settings['gamma']}, class_weight=balanced, probabilities = softmax of its decision values "
-          "(uncalibrated); fixed settings, "
-          "trained on the train part only. Track decision: mean segment probability, for every model.\n")
+    print(
+        f"Split: {split.get('label') or split['name']}. Train part: {len(train)} tracks "
+        f"({len(base.train_rows)} segments). Test part: {len(test)} tracks ({len(base.rows)} segments). "
+        f"SVM: mean+std of 13 MFCCs per segment (26), standardised, RBF SVC C={base.settings['C']:g}, "
+        f"gamma={base.settings['gamma']}, class_weight=balanced, probabilities = softmax of its decision values "
+        "(uncalibrated); fixed settings, "
+        "trained on the train part only. Track decision: mean segment probability, for every model.\n"
+    )
     if notes:
         print("Notes:\n" + "\n".join(f"- {n}" for n in notes) + "\n")
 
@@ -159,11 +166,24 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for key in keys:
         m = metrics[key]
-        rows.append([_title(key), str(m["n_tracks"]), _fmt(m["track_accuracy_mean"]),
-                     _fmt(m["track_balanced_accuracy"]), _fmt(m["track_macro_f1"]), _fmt(m["segment_accuracy"])])
+        rows.append(
+            [
+                _title(key),
+                str(m["n_tracks"]),
+                _fmt(m["track_accuracy_mean"]),
+                _fmt(m["track_balanced_accuracy"]),
+                _fmt(m["track_macro_f1"]),
+                _fmt(m["segment_accuracy"]),
+            ]
+        )
     print("## (a) Test scores\n")
-    print(_table(["model", "test tracks", "track acc", "balanced acc", "macro-F1", "segment acc"], rows,
-                 ["l", "r", "r", "r", "r", "r"]))
+    print(
+        _table(
+            ["model", "test tracks", "track acc", "balanced acc", "macro-F1", "segment acc"],
+            rows,
+            ["l", "r", "r", "r", "r", "r"],
+        )
+    )
 
     # --- (b) per genre -------------------------------------------------------------------------------
     support = {c: 0 for c in classes}
@@ -179,9 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(["genre", "tracks"] + [_title(k) for k in keys], rows, ["l", "r"] + ["r"] * len(keys)))
     thin = [c for c in classes if 0 < support[c] < THIN]
     absent = [c for c in classes if support[c] == 0]
-    print(f"\n† fewer than {THIN} test tracks ({', '.join(thin) or 'none'}): a recall of 0 or 1 there says little. "
-          f"(0): no test track ({', '.join(absent) or 'none'}); its recall is undefined and it counts in neither "
-          "balanced accuracy nor macro-F1.")
+    print(
+        f"\n† fewer than {THIN} test tracks ({', '.join(thin) or 'none'}): a recall of 0 or 1 there says little. "
+        f"(0): no test track ({', '.join(absent) or 'none'}); its recall is undefined and it counts in neither "
+        "balanced accuracy nor macro-F1."
+    )
 
     # --- (c) paired ----------------------------------------------------------------------------------
     pairs = [(("improved", m), ("study", m)) for m in MODEL_NAMES if ("improved", m) in runs and ("study", m) in runs]
@@ -193,13 +215,33 @@ def main(argv: list[str] | None = None) -> int:
         r = paired_tracks(metrics[a]["tracks"], metrics[b]["tracks"])
         label = "best network vs SVM" if b == SVM else "improved vs study"
         paired.append({"comparison": label, "a": _title(a), "b": _title(b), **r})
-        rows.append([label, _title(a), _title(b), str(r["n"]), _fmt(r["accuracy_a"]), _fmt(r["accuracy_b"]),
-                     str(r["only_a"]), str(r["only_b"]), str(r["both"]), str(r["neither"]), _fmt(r["p_value"])])
+        rows.append(
+            [
+                label,
+                _title(a),
+                _title(b),
+                str(r["n"]),
+                _fmt(r["accuracy_a"]),
+                _fmt(r["accuracy_b"]),
+                str(r["only_a"]),
+                str(r["only_b"]),
+                str(r["both"]),
+                str(r["neither"]),
+                _fmt(r["p_value"]),
+            ]
+        )
     print("\n## (c) Paired comparisons on the same test tracks\n")
-    print(_table(["comparison", "A", "B", "tracks", "A acc", "B acc", "only A", "only B", "both", "neither", "p"],
-                 rows, ["l", "l", "l"] + ["r"] * 8))
-    print("\np: exact two-sided sign test (McNemar) over the tracks only one of A and B gets right; "
-          f"the best network is the one of highest track accuracy ({_title(best)}), chosen on these same tracks.")
+    print(
+        _table(
+            ["comparison", "A", "B", "tracks", "A acc", "B acc", "only A", "only B", "both", "neither", "p"],
+            rows,
+            ["l", "l", "l"] + ["r"] * 8,
+        )
+    )
+    print(
+        "\np: exact two-sided sign test (McNemar) over the tracks only one of A and B gets right; "
+        f"the best network is the one of highest track accuracy ({_title(best)}), chosen on these same tracks."
+    )
 
     if args.json:
         out = {
@@ -210,12 +252,21 @@ def main(argv: list[str] | None = None) -> int:
             "train_tracks": len(train),
             "test_tracks": len(test),
             "svm": base.settings,
-            "scores": {_title(k): {f: metrics[k][f] for f in ("n_tracks", "track_accuracy_mean",
-                                                                "track_balanced_accuracy", "track_macro_f1",
-                                                                "segment_accuracy")} for k in keys},
+            "scores": {
+                _title(k): {
+                    f: metrics[k][f]
+                    for f in (
+                        "n_tracks",
+                        "track_accuracy_mean",
+                        "track_balanced_accuracy",
+                        "track_macro_f1",
+                        "segment_accuracy",
+                    )
+                }
+                for k in keys
+            },
             "test_tracks_per_genre": support,
-            "recall_per_genre": {_title(k): {c: (recall[k][c] if support[c] else None) for c in classes}
-                                 for k in keys},
+            "recall_per_genre": {_title(k): {c: (recall[k][c] if support[c] else None) for c in classes} for k in keys},
             "paired": paired,
             "notes": notes,
         }

@@ -12,7 +12,22 @@ from .evaluate import evaluate_run, seen_tracks
 from .report import leakage_ladder, misclassified, per_class_table, runs_table, score_row, table2
 
 __all__ = [
-    "BaselineResult", "ClipResult", "ModelAnswer", "classify", "classify_signal", "evaluate_run", "leakage_ladder",
-    "misclassified", "paired_tracks", "per_class_table", "predict_windows", "runs_table", "score_row", "seen_tracks",
-    "segment_stats", "svm_baseline", "table2", "warm_up",
+    "BaselineResult",
+    "ClipResult",
+    "ModelAnswer",
+    "classify",
+    "classify_signal",
+    "evaluate_run",
+    "leakage_ladder",
+    "misclassified",
+    "paired_tracks",
+    "per_class_table",
+    "predict_windows",
+    "runs_table",
+    "score_row",
+    "seen_tracks",
+    "segment_stats",
+    "svm_baseline",
+    "table2",
+    "warm_up",
 ]

@@ -173,8 +173,14 @@ def svm_baseline(
     settings = {**SVM_DEFAULTS, "C": float(C), "probability": "softmax of the ovr decision values", "seed": int(seed)}
     model = make_pipeline(
         StandardScaler(),
-        SVC(kernel="rbf", C=float(C), gamma="scale", class_weight="balanced", decision_function_shape="ovr",
-            random_state=int(seed)),
+        SVC(
+            kernel="rbf",
+            C=float(C),
+            gamma="scale",
+            class_weight="balanced",
+            decision_function_shape="ovr",
+            random_state=int(seed),
+        ),
     )
     model.fit(segment_stats(features.X[train_rows]), y_train)
     decision = model.decision_function(segment_stats(features.X[test_rows]))
@@ -183,8 +189,13 @@ def svm_baseline(
     # the SVM knows only the classes it saw; the others get probability 0
     probs = np.zeros((len(test_rows), len(features.classes)), dtype=np.float64)
     probs[:, model.classes_] = softmax(decision, axis=1)
-    return BaselineResult(probs=probs, rows=test_rows.astype(np.int64), train_rows=train_rows.astype(np.int64),
-                          model=model, settings=settings)
+    return BaselineResult(
+        probs=probs,
+        rows=test_rows.astype(np.int64),
+        train_rows=train_rows.astype(np.int64),
+        model=model,
+        settings=settings,
+    )
 
 
 def _decisions(tracks: Sequence[dict], name: str) -> dict[str, tuple[int, int]]:
@@ -245,5 +256,10 @@ def paired_tracks(a_tracks: Sequence[dict], b_tracks: Sequence[dict]) -> dict:
     n = len(a)
     discordant = counts["only_a"] + counts["only_b"]
     p = float(binomtest(counts["only_a"], discordant, 0.5).pvalue) if discordant else 1.0
-    return {"n": n, **counts, "accuracy_a": (counts["only_a"] + counts["both"]) / n,
-            "accuracy_b": (counts["only_b"] + counts["both"]) / n, "p_value": p}
+    return {
+        "n": n,
+        **counts,
+        "accuracy_a": (counts["only_a"] + counts["both"]) / n,
+        "accuracy_b": (counts["only_b"] + counts["both"]) / n,
+        "p_value": p,
+    }

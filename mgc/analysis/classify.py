@@ -42,7 +42,7 @@ def predict_windows(model, X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     out = []
     for start in range(0, len(X), PREDICT_BATCH):
-        chunk = X[start:start + PREDICT_BATCH]
+        chunk = X[start : start + PREDICT_BATCH]
         n = len(chunk)
         if n < PREDICT_BATCH:
             chunk = np.concatenate([chunk, np.zeros((PREDICT_BATCH - n, *X.shape[1:]), np.float32)])
@@ -122,8 +122,9 @@ def check_compatible(runs: list[Run]) -> FeatureParams:
     return FeatureParams(**runs[0].manifest["features"])
 
 
-def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "clip",
-                    max_windows: int | None = 200) -> tuple[np.ndarray, list[ModelAnswer], list[dict]]:
+def classify_signal(
+    y: np.ndarray, runs: list[Run], *, sr: int, name: str = "clip", max_windows: int | None = 200
+) -> tuple[np.ndarray, list[ModelAnswer], list[dict]]:
     """Window probabilities of every run for a mono signal already at the runs' rate, and the trust flags.
 
     Returns
@@ -150,14 +151,28 @@ def classify_signal(y: np.ndarray, runs: list[Run], *, sr: int, name: str = "cli
     flags = assess(answers, X, trusts)
     for run, t in zip(runs, trusts, strict=True):
         if t is None:
-            flags.append({"kind": "no-checks", "run": run.id, "message": (
-                f"Run {run.id!r} has no fitted trust checks (made before they existed, or its trust.json is missing): "
-                "its answer is not checked for confidence or for input that is not music.")})
+            flags.append(
+                {
+                    "kind": "no-checks",
+                    "run": run.id,
+                    "message": (
+                        f"Run {run.id!r} has no fitted trust checks "
+                        "(made before they existed, or its trust.json is missing): "
+                        "its answer is not checked for confidence or for input that is not music."
+                    ),
+                }
+            )
     return starts, answers, flags
 
 
-def classify(source: Source, runs: list[Run], *, name: str | None = None, max_duration: float = 600.0,
-             max_windows: int | None = 200) -> ClipResult:
+def classify(
+    source: Source,
+    runs: list[Run],
+    *,
+    name: str | None = None,
+    max_duration: float = 600.0,
+    max_windows: int | None = 200,
+) -> ClipResult:
     """Decode a file or bytes and classify it with every run.
 
     Parameters

@@ -52,15 +52,23 @@ def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, se
     if unknown:
         raise ParameterError(f"the run {run.id!r} knows the classes {known}; these are not among them: {unknown}")
     if list(features.X.shape[1:]) != run.manifest["input_shape"]:
-        raise ParameterError(f"features of shape {features.X.shape[1:]} do not fit the run's input "
-                             f"{run.manifest['input_shape']}")
+        raise ParameterError(
+            f"features of shape {features.X.shape[1:]} do not fit the run's input {run.manifest['input_shape']}"
+        )
     mapping = np.array([known.index(c) for c in features.classes])
     rows = np.arange(len(features.y))
     if split:
         cfg = run.manifest["config"]
-        s = make_split(split, y=features.y, track_ids=features.track_ids, test_size=cfg["test_size"],
-                       validation_size=cfg["validation_size"], seed=cfg["seed"] if seed is None else seed,
-                       evaluate_on=cfg.get("evaluate_on", "auto"), classes=features.classes)
+        s = make_split(
+            split,
+            y=features.y,
+            track_ids=features.track_ids,
+            test_size=cfg["test_size"],
+            validation_size=cfg["validation_size"],
+            seed=cfg["seed"] if seed is None else seed,
+            evaluate_on=cfg.get("evaluate_on", "auto"),
+            classes=features.classes,
+        )
         rows = s.test
     seen = seen_tracks(run)
     excluded: list[str] = []

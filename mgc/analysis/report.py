@@ -29,28 +29,30 @@ def table2(runs: list[Run]) -> pd.DataFrame:
         m, man = r.metrics, r.manifest
         # the paper's task and protocol: ten genres, random split over segments
         paper = PAPER_TABLE2.get(man["model"], {}) if len(r.classes) == 10 and man["split"]["name"] == "segment" else {}
-        rows.append({
-            "model": model_title(man["model"]),
-            "protocol": r.protocol,
-            "recipe": r.recipe_label,
-            "classes": len(r.classes),
-            "chance": round(1 / len(r.classes), 3),
-            "paper accuracy": PAPER_TABLE2.get(man["model"], {}).get("accuracy"),
-            "segment accuracy": round(m["segment_accuracy"], 4),
-            "Δ accuracy": None if not paper else round(m["segment_accuracy"] - paper["accuracy"], 4),
-            "track accuracy": _r(m.get("track_accuracy_mean")),
-            "balanced accuracy (tracks)": _r(m.get("track_balanced_accuracy")),
-            "macro-F1 (tracks)": _r(m.get("track_macro_f1")),
-            "paper error (= cross-entropy)": PAPER_TABLE2.get(man["model"], {}).get("error"),
-            "cross-entropy loss": round(m["loss"], 4),
-            "Δ loss": None if not paper else round(m["loss"] - paper["error"], 4),
-            "RMSE": round(m["rmse"], 4),
-            "epochs": man["epochs_run"],
-            "status": man["status"],
-            "test tracks": m.get("n_tracks"),
-            "scores from": (man.get("metrics_from") or {}).get("run", ""),
-            "run": r.id,
-        })
+        rows.append(
+            {
+                "model": model_title(man["model"]),
+                "protocol": r.protocol,
+                "recipe": r.recipe_label,
+                "classes": len(r.classes),
+                "chance": round(1 / len(r.classes), 3),
+                "paper accuracy": PAPER_TABLE2.get(man["model"], {}).get("accuracy"),
+                "segment accuracy": round(m["segment_accuracy"], 4),
+                "Δ accuracy": None if not paper else round(m["segment_accuracy"] - paper["accuracy"], 4),
+                "track accuracy": _r(m.get("track_accuracy_mean")),
+                "balanced accuracy (tracks)": _r(m.get("track_balanced_accuracy")),
+                "macro-F1 (tracks)": _r(m.get("track_macro_f1")),
+                "paper error (= cross-entropy)": PAPER_TABLE2.get(man["model"], {}).get("error"),
+                "cross-entropy loss": round(m["loss"], 4),
+                "Δ loss": None if not paper else round(m["loss"] - paper["error"], 4),
+                "RMSE": round(m["rmse"], 4),
+                "epochs": man["epochs_run"],
+                "status": man["status"],
+                "test tracks": m.get("n_tracks"),
+                "scores from": (man.get("metrics_from") or {}).get("run", ""),
+                "run": r.id,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -90,16 +92,25 @@ def leakage_ladder(runs: list[Run]) -> pd.DataFrame | None:
             rung = [by[p] for p in sorted(by) if by[p].manifest["split"]["name"] == name]
             for r in rung:
                 m = r.metrics
-                row = {"model": model_title(model), "recipe": recipe, "classes": len(classes),
-                       "protocol": r.protocol, "test tracks": m.get("n_tracks"),
-                       "segment accuracy": round(m["segment_accuracy"], 3),
-                       "track accuracy": _r(m.get("track_accuracy_mean"), 3),
-                       "balanced accuracy": _r(m.get("track_balanced_accuracy"), 3),
-                       "drop (track acc)": None, "drop (balanced)": None, "why": why,
-                       "run": r.id}
+                row = {
+                    "model": model_title(model),
+                    "recipe": recipe,
+                    "classes": len(classes),
+                    "protocol": r.protocol,
+                    "test tracks": m.get("n_tracks"),
+                    "segment accuracy": round(m["segment_accuracy"], 3),
+                    "track accuracy": _r(m.get("track_accuracy_mean"), 3),
+                    "balanced accuracy": _r(m.get("track_balanced_accuracy"), 3),
+                    "drop (track acc)": None,
+                    "drop (balanced)": None,
+                    "why": why,
+                    "run": r.id,
+                }
                 if previous is not None:
-                    for col, metric in (("drop (track acc)", "track_accuracy_mean"),
-                                        ("drop (balanced)", "track_balanced_accuracy")):
+                    for col, metric in (
+                        ("drop (track acc)", "track_accuracy_mean"),
+                        ("drop (balanced)", "track_balanced_accuracy"),
+                    ):
                         a, b = previous.metrics.get(metric), m.get(metric)
                         row[col] = None if a is None or b is None else round(a - b, 3)
                 rows.append(row)
@@ -109,14 +120,20 @@ def leakage_ladder(runs: list[Run]) -> pd.DataFrame | None:
 
 def score_row(m: dict) -> pd.DataFrame:
     """One line of the scores in a metrics dict (:func:`mgc.runs.evaluate_predictions`)."""
-    return pd.DataFrame([{
-        "tracks": m.get("n_tracks"), "segments": m["n_segments"],
-        "track accuracy": _r(m.get("track_accuracy_mean"), 3),
-        "balanced accuracy (tracks)": _r(m.get("track_balanced_accuracy"), 3),
-        "macro-F1 (tracks)": _r(m.get("track_macro_f1"), 3),
-        "segment accuracy": round(m["segment_accuracy"], 3), "cross-entropy": round(m["loss"], 3),
-        "excluded tracks": m.get("excluded_tracks"),
-    }])
+    return pd.DataFrame(
+        [
+            {
+                "tracks": m.get("n_tracks"),
+                "segments": m["n_segments"],
+                "track accuracy": _r(m.get("track_accuracy_mean"), 3),
+                "balanced accuracy (tracks)": _r(m.get("track_balanced_accuracy"), 3),
+                "macro-F1 (tracks)": _r(m.get("track_macro_f1"), 3),
+                "segment accuracy": round(m["segment_accuracy"], 3),
+                "cross-entropy": round(m["loss"], 3),
+                "excluded tracks": m.get("excluded_tracks"),
+            }
+        ]
+    )
 
 
 def per_class_table(run: Run, level: str = "tracks") -> pd.DataFrame:
@@ -130,15 +147,22 @@ def per_class_table(run: Run, level: str = "tracks") -> pd.DataFrame:
         raise ParameterError(f"level={level!r} must be 'tracks' or 'segments'")
     rows = run.metrics.get("track_per_class") if level == "tracks" else run.metrics["per_class"]
     if rows is None:
-        raise ParameterError(f"run {run.id!r} has no per-track metrics (made before they existed, or no track ids)"
-                             + ("" if level == "segments" else "; choose segments"))
+        raise ParameterError(
+            f"run {run.id!r} has no per-track metrics (made before they existed, or no track ids)"
+            + ("" if level == "segments" else "; choose segments")
+        )
     tracks = run.manifest["split"].get("test_tracks_per_class") or {}
     df = pd.DataFrame(rows).round({"precision": 3, "recall": 3, "f1": 3})
     notes = []
     for c in df["class"]:
         n = tracks.get(c)
-        notes.append("" if n is None or n >= THIN_CLASS_TRACKS else
-                     "absent from the test part" if n == 0 else f"thin: {n} test track{'s' if n > 1 else ''}")
+        notes.append(
+            ""
+            if n is None or n >= THIN_CLASS_TRACKS
+            else "absent from the test part"
+            if n == 0
+            else f"thin: {n} test track{'s' if n > 1 else ''}"
+        )
     df["note"] = notes
     return df
 
@@ -149,9 +173,17 @@ def misclassified(run: Run, track_paths: dict[str, str] | None = None) -> pd.Dat
     rows = []
     for t in run.metrics.get("tracks", []):
         if t["mean"] != t["true"]:
-            rows.append({"track": t["track_id"], "true": classes[t["true"]], "predicted": classes[t["mean"]],
-                         "confidence": round(t["confidence"], 3), "majority vote": classes[t["vote"]],
-                         "segments": t["segments"], "path": (track_paths or {}).get(t["track_id"], "")})
+            rows.append(
+                {
+                    "track": t["track_id"],
+                    "true": classes[t["true"]],
+                    "predicted": classes[t["mean"]],
+                    "confidence": round(t["confidence"], 3),
+                    "majority vote": classes[t["vote"]],
+                    "segments": t["segments"],
+                    "path": (track_paths or {}).get(t["track_id"], ""),
+                }
+            )
     return pd.DataFrame(rows, columns=["track", "true", "predicted", "confidence", "majority vote", "segments", "path"])
 
 
@@ -160,12 +192,18 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
     rows = []
     for r in runs:
         m, man = r.metrics, r.manifest
-        rows.append({
-            "run": r.id, "model": model_title(man["model"]), "protocol": r.protocol,
-            "recipe": r.recipe_label, "classes": len(man["dataset"]["classes"]),
-            "segment acc": round(m["segment_accuracy"], 3),
-            "track acc": _r(m.get("track_accuracy_mean"), 3),
-            "balanced": _r(m.get("track_balanced_accuracy"), 3),
-            "epochs": man["epochs_run"], "status": man["status"],
-        })
+        rows.append(
+            {
+                "run": r.id,
+                "model": model_title(man["model"]),
+                "protocol": r.protocol,
+                "recipe": r.recipe_label,
+                "classes": len(man["dataset"]["classes"]),
+                "segment acc": round(m["segment_accuracy"], 3),
+                "track acc": _r(m.get("track_accuracy_mean"), 3),
+                "balanced": _r(m.get("track_balanced_accuracy"), 3),
+                "epochs": man["epochs_run"],
+                "status": man["status"],
+            }
+        )
     return pd.DataFrame(rows)

@@ -9,6 +9,16 @@ from .decode import ACCEPTED, AudioInfo, Decoded, Source, check_signal, decode, 
 from .examples import ExampleClip, example_clips, example_path
 
 __all__ = [
-    "ACCEPTED", "AudioInfo", "Decoded", "ExampleClip", "Source", "check_signal", "decode", "example_clips",
-    "example_path", "info", "load", "resample",
+    "ACCEPTED",
+    "AudioInfo",
+    "Decoded",
+    "ExampleClip",
+    "Source",
+    "check_signal",
+    "decode",
+    "example_clips",
+    "example_path",
+    "info",
+    "load",
+    "resample",
 ]

@@ -73,7 +73,7 @@ def _riff_shortfall(head: bytes, size: int) -> int:
         return 0
     pos = 12
     while pos + 8 <= len(head):
-        chunk, length = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        chunk, length = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
         if chunk == b"data":
             if length in (0, 0xFFFFFFFF):  # streamed WAVs leave the size open
                 return 0
@@ -115,8 +115,7 @@ def _open(source: Source, label: str):
     if hasattr(source, "read"):
         return source
     raise ParameterError(
-        f"source of type {type(source).__name__} is not accepted; "
-        "pass a path, bytes or a binary file object"
+        f"source of type {type(source).__name__} is not accepted; pass a path, bytes or a binary file object"
     )
 
 
@@ -281,8 +280,7 @@ def check_signal(y: np.ndarray, *, sr: int, min_duration: float = 0.0, name: str
     duration = len(y) / sr
     if duration < min_duration:
         raise AudioError(
-            f"{name!r} lasts {duration:.2f} s; at least {min_duration:.2f} s is needed "
-            f"(one analysis window)"
+            f"{name!r} lasts {duration:.2f} s; at least {min_duration:.2f} s is needed (one analysis window)"
         )
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak < 1e-4:

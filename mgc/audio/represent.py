@@ -341,8 +341,14 @@ def waveform(y: np.ndarray, *, sr: int = config.SR, max_points: int = 4000) -> W
         times = (np.arange(n_blocks) * step + step / 2) / sr
     segments, full = segment_bounds(len(y), sr=sr)
     return Waveform(
-        times=times, y_min=y_min, y_max=y_max, segments=segments, segment_full=full,
-        sr=sr, duration=duration, truncated=truncated,
+        times=times,
+        y_min=y_min,
+        y_max=y_max,
+        segments=segments,
+        segment_full=full,
+        sr=sr,
+        duration=duration,
+        truncated=truncated,
     )
 
 
@@ -383,8 +389,13 @@ def power_spectrum(y: np.ndarray, *, sr: int = config.SR, max_points: int = 4000
     peak = float(magnitude.max())
     power_db = 10.0 * np.log10(np.maximum(magnitude**2, 1e-20) / max(peak**2, 1e-20))
     return Spectrum(
-        frequencies=frequencies, magnitude=magnitude, power_db=np.maximum(power_db, -120.0),
-        resolution=sr / len(y), sr=sr, duration=duration, truncated=truncated,
+        frequencies=frequencies,
+        magnitude=magnitude,
+        power_db=np.maximum(power_db, -120.0),
+        resolution=sr / len(y),
+        sr=sr,
+        duration=duration,
+        truncated=truncated,
     )
 
 
@@ -430,8 +441,13 @@ def stft(
         S=S,
         times=librosa.frames_to_time(np.arange(S.shape[1]), sr=sr, hop_length=hop_length),
         frequencies=librosa.fft_frequencies(sr=sr, n_fft=n_fft),
-        db=False, mel=False, sr=sr, n_fft=n_fft, hop_length=hop_length,
-        duration=duration, truncated=truncated,
+        db=False,
+        mel=False,
+        sr=sr,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        duration=duration,
+        truncated=truncated,
     )
 
 
@@ -513,8 +529,13 @@ def mel_filterbank(
     # librosa spaces n_mels + 2 points evenly on the mel scale; filter i peaks at point i + 1
     centers = librosa.mel_frequencies(n_mels=n_mels + 2, fmin=0.0, fmax=sr / 2)[1:-1]
     return MelFilterbank(
-        weights=weights, frequencies=librosa.fft_frequencies(sr=sr, n_fft=n_fft), centers=centers,
-        norm=norm, sr=sr, n_fft=n_fft, n_mels=n_mels,
+        weights=weights,
+        frequencies=librosa.fft_frequencies(sr=sr, n_fft=n_fft),
+        centers=centers,
+        norm=norm,
+        sr=sr,
+        n_fft=n_fft,
+        n_mels=n_mels,
     )
 
 
@@ -605,8 +626,12 @@ def mfcc(
         M=M,
         times=librosa.frames_to_time(np.arange(M.shape[1]), sr=sr, hop_length=hop_length),
         coefficients=np.arange(n_mfcc),
-        sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
-        duration=duration, truncated=truncated,
+        sr=sr,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        n_mels=n_mels,
+        duration=duration,
+        truncated=truncated,
     )
 
 

@@ -15,8 +15,11 @@ from . import data, runs
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mgc", description="Music genre classification on GTZAN: "
-                                "features, training and evaluation of the study's MLP, CNN and RNN-LSTM.")
+    p = argparse.ArgumentParser(
+        prog="python -m mgc",
+        description="Music genre classification on GTZAN: "
+        "features, training and evaluation of the study's MLP, CNN and RNN-LSTM.",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data.add_commands(sub)
     runs.add_commands(sub)

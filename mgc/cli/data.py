@@ -20,8 +20,15 @@ def cmd_info(args) -> int:
                 durs.append(info(t.path).duration)
             except MgcError as e:
                 bad.append({"file": ds.relpath(t), "reason": str(e)})
-        rows.append({"class": c, "tracks": sum(t.label == c for t in ds.tracks), "readable": len(durs),
-                     "min s": f"{min(durs):.2f}" if durs else "-", "max s": f"{max(durs):.2f}" if durs else "-"})
+        rows.append(
+            {
+                "class": c,
+                "tracks": sum(t.label == c for t in ds.tracks),
+                "readable": len(durs),
+                "min s": f"{min(durs):.2f}" if durs else "-",
+                "max s": f"{max(durs):.2f}" if durs else "-",
+            }
+        )
     print(text_table(rows, ["class", "tracks", "readable", "min s", "max s"]))
     print(f"unreadable files: {len(bad)}")
     for b in bad:
@@ -36,16 +43,23 @@ def cmd_extract(args) -> int:
 
     bar = ProgressBar("extract")
     try:
-        fs = extract_dataset(args.data, classes=parse_classes(args.classes), use_cache=not args.no_cache,
-                             workers=args.workers, on_progress=bar)
+        fs = extract_dataset(
+            args.data,
+            classes=parse_classes(args.classes),
+            use_cache=not args.no_cache,
+            workers=args.workers,
+            on_progress=bar,
+        )
     finally:
         bar.close()
     if args.out.endswith(".json"):
         fs.to_study_json(args.out)
     else:
         fs.save(args.out)
-    print(f"wrote {args.out}: {len(fs.X)} segments of {fs.X.shape[1]}x{fs.X.shape[2]} from {fs.n_tracks} tracks, "
-          f"{len(fs.classes)} classes ({fs.cache_stats['cached']} from cache, {fs.cache_stats['extracted']} extracted)")
+    print(
+        f"wrote {args.out}: {len(fs.X)} segments of {fs.X.shape[1]}x{fs.X.shape[2]} from {fs.n_tracks} tracks, "
+        f"{len(fs.classes)} classes ({fs.cache_stats['cached']} from cache, {fs.cache_stats['extracted']} extracted)"
+    )
     if fs.cache_stats.get("cache_problem"):
         print(f"cache: {fs.cache_stats['cache_problem']}")
     print(f"skipped files: {len(fs.skipped)}")

@@ -21,21 +21,38 @@ def cmd_train(args) -> int:
     from ..training import TrainConfig, train
 
     fs = load_features(args)
-    print(f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}"
-          f" ({len(fs.skipped)} files skipped)")
+    print(
+        f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}"
+        f" ({len(fs.skipped)} files skipped)"
+    )
     models = list(MODEL_NAMES) if args.model == "all" else [args.model]
     split = args.split or suggested_split(fs.track_ids)
     if not args.split:
         print(f"split: {split} (the honest one these tracks allow; --split to choose)")
-    configs = [TrainConfig(model=m, recipe=args.recipe, split=split, evaluate_on=args.evaluate_on, epochs=args.epochs,
-                           batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed) for m in models]
+    configs = [
+        TrainConfig(
+            model=m,
+            recipe=args.recipe,
+            split=split,
+            evaluate_on=args.evaluate_on,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            seed=args.seed,
+        )
+        for m in models
+    ]
     for cfg in configs:
+
         def report(e, m=cfg.model):
             lg = e.logs
-            print(f"{m} epoch {e.epoch:3d}/{e.epochs}  acc {lg.get('accuracy', 0):.4f} loss {lg.get('loss', 0):.4f}"
-                  f"  val_acc {lg.get('val_accuracy', float('nan')):.4f}"
-                  f" val_loss {lg.get('val_loss', float('nan')):.4f}"
-                  f"  {e.seconds:.2f}s", flush=True)
+            print(
+                f"{m} epoch {e.epoch:3d}/{e.epochs}  acc {lg.get('accuracy', 0):.4f} loss {lg.get('loss', 0):.4f}"
+                f"  val_acc {lg.get('val_accuracy', float('nan')):.4f}"
+                f" val_loss {lg.get('val_loss', float('nan')):.4f}"
+                f"  {e.seconds:.2f}s",
+                flush=True,
+            )
 
         run = train(fs, cfg, on_epoch=report, root=args.runs, dataset_note=args.note or "")
         print(f"run {run.id} ({run.manifest['status']}, {run.protocol} split): " + _scores(run.metrics))
@@ -47,18 +64,24 @@ def _scores(m: dict) -> str:
     track = m.get("track_accuracy_mean")
     text = f"test segment accuracy {m['segment_accuracy']:.4f} (balanced {m['balanced_accuracy']:.4f})"
     if track is not None:
-        text += (f", track accuracy {track:.4f} (balanced {m['track_balanced_accuracy']:.4f}, "
-                 f"macro-F1 {m['track_macro_f1']:.4f})")
-    return text + f", {m.get('n_tracks') or m['n_segments']} {'tracks' if m.get('n_tracks') else 'segments'}, " \
-                  f"loss {m['loss']:.4f}, rmse {m['rmse']:.4f}"
+        text += (
+            f", track accuracy {track:.4f} (balanced {m['track_balanced_accuracy']:.4f}, "
+            f"macro-F1 {m['track_macro_f1']:.4f})"
+        )
+    return (
+        text + f", {m.get('n_tracks') or m['n_segments']} {'tracks' if m.get('n_tracks') else 'segments'}, "
+        f"loss {m['loss']:.4f}, rmse {m['rmse']:.4f}"
+    )
 
 
 def _print_thin(split: dict) -> None:
     thin = split.get("thin_classes") or []
     if thin:
         counts = split.get("test_tracks_per_class", {})
-        print("  thin classes (fewer than 3 test tracks; their recall rests on one or two songs): "
-              + ", ".join(f"{c} ({counts.get(c, '?')})" for c in thin))
+        print(
+            "  thin classes (fewer than 3 test tracks; their recall rests on one or two songs): "
+            + ", ".join(f"{c} ({counts.get(c, '?')})" for c in thin)
+        )
 
 
 def cmd_evaluate(args) -> int:
@@ -67,14 +90,20 @@ def cmd_evaluate(args) -> int:
 
     run = load_run(args.run, root=args.runs)
     m = evaluate_run(run, load_features(args), split=args.split)
-    print(f"run {run.id} on {args.data} ({args.split + ' split, test part' if args.split else 'all segments'}): "
-          f"{m['n_segments']} segments, {m['n_tracks']} tracks")
+    print(
+        f"run {run.id} on {args.data} ({args.split + ' split, test part' if args.split else 'all segments'}): "
+        f"{m['n_segments']} segments, {m['n_tracks']} tracks"
+    )
     if m["excluded_tracks"] is None:
-        print("  warning: this run does not record which tracks it trained on, so none could be excluded: "
-              "the score may count tracks it heard")
+        print(
+            "  warning: this run does not record which tracks it trained on, so none could be excluded: "
+            "the score may count tracks it heard"
+        )
     elif m["excluded_tracks"]:
-        print(f"  excluded {m['excluded_tracks']} track(s) the run trained or selected on "
-              f"(e.g. {', '.join(m['excluded_examples'][:3])})")
+        print(
+            f"  excluded {m['excluded_tracks']} track(s) the run trained or selected on "
+            f"(e.g. {', '.join(m['excluded_examples'][:3])})"
+        )
     print(_scores(m))
     return 0
 
@@ -94,31 +123,75 @@ def cmd_classify(args) -> int:
             continue
         for a in res.answers:
             own = [f["kind"] for f in res.flags if f.get("run") in (None, a.run_id)]
-            rows.append({"file": path, "run": a.run_id, "predicted": a.predicted, "confidence": round(a.confidence, 4),
-                         "windows": len(res.starts), "trusted": not own, "flags": ";".join(own), "error": "",
-                         "probabilities": {c: round(float(p), 4) for c, p in zip(a.classes, a.probs, strict=True)}})
-        clips.append({"file": path, "duration": round(res.duration, 3), "trusted": res.trusted,
-                      "flags": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.items()}
-                                for f in res.flags],
-                      "notes": res.notes, "window_starts": [round(float(t), 3) for t in res.starts],
-                      "answers": [{"run": a.run_id, "model": a.model, "classes": a.classes, "predicted": a.predicted,
-                                   "confidence": round(a.confidence, 4),
-                                   "probabilities": {c: round(float(p), 4)
-                                                     for c, p in zip(a.classes, a.probs, strict=True)},
-                                   "window_probabilities": np.round(a.window_probs, 4).tolist()}
-                                  for a in res.answers]})
+            rows.append(
+                {
+                    "file": path,
+                    "run": a.run_id,
+                    "predicted": a.predicted,
+                    "confidence": round(a.confidence, 4),
+                    "windows": len(res.starts),
+                    "trusted": not own,
+                    "flags": ";".join(own),
+                    "error": "",
+                    "probabilities": {c: round(float(p), 4) for c, p in zip(a.classes, a.probs, strict=True)},
+                }
+            )
+        clips.append(
+            {
+                "file": path,
+                "duration": round(res.duration, 3),
+                "trusted": res.trusted,
+                "flags": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.items()} for f in res.flags],
+                "notes": res.notes,
+                "window_starts": [round(float(t), 3) for t in res.starts],
+                "answers": [
+                    {
+                        "run": a.run_id,
+                        "model": a.model,
+                        "classes": a.classes,
+                        "predicted": a.predicted,
+                        "confidence": round(a.confidence, 4),
+                        "probabilities": {c: round(float(p), 4) for c, p in zip(a.classes, a.probs, strict=True)},
+                        "window_probabilities": np.round(a.window_probs, 4).tolist(),
+                    }
+                    for a in res.answers
+                ],
+            }
+        )
     if args.format == "json":
         print(json.dumps(clips, indent=1))
     elif args.format == "csv":
         classes = sorted({c for r in rows for c in r.get("probabilities", {})})
         out = io.StringIO()
         w = csv.writer(out)
-        w.writerow(["file", "run", "predicted", "confidence", "windows", "trusted", "flags",
-                    *[f"p_{c}" for c in classes], "error"])
+        w.writerow(
+            [
+                "file",
+                "run",
+                "predicted",
+                "confidence",
+                "windows",
+                "trusted",
+                "flags",
+                *[f"p_{c}" for c in classes],
+                "error",
+            ]
+        )
         for r in rows:
             p = r.get("probabilities", {})
-            w.writerow([r["file"], r["run"], r["predicted"], r["confidence"], r["windows"], r.get("trusted", ""),
-                        r.get("flags", ""), *[p.get(c, "") for c in classes], r["error"]])
+            w.writerow(
+                [
+                    r["file"],
+                    r["run"],
+                    r["predicted"],
+                    r["confidence"],
+                    r["windows"],
+                    r.get("trusted", ""),
+                    r.get("flags", ""),
+                    *[p.get(c, "") for c in classes],
+                    r["error"],
+                ]
+            )
         print(out.getvalue(), end="")
     else:
         for r in rows:
@@ -126,9 +199,11 @@ def cmd_classify(args) -> int:
                 print(f"{r['file']}: ERROR {r['error']}")
             else:
                 top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
-                print(f"{r['file']}  [{r['run']}]  {r['predicted']} ({r['confidence']:.0%}, {r['windows']} windows)  "
-                      + "  ".join(f"{c} {p:.2f}" for c, p in top)
-                      + ("" if r["trusted"] else f"  NOT SURE: {r['flags']}"))
+                print(
+                    f"{r['file']}  [{r['run']}]  {r['predicted']} ({r['confidence']:.0%}, {r['windows']} windows)  "
+                    + "  ".join(f"{c} {p:.2f}" for c, p in top)
+                    + ("" if r["trusted"] else f"  NOT SURE: {r['flags']}")
+                )
         for c in clips:
             for f in c.get("flags", []):
                 print(f"  {c['file']}: {f['message']}")
@@ -144,8 +219,10 @@ def cmd_runs(args) -> int:
         return 0
     runs, problems = list_runs(args.runs)
     for r in runs:
-        print(f"{r.id:40s} {r.model_name:5s} {r.protocol:40s} {r.recipe_label:9s} {len(r.classes):2d} classes "
-              f"{r.manifest['status']:8s} {r.score_text}")
+        print(
+            f"{r.id:40s} {r.model_name:5s} {r.protocol:40s} {r.recipe_label:9s} {len(r.classes):2d} classes "
+            f"{r.manifest['status']:8s} {r.score_text}"
+        )
     for p in problems:
         print(f"damaged: {p}", file=sys.stderr)
     return 0
@@ -165,17 +242,23 @@ def cmd_compare(args) -> int:
         if r not in RECIPES:
             raise ParameterError(f"--recipes: {r!r} is not one of {', '.join(RECIPES)}")
     fs = load_features(args)
-    print(f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}; "
-          f"{args.folds} folds over tracks, results in {args.out}", flush=True)
+    print(
+        f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}; "
+        f"{args.folds} folds over tracks, results in {args.out}",
+        flush=True,
+    )
     variants = {r: TrainConfig(recipe=r, split="track", epochs=args.epochs, seed=args.seed) for r in recipes}
 
     def show(row):
-        print(f"{row['variant']:>10} {row['model']:>4} fold {row['fold']}: track accuracy {row['track_accuracy']:.4f}, "
-              f"segment accuracy {row['segment_accuracy']:.4f}, loss {row['loss']:.4f}, {row['epochs_run']} epochs",
-              flush=True)
+        print(
+            f"{row['variant']:>10} {row['model']:>4} fold {row['fold']}: track accuracy {row['track_accuracy']:.4f}, "
+            f"segment accuracy {row['segment_accuracy']:.4f}, loss {row['loss']:.4f}, {row['epochs_run']} epochs",
+            flush=True,
+        )
 
-    rows = cross_validate(fs, variants, out_dir=args.out, models=models, n_folds=args.folds, seed=args.seed,
-                          on_result=show)
+    rows = cross_validate(
+        fs, variants, out_dir=args.out, models=models, n_folds=args.folds, seed=args.seed, on_result=show
+    )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summarize(rows, baseline=recipes[0]).to_string(index=False))
     return 0
@@ -188,18 +271,30 @@ def add_commands(sub) -> None:
     s = sub.add_parser("train", help="train the study's models; prints per-epoch lines and the run ids")
     s.add_argument("--data", required=True, help="dataset folder, or features (.npz from extract, study .json)")
     s.add_argument("--model", choices=[*MODEL_NAMES, "all"], default="all")
-    s.add_argument("--split", choices=SPLITS, default=None,
-                   help="segment: the study's (leaky); track: grouped by track (leaks the artist); fault-filtered: "
-                        "artist-conditional (Kereliuk, Sturm & Larsen 2015), the honest one. Default: fault-filtered "
-                        "when the tracks are GTZAN's (at least 10 in its valid or test list), else track")
-    s.add_argument("--evaluate-on", choices=EVALUATE_ON, default="auto",
-                   help="fault-filtered only: test on its test list, its valid list, or (auto) the test list when the "
-                        "dataset holds at least 10 of its tracks, else the valid list")
+    s.add_argument(
+        "--split",
+        choices=SPLITS,
+        default=None,
+        help="segment: the study's (leaky); track: grouped by track (leaks the artist); fault-filtered: "
+        "artist-conditional (Kereliuk, Sturm & Larsen 2015), the honest one. Default: fault-filtered "
+        "when the tracks are GTZAN's (at least 10 in its valid or test list), else track",
+    )
+    s.add_argument(
+        "--evaluate-on",
+        choices=EVALUATE_ON,
+        default="auto",
+        help="fault-filtered only: test on its test list, its valid list, or (auto) the test list when the "
+        "dataset holds at least 10 of its tracks, else the valid list",
+    )
     s.add_argument("--recipe", choices=list(RECIPES), default="study", help=recipes)
     s.add_argument("--epochs", type=int, default=None, help=epochs)
     s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--lr", type=float, default=None,
-                   help=f"Adam learning rate (default: the recipe's; {recipe_values('learning_rate')})")
+    s.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help=f"Adam learning rate (default: the recipe's; {recipe_values('learning_rate')})",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")

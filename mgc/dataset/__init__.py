@@ -26,7 +26,23 @@ from .splits import (
 from .survey import DatasetSurvey, dataset_survey
 
 __all__ = [
-    "EVALUATE_ON", "LAYOUTS", "MIN_TEST_TRACKS", "SPLITS", "THIN_CLASS_TRACKS", "Dataset", "DatasetSurvey", "Split",
-    "Track", "dataset_survey", "fault_filtered_lists", "find_tracks", "make_split", "protocol_label", "refit_split",
-    "suggested_split", "thin_classes", "track_folds", "tracks_per_class",
+    "EVALUATE_ON",
+    "LAYOUTS",
+    "MIN_TEST_TRACKS",
+    "SPLITS",
+    "THIN_CLASS_TRACKS",
+    "Dataset",
+    "DatasetSurvey",
+    "Split",
+    "Track",
+    "dataset_survey",
+    "fault_filtered_lists",
+    "find_tracks",
+    "make_split",
+    "protocol_label",
+    "refit_split",
+    "suggested_split",
+    "thin_classes",
+    "track_folds",
+    "tracks_per_class",
 ]

@@ -84,18 +84,14 @@ def _check_duration(duration):
 
 def _check_style(style):
     if style not in DEMO_STYLES:
-        raise ParameterError(
-            f"style={style!r} is not a demo style; accepted: {', '.join(DEMO_STYLES)}"
-        )
+        raise ParameterError(f"style={style!r} is not a demo style; accepted: {', '.join(DEMO_STYLES)}")
     return style
 
 
 def _n_samples(duration, sr):
     n = int(round(duration * sr))
     if n < 1:
-        raise ParameterError(
-            f"duration={duration!r} at sr={sr} gives {n} samples; at least 1 is needed"
-        )
+        raise ParameterError(f"duration={duration!r} at sr={sr} gives {n} samples; at least 1 is needed")
     return n
 
 
@@ -258,7 +254,7 @@ def _place(out, template, times, vels, sr):
         i = int(t * sr)
         if 0 <= i < n:
             m = min(len(template), n - i)
-            out[i:i + m] += _F(v) * template[:m]
+            out[i : i + m] += _F(v) * template[:m]
 
 
 class _Song:
@@ -637,9 +633,7 @@ def synthesize_clip(style, *, rng, duration=float(TRACK_DURATION), sr=SR):
     """
     _check_style(style)
     if not isinstance(rng, np.random.Generator):
-        raise ParameterError(
-            f"rng={rng!r} must be a numpy.random.Generator (e.g. numpy.random.default_rng(0))"
-        )
+        raise ParameterError(f"rng={rng!r} must be a numpy.random.Generator (e.g. numpy.random.default_rng(0))")
     duration = _check_duration(duration)
     sr = check_positive_int("sr", sr)
     n = _n_samples(duration, sr)
@@ -657,7 +651,7 @@ def synthesize_clip(style, *, rng, duration=float(TRACK_DURATION), sr=SR):
         echo = np.zeros(n, _F)
         for k in (1, 2):  # two taps of a feedback-free delay
             if 0 < k * d < n:
-                echo[k * d:] += g**k * x[: n - k * d]
+                echo[k * d :] += g**k * x[: n - k * d]
         x = x + echo
     x = _noise_floor(rng, x, sr)
 
@@ -739,19 +733,14 @@ def write_demo_dataset(
     styles = tuple(styles)
     not_str = [s for s in styles if not isinstance(s, str)]
     if not_str:
-        raise ParameterError(
-            f"styles={list(styles)!r} must hold style names (str), not {not_str!r}"
-        )
+        raise ParameterError(f"styles={list(styles)!r} must hold style names (str), not {not_str!r}")
     styles = tuple(dict.fromkeys(styles))  # drop repeats, keep order
     if not styles:
-        raise ParameterError(
-            f"styles=() must name at least one style; accepted: {', '.join(DEMO_STYLES)}"
-        )
+        raise ParameterError(f"styles=() must name at least one style; accepted: {', '.join(DEMO_STYLES)}")
     unknown = [s for s in styles if s not in DEMO_STYLES]
     if unknown:
         raise ParameterError(
-            f"styles={list(styles)!r} holds unknown style(s) {unknown!r}; "
-            f"accepted: {', '.join(DEMO_STYLES)}"
+            f"styles={list(styles)!r} holds unknown style(s) {unknown!r}; accepted: {', '.join(DEMO_STYLES)}"
         )
     if not isinstance(root, (str, os.PathLike)):
         raise ParameterError(f"root={root!r} must be a path (str or os.PathLike)")
@@ -761,9 +750,7 @@ def write_demo_dataset(
         try:
             (genres / style).mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise DatasetError(
-                f"cannot create {str(genres / style)!r} under root={str(root)!r}: {e}"
-            ) from e
+            raise DatasetError(f"cannot create {str(genres / style)!r} under root={str(root)!r}: {e}") from e
 
     jobs = [(style, i) for style in styles for i in range(clips_per_style)]
     total = len(jobs)

@@ -121,7 +121,7 @@ def _segment_split(n: int, test_size: float, validation_size: float, rng) -> tup
     order = rng.permutation(n)
     n_test = int(round(test_size * n))
     n_val = int(round(validation_size * (n - n_test)))
-    return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
+    return order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test]
 
 
 def _track_split(y, track_ids, test_size, validation_size, rng) -> tuple:
@@ -132,8 +132,8 @@ def _track_split(y, track_ids, test_size, validation_size, rng) -> tuple:
         n_test = int(round(test_size * len(ids)))
         n_val = int(round(validation_size * (len(ids) - n_test)))
         parts["test"].extend(ids[:n_test])
-        parts["validation"].extend(ids[n_test:n_test + n_val])
-        parts["train"].extend(ids[n_test + n_val:])
+        parts["validation"].extend(ids[n_test : n_test + n_val])
+        parts["train"].extend(ids[n_test + n_val :])
     return tuple(np.flatnonzero(np.isin(track_ids, parts[k])) for k in ("train", "validation", "test"))
 
 
@@ -257,13 +257,17 @@ def _check_test_size(split: Split, y, track_ids, classes) -> None:
     raise DatasetError(
         f"the {split.label!r} split tests only {total} track(s) ({shown}): fewer than {MIN_TEST_TRACKS} "
         "tracks in all mean nothing. Add tracks, or use another split"
-        + (" (fault-filtered tests on its valid list when the test list is missing)"
-           if split.name == "fault-filtered" else "")
+        + (
+            " (fault-filtered tests on its valid list when the test list is missing)"
+            if split.name == "fault-filtered"
+            else ""
+        )
     )
 
 
-def refit_split(*, track_ids: np.ndarray, twin_tracks: dict[str, list[str]], twin_id: str, name: str,
-                tested_on_valid: bool = True) -> Split:
+def refit_split(
+    *, track_ids: np.ndarray, twin_tracks: dict[str, list[str]], twin_id: str, name: str, tested_on_valid: bool = True
+) -> Split:
     """All the tracks a train-only run used, train, validation and test alike, as one training part.
 
     A refit has no test part of its own: it carries the scores of its twin
@@ -293,8 +297,9 @@ def refit_split(*, track_ids: np.ndarray, twin_tracks: dict[str, list[str]], twi
     ids = sorted({t for part in parts for t in twin_tracks.get(part, [])})
     train = np.flatnonzero(np.isin(np.asarray(track_ids).astype(str), ids)).astype(np.int64)
     if len(train) == 0:
-        raise DatasetError(f"none of the {len(ids)} tracks of run {twin_id!r} is in these features: "
-                           "nothing to refit on")
+        raise DatasetError(
+            f"none of the {len(ids)} tracks of run {twin_id!r} is in these features: nothing to refit on"
+        )
     empty = np.zeros(0, np.int64)
     return Split(name=name, train=train, validation=empty, test=empty, settings={"refit_of": twin_id})
 
@@ -401,8 +406,10 @@ def _check_parts(split: Split, *, n_tracks: int, validation_needed: bool) -> Non
             "Use the 'track' split on such a subset"
         )
     elif split.name == "track":
-        why = (f"there are too few tracks per class ({n_tracks} tracks in all) for the fractions asked; "
-               "add tracks or raise the fractions")
+        why = (
+            f"there are too few tracks per class ({n_tracks} tracks in all) for the fractions asked; "
+            "add tracks or raise the fractions"
+        )
     else:
         why = "there are too few segments for the fractions asked"
     raise DatasetError(f"the {split.name!r} split leaves its {' and '.join(empty)} part empty: {why}")

@@ -66,17 +66,27 @@ def dataset_survey(dataset: Dataset, *, on_progress: Callable[[int, int, str], N
     rows = []
     total = len(dataset.tracks)
     for i, track in enumerate(dataset.tracks):
-        row = {"track_id": track.track_id, "label": track.label, "file": dataset.relpath(track),
-               "duration": np.nan, "samplerate": 0, "channels": 0, "format": "", "error": ""}
+        row = {
+            "track_id": track.track_id,
+            "label": track.label,
+            "file": dataset.relpath(track),
+            "duration": np.nan,
+            "samplerate": 0,
+            "channels": 0,
+            "format": "",
+            "error": "",
+        }
         try:
             header = info(track.path)
-            row.update(duration=header.duration, samplerate=header.samplerate,
-                       channels=header.channels, format=header.format)
+            row.update(
+                duration=header.duration, samplerate=header.samplerate, channels=header.channels, format=header.format
+            )
         except AudioError as e:
             row["error"] = str(e)
         rows.append(row)
         if on_progress is not None:
             on_progress(i + 1, total, track.track_id)
-    table = pd.DataFrame(rows, columns=["track_id", "label", "file", "duration", "samplerate",
-                                        "channels", "format", "error"])
+    table = pd.DataFrame(
+        rows, columns=["track_id", "label", "file", "duration", "samplerate", "channels", "format", "error"]
+    )
     return DatasetSurvey(classes=tuple(dataset.classes), counts=dataset.counts(), table=table)

@@ -11,6 +11,14 @@ from .mfcc import STUDY_PARAMS, FeatureParams, clip_windows, mfcc_batch, track_s
 from .table import FeatureSet, Skipped
 
 __all__ = [
-    "STUDY_PARAMS", "FeatureParams", "FeatureSet", "Skipped", "clip_windows", "extract_dataset", "extract_file",
-    "extraction_status", "mfcc_batch", "track_segments",
+    "STUDY_PARAMS",
+    "FeatureParams",
+    "FeatureSet",
+    "Skipped",
+    "clip_windows",
+    "extract_dataset",
+    "extract_file",
+    "extraction_status",
+    "mfcc_batch",
+    "track_segments",
 ]

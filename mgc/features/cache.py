@@ -73,7 +73,7 @@ def read(path: Path, params: FeatureParams) -> tuple[dict[str, Entry], str]:
         return {}, f"{path.name} is damaged ({e}); rebuilt"
     entries, start = {}, 0
     for p, s, m, c, err in zip(paths, sizes, mtimes, counts, errors, strict=True):
-        entries[str(p)] = Entry(int(s), int(m), X[start:start + c], seg[start:start + c], str(err))
+        entries[str(p)] = Entry(int(s), int(m), X[start : start + c], seg[start : start + c], str(err))
         start += c
     return entries, ""
 
@@ -94,7 +94,8 @@ def write(path: Path, entries: dict[str, Entry], params: FeatureParams) -> None:
         errors=np.array([entries[k].error for k in keys], dtype=str),
         X=np.concatenate(X) if X else np.zeros((0, *shape), np.float32),
         segment_index=np.concatenate([entries[k].segment_index for k in keys]).astype(np.int64)
-        if keys else np.zeros(0, np.int64),
+        if keys
+        else np.zeros(0, np.int64),
     )
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
     try:

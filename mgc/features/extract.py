@@ -190,8 +190,12 @@ def extract_dataset(
         y=np.concatenate([np.full(len(e.X), label, np.int64) for e, label, _ in parts]),
         track_ids=np.concatenate([np.full(len(e.X), tid) for e, _, tid in parts]).astype(str),
         segment_index=np.concatenate([e.segment_index for e, _, _ in parts]).astype(np.int64),
-        classes=tuple(names), params=params, skipped=skipped, source=str(ds.root),
-        fingerprint=ds.fingerprint(), track_paths=paths,
+        classes=tuple(names),
+        params=params,
+        skipped=skipped,
+        source=str(ds.root),
+        fingerprint=ds.fingerprint(),
+        track_paths=paths,
         cache_stats={"cached": total - len(todo), "extracted": len(todo), "cache_problem": problem},
     )
 
@@ -221,9 +225,16 @@ def extraction_status(
     folder = Path(cache_dir) if cache_dir else artifacts_dir() / "cache"
     state = cache.status(cache.cache_file(folder, dataset.genres_dir, params))
     if state["exists"]:
-        text = (f"Feature cache: {state['files']} of {len(dataset.tracks)} files extracted, {state['failed']} of them "
-                "unreadable" + (" (the cache is damaged and will be rebuilt)" if state.get("damaged") else "") + ".")
+        text = (
+            f"Feature cache: {state['files']} of {len(dataset.tracks)} files extracted, {state['failed']} of them "
+            "unreadable" + (" (the cache is damaged and will be rebuilt)" if state.get("damaged") else "") + "."
+        )
     else:
         text = "Feature cache: empty. Features are extracted on the Train page; unreadable files are counted then."
-    return {"tracks": len(dataset.tracks), "classes": len(dataset.classes), "counts": dataset.counts(),
-            "failed": state["failed"] if state["exists"] else None, "text": text}
+    return {
+        "tracks": len(dataset.tracks),
+        "classes": len(dataset.classes),
+        "counts": dataset.counts(),
+        "failed": state["failed"] if state["exists"] else None,
+        "text": text,
+    }

@@ -227,7 +227,7 @@ def track_segments(y: np.ndarray, *, params: FeatureParams = STUDY_PARAMS) -> tu
         parts.append(mfcc_batch(y[: n_full * length].reshape(n_full, length), params=params))
         index.extend(range(n_full))
     if n_full < params.n_segments and len(y) > n_full * length:
-        tail = y[n_full * length:(n_full + 1) * length]
+        tail = y[n_full * length : (n_full + 1) * length]
         m = mfcc_batch(tail[None, :], params=params)
         if m.shape[1] == params.frames_per_segment:
             parts.append(m)
@@ -277,9 +277,9 @@ def clip_windows(
         starts = [starts[i] for i in pick]
     if not starts:
         return np.zeros((0, *params.shape), np.float32), np.zeros(0)
-    stack = np.stack([np.pad(y[s:s + length], (0, max(0, s + length - len(y)))) for s in starts])
+    stack = np.stack([np.pad(y[s : s + length], (0, max(0, s + length - len(y)))) for s in starts])
     X = mfcc_batch(stack, params=params)
     # a padded last window: recompute it unpadded so it equals the per-window librosa call
     if starts[-1] + length > len(y):
-        X[-1] = mfcc_batch(y[starts[-1]:][None, :], params=params)[0]
+        X[-1] = mfcc_batch(y[starts[-1] :][None, :], params=params)[0]
     return X, np.asarray(starts, dtype=np.float64) / params.sr

@@ -93,12 +93,20 @@ class FeatureSet:
         if path.suffix != ".npz":
             raise ParameterError(f"out={str(path)!r} must end in .npz")
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"params": self.params.to_dict(), "source": self.source, "fingerprint": self.fingerprint,
-                "skipped": self.skipped_table()}
+        meta = {
+            "params": self.params.to_dict(),
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "skipped": self.skipped_table(),
+        }
         tmp = path.with_name(f".tmp-{path.name}")
         np.savez_compressed(
-            tmp, X=self.X, y=self.y, track_ids=self.track_ids.astype(str),
-            segment_index=self.segment_index, classes=np.array(self.classes, dtype=str),
+            tmp,
+            X=self.X,
+            y=self.y,
+            track_ids=self.track_ids.astype(str),
+            segment_index=self.segment_index,
+            classes=np.array(self.classes, dtype=str),
             meta=np.array(json.dumps(meta)),
         )
         os.replace(tmp, path)
@@ -112,11 +120,15 @@ class FeatureSet:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"])) if "meta" in z else {}
                 fs = cls(
-                    X=z["X"].astype(np.float32), y=z["y"].astype(np.int64), track_ids=z["track_ids"].astype(str),
-                    segment_index=z["segment_index"].astype(np.int64), classes=tuple(str(c) for c in z["classes"]),
+                    X=z["X"].astype(np.float32),
+                    y=z["y"].astype(np.int64),
+                    track_ids=z["track_ids"].astype(str),
+                    segment_index=z["segment_index"].astype(np.int64),
+                    classes=tuple(str(c) for c in z["classes"]),
                     params=FeatureParams(**meta["params"]) if "params" in meta else STUDY_PARAMS,
                     skipped=[Skipped(**s) for s in meta.get("skipped", [])],
-                    source=meta.get("source", str(path)), fingerprint=meta.get("fingerprint", ""),
+                    source=meta.get("source", str(path)),
+                    fingerprint=meta.get("fingerprint", ""),
                 )
         except (OSError, KeyError, ValueError, TypeError) as e:
             raise ArtifactError(f"could not read features from {path.name!r}: {e}") from e
@@ -145,11 +157,19 @@ class FeatureSet:
                 f'({{"mapping": [...], "labels": [...], "mfcc": [...]}}): {e}'
             ) from e
         if X.ndim != 3:
-            raise ArtifactError(f"{path.name!r}: 'mfcc' must be a list of segments of frames x coefficients, "
-                                f"got shape {X.shape}")
+            raise ArtifactError(
+                f"{path.name!r}: 'mfcc' must be a list of segments of frames x coefficients, got shape {X.shape}"
+            )
         params = FeatureParams(n_mfcc=X.shape[2]) if X.shape[2] != STUDY_PARAMS.n_mfcc else STUDY_PARAMS
-        fs = cls(X=X, y=y, track_ids=np.full(len(y), "", dtype="<U1"), segment_index=np.full(len(y), -1),
-                 classes=classes, params=params, source=str(path))
+        fs = cls(
+            X=X,
+            y=y,
+            track_ids=np.full(len(y), "", dtype="<U1"),
+            segment_index=np.full(len(y), -1),
+            classes=classes,
+            params=params,
+            source=str(path),
+        )
         _check_table(fs, path.name)
         return fs
 

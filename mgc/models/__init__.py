@@ -10,6 +10,14 @@ from .backend import keras_module, seeded_keras
 from .builders import BUILDERS, CNN_DEVIATION, MODEL_NAMES, STUDY_LEARNING_RATE, build, build_cnn, build_lstm, build_mlp
 
 __all__ = [
-    "BUILDERS", "CNN_DEVIATION", "MODEL_NAMES", "STUDY_LEARNING_RATE", "build", "build_cnn", "build_lstm", "build_mlp",
-    "keras_module", "seeded_keras",
+    "BUILDERS",
+    "CNN_DEVIATION",
+    "MODEL_NAMES",
+    "STUDY_LEARNING_RATE",
+    "build",
+    "build_cnn",
+    "build_lstm",
+    "build_mlp",
+    "keras_module",
+    "seeded_keras",
 ]

@@ -164,8 +164,7 @@ def build_cnn(
             )
         # convolution, pooling ('same' padding pads the edges), batch normalisation
         x = layers.Conv2D(32, (kernel, kernel), activation="relu", padding=conv_padding, name=f"conv_{i}")(x)
-        x = layers.MaxPooling2D((pool, pool), strides=(pool_strides, pool_strides), padding="same",
-                                name=f"pool_{i}")(x)
+        x = layers.MaxPooling2D((pool, pool), strides=(pool_strides, pool_strides), padding="same", name=f"pool_{i}")(x)
         x = layers.BatchNormalization(name=f"batchnorm_{i}")(x)
         h, w = -(-h // pool_strides), -(-w // pool_strides)
     # classifier head

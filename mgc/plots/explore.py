@@ -49,9 +49,13 @@ def _heatmap(
     values, x = _pool(values, x, axis=1, max_size=max_x, how=how)
     values, y = _pool(values, y, axis=0, max_size=max_y, how=how)
     return go.Heatmap(
-        z=values.astype(np.float32), x=x.astype(np.float32), y=np.asarray(y, dtype=np.float32),
-        colorscale=colorscale, colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=14),
-        hovertemplate=hover + "<extra></extra>", **kwargs,
+        z=values.astype(np.float32),
+        x=x.astype(np.float32),
+        y=np.asarray(y, dtype=np.float32),
+        colorscale=colorscale,
+        colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=14),
+        hovertemplate=hover + "<extra></extra>",
+        **kwargs,
     )
 
 
@@ -72,26 +76,53 @@ def waveform(wave: "Waveform", *, title: str = "Waveform and the study's 10 segm
     go.Figure
     """
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=wave.times, y=wave.y_max, mode="lines", line=dict(width=0.8, color="#4E79A7"),
-                             name="max", showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=wave.times, y=wave.y_min, mode="lines", line=dict(width=0.8, color="#4E79A7"),
-                             fill="tonexty", fillcolor="rgba(78,121,167,0.55)", name="amplitude",
-                             showlegend=False, hovertemplate="%{x:.2f} s<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=wave.times,
+            y=wave.y_max,
+            mode="lines",
+            line=dict(width=0.8, color="#4E79A7"),
+            name="max",
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=wave.times,
+            y=wave.y_min,
+            mode="lines",
+            line=dict(width=0.8, color="#4E79A7"),
+            fill="tonexty",
+            fillcolor="rgba(78,121,167,0.55)",
+            name="amplitude",
+            showlegend=False,
+            hovertemplate="%{x:.2f} s<extra></extra>",
+        )
+    )
     for i, ((start, end), full) in enumerate(zip(wave.segments, wave.segment_full, strict=True)):
         fill = ("rgba(0,0,0,0.05)" if i % 2 == 0 else "rgba(0,0,0,0)") if full else "rgba(225,87,89,0.12)"
         fig.add_vrect(x0=start, x1=end, fillcolor=fill, line_width=0, layer="below")
         fig.add_vline(x=start, line=dict(color="#888", width=1, dash="dot"))
         label = str(i + 1) if full else f"{i + 1} (short: dropped)"
-        fig.add_annotation(x=(start + end) / 2, y=1.0, yref="paper", yanchor="bottom", text=label,
-                           showarrow=False, font=dict(size=12, color="#555" if full else "#E15759"))
+        fig.add_annotation(
+            x=(start + end) / 2,
+            y=1.0,
+            yref="paper",
+            yanchor="bottom",
+            text=label,
+            showarrow=False,
+            font=dict(size=12, color="#555" if full else "#E15759"),
+        )
     if len(wave.segments):
         fig.add_vline(x=wave.segments[-1][1], line=dict(color="#888", width=1, dash="dot"))
     fig.update_xaxes(range=[0, max(wave.duration, 1e-3)])
     return apply_style(fig, title=title, x_title="Time (s)", y_title="Amplitude", subtitle=_truncation_note(wave))
 
 
-def power_spectrum(spec: Spectrum, *, db: bool = True,
-                   title: str = "FFT: power spectrum of the whole clip") -> go.Figure:
+def power_spectrum(
+    spec: Spectrum, *, db: bool = True, title: str = "FFT: power spectrum of the whole clip"
+) -> go.Figure:
     """The FFT of the whole clip over frequency.
 
     Parameters
@@ -108,14 +139,20 @@ def power_spectrum(spec: Spectrum, *, db: bool = True,
     """
     y = spec.power_db if db else spec.magnitude
     y_title = "Power (dB re. peak)" if db else "Magnitude |FFT|"
-    fig = go.Figure(go.Scatter(
-        x=spec.frequencies, y=y, mode="lines", line=dict(width=1, color="#4E79A7"),
-        hovertemplate="%{x:.1f} Hz<br>%{y:.1f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Scatter(
+            x=spec.frequencies,
+            y=y,
+            mode="lines",
+            line=dict(width=1, color="#4E79A7"),
+            hovertemplate="%{x:.1f} Hz<br>%{y:.1f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(range=[0, spec.sr / 2])
     notes = [f"bin spacing {spec.resolution:.3g} Hz", _truncation_note(spec)]
-    return apply_style(fig, title=title, x_title="Frequency (Hz)", y_title=y_title,
-                       subtitle=", ".join(n for n in notes if n))
+    return apply_style(
+        fig, title=title, x_title="Frequency (Hz)", y_title=y_title, subtitle=", ".join(n for n in notes if n)
+    )
 
 
 def spectrogram(spec: "Spectrogram", *, title: str | None = None) -> go.Figure:
@@ -144,25 +181,38 @@ def spectrogram(spec: "Spectrogram", *, title: str | None = None) -> go.Figure:
     colorscale = "Magma" if spec.db else "Viridis"
     if spec.mel:
         bands = np.arange(len(spec.frequencies))
-        trace = _heatmap(spec.S, x=spec.times, y=bands, colorscale=colorscale, colorbar_title=colorbar,
-                         hover="%{x:.2f} s<br>band %{y:.0f}<br>%{z:.1f} dB", max_y=len(bands))
+        trace = _heatmap(
+            spec.S,
+            x=spec.times,
+            y=bands,
+            colorscale=colorscale,
+            colorbar_title=colorbar,
+            hover="%{x:.2f} s<br>band %{y:.0f}<br>%{z:.1f} dB",
+            max_y=len(bands),
+        )
         fig = go.Figure(trace)
         ticks = np.unique(np.linspace(0, len(bands) - 1, 8).round().astype(int))
         fig.update_yaxes(tickvals=ticks, ticktext=[f"{spec.frequencies[t]:,.0f}" for t in ticks])
         y_title = "Mel band centre (Hz)"
     else:
         unit = "dB" if spec.db else ""
-        trace = _heatmap(spec.S, x=spec.times, y=spec.frequencies, colorscale=colorscale, colorbar_title=colorbar,
-                         hover="%{x:.2f} s<br>%{y:.0f} Hz<br>%{z:.2f} " + unit)
+        trace = _heatmap(
+            spec.S,
+            x=spec.times,
+            y=spec.frequencies,
+            colorscale=colorscale,
+            colorbar_title=colorbar,
+            hover="%{x:.2f} s<br>%{y:.0f} Hz<br>%{z:.2f} " + unit,
+        )
         fig = go.Figure(trace)
         y_title = "Frequency (Hz)"
     notes = [params, _truncation_note(spec)]
-    return apply_style(fig, title=title or kind, x_title="Time (s)", y_title=y_title,
-                       subtitle=", ".join(n for n in notes if n))
+    return apply_style(
+        fig, title=title or kind, x_title="Time (s)", y_title=y_title, subtitle=", ".join(n for n in notes if n)
+    )
 
 
-def mel_filterbank(bank: "MelFilterbank", *, unit_peak: bool = True,
-                   title: str | None = None) -> go.Figure:
+def mel_filterbank(bank: "MelFilterbank", *, unit_peak: bool = True, title: str | None = None) -> go.Figure:
     """The triangular mel filters over frequency (the study's Figure 1).
 
     Parameters
@@ -188,15 +238,29 @@ def mel_filterbank(bank: "MelFilterbank", *, unit_peak: bool = True,
         for m in range(parity, bank.n_mels, 2):
             nz = np.flatnonzero(weights[m] > 0)
             lo, hi = max(nz[0] - 1, 0), min(nz[-1] + 1, len(bank.frequencies) - 1)
-            xs.extend(bank.frequencies[lo:hi + 1].tolist() + [None])
-            ys.extend(weights[m, lo:hi + 1].tolist() + [None])
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(width=1.2, color=colors[parity]),
-                                 showlegend=False, hovertemplate="%{x:.0f} Hz<br>weight %{y:.3f}<extra></extra>"))
+            xs.extend(bank.frequencies[lo : hi + 1].tolist() + [None])
+            ys.extend(weights[m, lo : hi + 1].tolist() + [None])
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line=dict(width=1.2, color=colors[parity]),
+                showlegend=False,
+                hovertemplate="%{x:.0f} Hz<br>weight %{y:.3f}<extra></extra>",
+            )
+        )
     fig.update_xaxes(range=[0, bank.sr / 2])
     subtitle = f"{bank.n_mels} filters, n_fft={bank.n_fft}, sr={bank.sr} Hz" + (
-        "; each scaled to peak 1" if unit_peak and bank.norm else "")
-    return apply_style(fig, title=title or "Mel filterbank: triangular filters", x_title="Frequency (Hz)",
-                       y_title="Weight" + (" (peak = 1)" if unit_peak else ""), subtitle=subtitle)
+        "; each scaled to peak 1" if unit_peak and bank.norm else ""
+    )
+    return apply_style(
+        fig,
+        title=title or "Mel filterbank: triangular filters",
+        x_title="Frequency (Hz)",
+        y_title="Weight" + (" (peak = 1)" if unit_peak else ""),
+        subtitle=subtitle,
+    )
 
 
 def mfcc(m: "MFCC", *, segments: np.ndarray | None = None, title: str | None = None) -> go.Figure:
@@ -218,19 +282,36 @@ def mfcc(m: "MFCC", *, segments: np.ndarray | None = None, title: str | None = N
     rest = m.M[1:] if len(m.M) > 1 else m.M
     span = float(np.percentile(np.abs(rest), 99)) if rest.size else 1.0
     span = span if span > 0 else 1.0
-    trace = _heatmap(m.M, x=m.times, y=m.coefficients, colorscale="RdBu_r", colorbar_title="value",
-                     hover="%{x:.2f} s<br>MFCC %{y:.0f}<br>%{z:.1f}", max_y=len(m.coefficients),
-                     how="mean", zmid=0, zmin=-span, zmax=span)
+    trace = _heatmap(
+        m.M,
+        x=m.times,
+        y=m.coefficients,
+        colorscale="RdBu_r",
+        colorbar_title="value",
+        hover="%{x:.2f} s<br>MFCC %{y:.0f}<br>%{z:.1f}",
+        max_y=len(m.coefficients),
+        how="mean",
+        zmid=0,
+        zmin=-span,
+        zmax=span,
+    )
     fig = go.Figure(trace)
-    for start, _ in (segments if segments is not None else []):
+    for start, _ in segments if segments is not None else []:
         if start > 0:
             fig.add_vline(x=start, line=dict(color="#222", width=1, dash="dot"))
     fig.update_yaxes(dtick=1 if len(m.coefficients) <= 20 else None)
-    notes = [f"n_mfcc={len(m.coefficients)}, n_mels={m.n_mels}, n_fft={m.n_fft}, hop_length={m.hop_length}",
-             "colours span 99% of coefficients 1+ (coefficient 0 saturates)" if len(m.M) > 1 else None,
-             _truncation_note(m)]
-    return apply_style(fig, title=title or "MFCCs", x_title="Time (s)", y_title="Coefficient",
-                       subtitle=", ".join(n for n in notes if n))
+    notes = [
+        f"n_mfcc={len(m.coefficients)}, n_mels={m.n_mels}, n_fft={m.n_fft}, hop_length={m.hop_length}",
+        "colours span 99% of coefficients 1+ (coefficient 0 saturates)" if len(m.M) > 1 else None,
+        _truncation_note(m),
+    ]
+    return apply_style(
+        fig,
+        title=title or "MFCCs",
+        x_title="Time (s)",
+        y_title="Coefficient",
+        subtitle=", ".join(n for n in notes if n),
+    )
 
 
 def class_counts(counts: Mapping[str, int], *, title: str = "Tracks per class", y_title: str = "Tracks") -> go.Figure:
@@ -248,9 +329,17 @@ def class_counts(counts: Mapping[str, int], *, title: str = "Tracks per class", 
     """
     names = list(counts)
     colors = class_colors(names)
-    fig = go.Figure(go.Bar(x=names, y=[counts[n] for n in names], marker_color=[colors[n] for n in names],
-                           text=[counts[n] for n in names], textposition="outside", cliponaxis=False,
-                           hovertemplate="%{x}: %{y}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=[counts[n] for n in names],
+            marker_color=[colors[n] for n in names],
+            text=[counts[n] for n in names],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{x}: %{y}<extra></extra>",
+        )
+    )
     return apply_style(fig, title=title, x_title="Class", y_title=y_title)
 
 
@@ -274,7 +363,18 @@ def durations_by_class(table: "pd.DataFrame", *, title: str = "Track durations")
     fig = go.Figure()
     for label in labels:
         rows = ok[ok["label"] == label]
-        fig.add_trace(go.Box(x=rows["label"], y=rows["duration"], name=label, marker_color=colors[label],
-                             boxpoints="all", jitter=0.4, pointpos=0, customdata=rows["track_id"],
-                             hovertemplate="%{customdata}: %{y:.2f} s<extra></extra>", showlegend=False))
+        fig.add_trace(
+            go.Box(
+                x=rows["label"],
+                y=rows["duration"],
+                name=label,
+                marker_color=colors[label],
+                boxpoints="all",
+                jitter=0.4,
+                pointpos=0,
+                customdata=rows["track_id"],
+                hovertemplate="%{customdata}: %{y:.2f} s<extra></extra>",
+                showlegend=False,
+            )
+        )
     return apply_style(fig, title=title, x_title="Class", y_title="Duration (s)")

@@ -37,10 +37,20 @@ def live_curves(histories: Mapping[str, list[dict]]) -> go.Figure:
                 values = [h.get(prefix + metric) for h in hist]
                 if all(v is None for v in values):
                     continue
-                fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", marker=dict(size=4),
-                                         line=dict(color=color, dash=dash),
-                                         name=f"{model_title(model)} {part}", legendgroup=model,
-                                         showlegend=col == 1), row=1, col=col)
+                fig.add_trace(
+                    go.Scatter(
+                        x=epochs,
+                        y=values,
+                        mode="lines+markers",
+                        marker=dict(size=4),
+                        line=dict(color=color, dash=dash),
+                        name=f"{model_title(model)} {part}",
+                        legendgroup=model,
+                        showlegend=col == 1,
+                    ),
+                    row=1,
+                    col=col,
+                )
     fig.update_xaxes(title_text="Epoch")
     fig.update_yaxes(title_text="Accuracy (fraction)", row=1, col=1)
     fig.update_yaxes(title_text="Loss (nats)", row=1, col=2)
@@ -62,16 +72,32 @@ def study_curves(runs: list, metric: str) -> go.Figure:
         tag = f"{model_title(r.model_name)} · {r.manifest['split']['name']} · {r.recipe_label}"
         dash_base = "solid" if r.manifest["split"]["name"] == "segment" else "dot"
         mode = "lines+markers" if len(h["epoch"]) < 20 else "lines"  # a short run shows its points
-        fig.add_trace(go.Scatter(x=h["epoch"], y=h[metric], mode=mode, name=f"{tag} · train",
-                                 line=dict(color=color, dash=dash_base, width=2), marker=dict(size=5)))
+        fig.add_trace(
+            go.Scatter(
+                x=h["epoch"],
+                y=h[metric],
+                mode=mode,
+                name=f"{tag} · train",
+                line=dict(color=color, dash=dash_base, width=2),
+                marker=dict(size=5),
+            )
+        )
         if any(v is not None for v in h.get("val_" + metric, [])):
-            fig.add_trace(go.Scatter(x=h["epoch"], y=h["val_" + metric], mode=mode, name=f"{tag} · validation",
-                                     line=dict(color=color, dash="dash" if dash_base == "solid" else "dashdot",
-                                               width=1.5), opacity=0.8))
+            fig.add_trace(
+                go.Scatter(
+                    x=h["epoch"],
+                    y=h["val_" + metric],
+                    mode=mode,
+                    name=f"{tag} · validation",
+                    line=dict(color=color, dash="dash" if dash_base == "solid" else "dashdot", width=1.5),
+                    opacity=0.8,
+                )
+            )
     unit = {"accuracy": "Accuracy (fraction)", "loss": "Cross-entropy loss (nats)", "rmse": "RMSE"}[metric]
     number = "Figure 6" if metric == "accuracy" else "Figure 7"
-    fig = apply_style(fig, title=f"{number}: {_METRIC_TITLES[metric].lower()} per epoch", x_title="Epoch",
-                      y_title=unit, height=460)
+    fig = apply_style(
+        fig, title=f"{number}: {_METRIC_TITLES[metric].lower()} per epoch", x_title="Epoch", y_title=unit, height=460
+    )
     fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=11)))
     if metric == "loss":
         # the study's raw-MFCC MLP starts near 50 nats: a log axis keeps the later epochs readable
@@ -90,12 +116,28 @@ def confusion_matrix(run, *, level: str = "segments") -> go.Figure:
     totals = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
     text = [[f"{int(matrix[i, j])}<br>{share[i, j]:.0%}" for j in range(len(classes))] for i in range(len(classes))]
-    fig = go.Figure(go.Heatmap(z=share, x=classes, y=classes, text=text, texttemplate="%{text}",
-                               colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="Row share")))
+    fig = go.Figure(
+        go.Heatmap(
+            z=share,
+            x=classes,
+            y=classes,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            colorbar=dict(title="Row share"),
+        )
+    )
     fig.update_yaxes(autorange="reversed")
     n = int(matrix.sum())
-    return apply_style(fig, title=f"Confusion matrix ({n} test {level})", x_title="Predicted class",
-                       y_title="True class", height=max(360, 60 * len(classes) + 160))
+    return apply_style(
+        fig,
+        title=f"Confusion matrix ({n} test {level})",
+        x_title="Predicted class",
+        y_title="True class",
+        height=max(360, 60 * len(classes) + 160),
+    )
 
 
 def class_probabilities(answers: list) -> go.Figure:
@@ -103,12 +145,20 @@ def class_probabilities(answers: list) -> go.Figure:
     fig = go.Figure()
     for a in answers:
         title = model_title(a.model)
-        fig.add_trace(go.Bar(x=a.classes, y=a.probs, name=title, marker_color=MODEL_COLORS.get(a.model),
-                             hovertemplate="%{x}: %{y:.1%}<extra>" + title + "</extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=a.classes,
+                y=a.probs,
+                name=title,
+                marker_color=MODEL_COLORS.get(a.model),
+                hovertemplate="%{x}: %{y:.1%}<extra>" + title + "</extra>",
+            )
+        )
     fig.update_layout(barmode="group")
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
-    return apply_style(fig, title="Probability per class (mean over the clip's 3-s windows)", x_title="Class",
-                       y_title="Probability")
+    return apply_style(
+        fig, title="Probability per class (mean over the clip's 3-s windows)", x_title="Class", y_title="Probability"
+    )
 
 
 def window_timelines(starts: np.ndarray, answers: list) -> go.Figure:
@@ -121,9 +171,20 @@ def window_timelines(starts: np.ndarray, answers: list) -> go.Figure:
     for row, a in enumerate(answers, start=1):
         colors = class_colors(a.classes)
         for i, c in enumerate(a.classes):
-            fig.add_trace(go.Bar(x=np.asarray(starts) + 1.5, y=a.window_probs[:, i], name=c, width=2.9,
-                                 marker_color=colors[c], legendgroup=c, showlegend=c not in shown,
-                                 hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>"), row=row, col=1)
+            fig.add_trace(
+                go.Bar(
+                    x=np.asarray(starts) + 1.5,
+                    y=a.window_probs[:, i],
+                    name=c,
+                    width=2.9,
+                    marker_color=colors[c],
+                    legendgroup=c,
+                    showlegend=c not in shown,
+                    hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
             shown.add(c)
         fig.update_yaxes(range=[0, 1], tickformat=".0%", title_text="Probability", row=row, col=1)
     fig.update_layout(barmode="stack", bargap=0.02)
@@ -158,23 +219,46 @@ def recipe_comparison(rows: list[dict]) -> go.Figure:
                 fx.append(model_title(m))
                 fy.append(r["track_accuracy"])
                 ftext.append(f"fold {r['fold']}")
-        fig.add_trace(go.Bar(x=xs, y=pooled, name=v, marker_color=palette[v], opacity=0.55,
-                             offsetgroup=v, legendgroup=v,
-                             hovertemplate="%{x}, " + v + ": %{y:.1%} of all tested tracks<extra></extra>"))
-        fig.add_trace(go.Scatter(x=fx, y=fy, name=f"{v}: per fold", mode="markers", offsetgroup=v, legendgroup=v,
-                                 showlegend=False,
-                                 marker=dict(color=palette[v], size=9, line=dict(color="white", width=1)), text=ftext,
-                                 hovertemplate="%{x}, " + v + ", %{text}: %{y:.1%}<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=xs,
+                y=pooled,
+                name=v,
+                marker_color=palette[v],
+                opacity=0.55,
+                offsetgroup=v,
+                legendgroup=v,
+                hovertemplate="%{x}, " + v + ": %{y:.1%} of all tested tracks<extra></extra>",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=fx,
+                y=fy,
+                name=f"{v}: per fold",
+                mode="markers",
+                offsetgroup=v,
+                legendgroup=v,
+                showlegend=False,
+                marker=dict(color=palette[v], size=9, line=dict(color="white", width=1)),
+                text=ftext,
+                hovertemplate="%{x}, " + v + ", %{text}: %{y:.1%}<extra></extra>",
+            )
+        )
     # one legend entry per variant (its bar and its fold dots toggle together), below the plot
-    fig.update_layout(barmode="group", scattermode="group",
-                      legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0))
+    fig.update_layout(
+        barmode="group", scattermode="group", legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0)
+    )
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     n_folds = max((r.get("n_folds", 0) for r in rows), default=0)
-    return apply_style(fig, title="Track accuracy by recipe: grouped cross-validation over tracks",
-                       subtitle=f"{n_folds} folds; every track tested once; bars pool all tested tracks, "
-                                "dots are single folds",
-                       height=480,
-                       x_title="Model", y_title="Track accuracy")
+    return apply_style(
+        fig,
+        title="Track accuracy by recipe: grouped cross-validation over tracks",
+        subtitle=f"{n_folds} folds; every track tested once; bars pool all tested tracks, dots are single folds",
+        height=480,
+        x_title="Model",
+        y_title="Track accuracy",
+    )
 
 
 # =========================================================================== #
@@ -204,18 +288,40 @@ def leakage_ladder(table: "pd.DataFrame") -> go.Figure:
         if part.empty:
             continue
         label = part["protocol"].iloc[0]
-        fig.add_trace(go.Bar(x=x_of(part), y=part["track accuracy"], name=f"{label}: track accuracy",
-                             marker_color=color, offsetgroup=name, legendgroup=name,
-                             text=[f"{v:.2f}" for v in part["track accuracy"]], textposition="outside",
-                             hovertemplate="%{x}<br>track accuracy %{y:.3f}<extra>" + label + "</extra>"))
-        fig.add_trace(go.Scatter(x=x_of(part), y=part["balanced accuracy"], mode="markers", name=f"{label}: balanced",
-                                 marker=dict(symbol="diamond", size=10, color="#F28E2B",
-                                             line=dict(color=color, width=2)),
-                                 offsetgroup=name, legendgroup=name, showlegend=name == "fault-filtered",
-                                 hovertemplate="%{x}<br>balanced accuracy %{y:.3f}<extra>" + label + "</extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=x_of(part),
+                y=part["track accuracy"],
+                name=f"{label}: track accuracy",
+                marker_color=color,
+                offsetgroup=name,
+                legendgroup=name,
+                text=[f"{v:.2f}" for v in part["track accuracy"]],
+                textposition="outside",
+                hovertemplate="%{x}<br>track accuracy %{y:.3f}<extra>" + label + "</extra>",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x_of(part),
+                y=part["balanced accuracy"],
+                mode="markers",
+                name=f"{label}: balanced",
+                marker=dict(symbol="diamond", size=10, color="#F28E2B", line=dict(color=color, width=2)),
+                offsetgroup=name,
+                legendgroup=name,
+                showlegend=name == "fault-filtered",
+                hovertemplate="%{x}<br>balanced accuracy %{y:.3f}<extra>" + label + "</extra>",
+            )
+        )
     fig.update_layout(barmode="group", scattermode="group")
     fig.update_yaxes(range=[0, 1.08], tickformat=".0%")
-    fig = apply_style(fig, title="The leakage ladder: the same network, three ways to test it",
-                      x_title="Network · recipe", y_title="Test accuracy (tracks)", height=440)
+    fig = apply_style(
+        fig,
+        title="The leakage ladder: the same network, three ways to test it",
+        x_title="Network · recipe",
+        y_title="Test accuracy (tracks)",
+        height=440,
+    )
     fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top", x=0, xanchor="left"))
     return fig

@@ -33,8 +33,18 @@ def _template() -> go.layout.Template:
         height=HEIGHT,
         hovermode="closest",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
-        colorway=["#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
-                  "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#5A5A5A"],
+        colorway=[
+            "#4E79A7",
+            "#F28E2B",
+            "#E15759",
+            "#76B7B2",
+            "#59A14F",
+            "#EDC948",
+            "#B07AA1",
+            "#FF9DA7",
+            "#9C755F",
+            "#5A5A5A",
+        ],
     )
     return template
 
@@ -43,23 +53,36 @@ pio.templates[TEMPLATE] = _template()
 
 #: Fixed colour of each GTZAN genre, used on every page.
 GENRE_COLORS = {
-    "blues": "#4E79A7",      # blue
+    "blues": "#4E79A7",  # blue
     "classical": "#B07AA1",  # purple
-    "country": "#9C755F",    # brown
-    "disco": "#FF9DA7",      # pink
-    "hiphop": "#F28E2B",     # orange
-    "jazz": "#EDC948",       # yellow
-    "metal": "#5A5A5A",      # dark grey
-    "pop": "#76B7B2",        # teal
-    "reggae": "#59A14F",     # green
-    "rock": "#E15759",       # red
+    "country": "#9C755F",  # brown
+    "disco": "#FF9DA7",  # pink
+    "hiphop": "#F28E2B",  # orange
+    "jazz": "#EDC948",  # yellow
+    "metal": "#5A5A5A",  # dark grey
+    "pop": "#76B7B2",  # teal
+    "reggae": "#59A14F",  # green
+    "rock": "#E15759",  # red
 }
 
 #: Colours for class names that are not GTZAN genres (none of them a genre's colour).
 EXTRA_COLORS = (
-    "#1B9E77", "#D95F02", "#7570B3", "#E7298A", "#66A61E", "#E6AB02",
-    "#A6761D", "#1F78B4", "#B2DF8A", "#FB9A99", "#CAB2D6", "#6A3D9A",
-    "#B15928", "#17BECF", "#BCBD22", "#8C564B",
+    "#1B9E77",
+    "#D95F02",
+    "#7570B3",
+    "#E7298A",
+    "#66A61E",
+    "#E6AB02",
+    "#A6761D",
+    "#1F78B4",
+    "#B2DF8A",
+    "#FB9A99",
+    "#CAB2D6",
+    "#6A3D9A",
+    "#B15928",
+    "#17BECF",
+    "#BCBD22",
+    "#8C564B",
 )
 
 

@@ -29,7 +29,24 @@ from .store import (
 from .trust import Trust, assess, explain_checks, fit_trust, load_trust
 
 __all__ = [
-    "DEFAULT_MIN_OVER_CHANCE", "FILES", "OPTIONAL_FILES", "PROTOCOL_RANK", "Run", "Trust", "assess", "check_id",
-    "default_classify_runs", "default_result_runs", "delete_run", "evaluate_predictions", "explain_checks",
-    "fit_trust", "group_by_classes", "list_runs", "load_run", "load_trust", "runs_dir", "save_run",
+    "DEFAULT_MIN_OVER_CHANCE",
+    "FILES",
+    "OPTIONAL_FILES",
+    "PROTOCOL_RANK",
+    "Run",
+    "Trust",
+    "assess",
+    "check_id",
+    "default_classify_runs",
+    "default_result_runs",
+    "delete_run",
+    "evaluate_predictions",
+    "explain_checks",
+    "fit_trust",
+    "group_by_classes",
+    "list_runs",
+    "load_run",
+    "load_trust",
+    "runs_dir",
+    "save_run",
 ]

@@ -69,8 +69,15 @@ def per_class(matrix: np.ndarray, classes) -> list[dict]:
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append({"class": c, "precision": float(precision), "recall": float(recall), "f1": float(f1),
-                     "support": int(support)})
+        rows.append(
+            {
+                "class": c,
+                "precision": float(precision),
+                "recall": float(recall),
+                "f1": float(f1),
+                "support": int(support),
+            }
+        )
     return rows
 
 
@@ -88,8 +95,16 @@ def track_table(probs: np.ndarray, y: np.ndarray, track_ids: np.ndarray) -> list
         votes = np.bincount(p.argmax(axis=1), minlength=n_classes)
         best = np.flatnonzero(votes == votes.max())
         vote = int(best[np.argmax(mean[best])])
-        rows.append({"track_id": str(tid), "true": int(y[mask][0]), "vote": vote, "mean": int(mean.argmax()),
-                     "confidence": float(mean.max()), "segments": int(mask.sum())})
+        rows.append(
+            {
+                "track_id": str(tid),
+                "true": int(y[mask][0]),
+                "vote": vote,
+                "mean": int(mean.argmax()),
+                "confidence": float(mean.max()),
+                "segments": int(mask.sum()),
+            }
+        )
     return rows
 
 

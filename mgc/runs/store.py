@@ -95,8 +95,10 @@ class Run:
         ``CNN · fault-filtered (tested on valid) · improved · 10 classes · track acc 0.62, balanced 0.48 · <id>``."""
         m = self.manifest
         status = "" if m.get("status") == "finished" else f" · {m.get('status')}"
-        return (f"{model_title(m['model'])} · {self.protocol} · {self.recipe_label} · "
-                f"{len(self.classes)} classes · {self.score_text}{status} · {self.id}")
+        return (
+            f"{model_title(m['model'])} · {self.protocol} · {self.recipe_label} · "
+            f"{len(self.classes)} classes · {self.score_text}{status} · {self.id}"
+        )
 
     @property
     def recipe_label(self) -> str:
@@ -159,8 +161,13 @@ def load_run(run: str | os.PathLike, *, root: str | os.PathLike | None = None) -
     for key in ("model", "dataset", "split", "recipe", "status"):
         if key not in manifest:
             raise ArtifactError(f"run {path.name!r}: manifest.json lacks {key!r}")
-    return Run(id=path.name, path=path, manifest=manifest, history=_read_json(path / "history.json"),
-               metrics=_read_json(path / "metrics.json"))
+    return Run(
+        id=path.name,
+        path=path,
+        manifest=manifest,
+        history=_read_json(path / "history.json"),
+        metrics=_read_json(path / "metrics.json"),
+    )
 
 
 def list_runs(root: str | os.PathLike | None = None) -> tuple[list[Run], list[str]]:
@@ -213,8 +220,11 @@ def default_classify_runs(runs: list[Run]) -> list[str]:
             from .metrics import balanced
 
             fair = balanced(np.asarray(r.metrics["track_confusion"]))[0]
-        rank = (PROTOCOL_RANK.get(m["split"]["name"], -1), round(score if fair is None else fair, 6),
-                bool(m.get("metrics_from")))
+        rank = (
+            PROTOCOL_RANK.get(m["split"]["name"], -1),
+            round(score if fair is None else fair, 6),
+            bool(m.get("metrics_from")),
+        )
         if r.model_name not in best or rank > best[r.model_name][0]:
             best[r.model_name] = (rank, r.id)
     return [best[name][1] for name in MODEL_NAMES if name in best]

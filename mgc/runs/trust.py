@@ -91,9 +91,14 @@ def _youden(score: np.ndarray, right: np.ndarray, fallback: float) -> dict:
         if tpr - fpr > best_j:
             best_j, best_t = tpr - fpr, float(t)
     below = score < best_t
-    return {"threshold": best_t, "fitted": True, "youden_j": round(float(best_j), 4), **info,
-            "below": {"n": int(below.sum()), "right": int(right[below].sum())},
-            "above": {"n": int((~below).sum()), "right": int(right[~below].sum())}}
+    return {
+        "threshold": best_t,
+        "fitted": True,
+        "youden_j": round(float(best_j), 4),
+        **info,
+        "below": {"n": int(below.sum()), "right": int(right[below].sum())},
+        "above": {"n": int((~below).sum()), "right": int(right[~below].sum())},
+    }
 
 
 @dataclass
@@ -117,10 +122,14 @@ class Trust:
         m = self.data["music"]
         dist = float(np.median(self.distances(X)))
         var = float(np.median(shape_variation(X)))
-        return {"distance": dist, "distance_threshold": m["distance_threshold"],
-                "atypical": dist > m["distance_threshold"],
-                "variation": var, "variation_threshold": m["variation_threshold"],
-                "stationary": var < m["variation_threshold"]}
+        return {
+            "distance": dist,
+            "distance_threshold": m["distance_threshold"],
+            "atypical": dist > m["distance_threshold"],
+            "variation": var,
+            "variation_threshold": m["variation_threshold"],
+            "stationary": var < m["variation_threshold"],
+        }
 
 
 def _track_scores(probs: np.ndarray, y: np.ndarray, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,8 +145,15 @@ def _track_scores(probs: np.ndarray, y: np.ndarray, track_ids: np.ndarray) -> tu
     return np.array(conf), np.array(agree), np.array(right)
 
 
-def fit(*, X_train: np.ndarray, X_eval: np.ndarray, eval_track_ids: np.ndarray, eval_probs: np.ndarray,
-        eval_y: np.ndarray, fitted_on: str) -> dict:
+def fit(
+    *,
+    X_train: np.ndarray,
+    X_eval: np.ndarray,
+    eval_track_ids: np.ndarray,
+    eval_probs: np.ndarray,
+    eval_y: np.ndarray,
+    fitted_on: str,
+) -> dict:
     """Fit the checks: the descriptor Gaussian on training windows, every threshold on held-out tracks.
 
     Parameters
@@ -172,9 +188,13 @@ def fit(*, X_train: np.ndarray, X_eval: np.ndarray, eval_track_ids: np.ndarray, 
     return {
         "version": 1,
         "fitted_on": f"{fitted_on} ({len(tracks)} tracks)",
-        "music": {**trust.data["music"], "distance_threshold": d_thr, "variation_threshold": v_thr,
-                  "outlier_sd": OUTLIER_SD,
-                  "held_out_flagged": int(np.sum((dist > d_thr) | (var < v_thr)))},
+        "music": {
+            **trust.data["music"],
+            "distance_threshold": d_thr,
+            "variation_threshold": v_thr,
+            "outlier_sd": OUTLIER_SD,
+            "held_out_flagged": int(np.sum((dist > d_thr) | (var < v_thr))),
+        },
         "confidence": _youden(conf, right, FALLBACK["confidence"]),
         "agreement": _youden(agree, right, FALLBACK["agreement"]),
     }
@@ -205,14 +225,16 @@ def fit_trust(run, features, *, twin=None) -> Path:
     if manifest.get("metrics_from"):
         source = (twin.path if twin is not None else run.path.parent / manifest["metrics_from"]["run"]) / FILE
         if not source.is_file():
-            raise ArtifactError(f"run {run.id!r} is a refit of {manifest['metrics_from']['run']!r}, "
-                                f"which has no {FILE}")
+            raise ArtifactError(
+                f"run {run.id!r} is a refit of {manifest['metrics_from']['run']!r}, which has no {FILE}"
+            )
         _write(target, json.loads(source.read_text()))
         return target
     ids = manifest["split"].get("track_ids")
     if not ids or np.any(np.asarray(features.track_ids) == "") or "" in ids.get("train", []):
-        raise ArtifactError(f"run {run.id!r} does not record its tracks (features without track ids): "
-                            "its trust checks cannot be fitted")
+        raise ArtifactError(
+            f"run {run.id!r} does not record its tracks (features without track ids): its trust checks cannot be fitted"
+        )
     train_rows = np.isin(features.track_ids, ids["train"])
     if not train_rows.any():
         raise ArtifactError(f"none of run {run.id!r}'s training tracks is in these features")
@@ -220,14 +242,21 @@ def fit_trust(run, features, *, twin=None) -> Path:
     rows = {t: np.flatnonzero(features.track_ids == t) for t in np.unique(pred["track_ids"])}
     order = {(str(t), int(s)): i for t in rows for i, s in zip(rows[t], features.segment_index[rows[t]], strict=True)}
     try:
-        eval_rows = np.array([order[(str(t), int(s))]
-                              for t, s in zip(pred["track_ids"], pred["segment_index"], strict=True)])
+        eval_rows = np.array(
+            [order[(str(t), int(s))] for t, s in zip(pred["track_ids"], pred["segment_index"], strict=True)]
+        )
     except KeyError as e:
         raise ArtifactError(f"run {run.id!r}'s test segment {e} is not in these features") from e
     label = manifest["split"].get("label", manifest["split"]["name"])
     part = "valid part" if "tested on valid" in label else "test part"
-    data = fit(X_train=features.X[train_rows], X_eval=features.X[eval_rows], eval_track_ids=pred["track_ids"],
-               eval_probs=pred["probs"], eval_y=pred["y_true"], fitted_on=f"{label} split, {part}")
+    data = fit(
+        X_train=features.X[train_rows],
+        X_eval=features.X[eval_rows],
+        eval_track_ids=pred["track_ids"],
+        eval_probs=pred["probs"],
+        eval_y=pred["y_true"],
+        fitted_on=f"{label} split, {part}",
+    )
     _write(target, data)
     return target
 
@@ -291,30 +320,58 @@ def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
             c = next((c for c in checks if c["atypical"]), checks[0]) if atypical else checks[0]
             why = []
             if atypical:
-                why.append(f"its timbre is far from the training music (distance {c['distance']:.1f}, "
-                           f"threshold {c['distance_threshold']:.1f})")
+                why.append(
+                    f"its timbre is far from the training music (distance {c['distance']:.1f}, "
+                    f"threshold {c['distance_threshold']:.1f})"
+                )
             if stationary:
                 c = next(c for c in checks if c["stationary"])
-                why.append(f"its sound hardly changes (variation {c['variation']:.2f}, threshold "
-                           f"{c['variation_threshold']:.2f}), as noise and drones do")
-            flags.append({"kind": "not-music", "run": None, **{k: c[k] for k in ("distance", "variation")},
-                          "message": "This does not sound like the music the models learned from: " + "; ".join(why)
-                          + ". Speech, noise, tones and styles far from GTZAN land here: "
-                            "the genres below are a guess."})
+                why.append(
+                    f"its sound hardly changes (variation {c['variation']:.2f}, threshold "
+                    f"{c['variation_threshold']:.2f}), as noise and drones do"
+                )
+            flags.append(
+                {
+                    "kind": "not-music",
+                    "run": None,
+                    **{k: c[k] for k in ("distance", "variation")},
+                    "message": "This does not sound like the music the models learned from: "
+                    + "; ".join(why)
+                    + ". Speech, noise, tones and styles far from GTZAN land here: "
+                    "the genres below are a guess.",
+                }
+            )
     for a, t in fitted:
         title = f"{model_title(a.model)} ({a.run_id})"
         conf = t.data["confidence"]
         if a.confidence < conf["threshold"]:
-            flags.append({"kind": "low-confidence", "run": a.run_id, "value": a.confidence,
-                          "threshold": conf["threshold"], "message": (
-                              f"{title} is unsure: {a.confidence:.0%} for {a.predicted}, under its threshold "
-                              f"{conf['threshold']:.0%}" + _below_text(conf, t.fitted_on))})
+            flags.append(
+                {
+                    "kind": "low-confidence",
+                    "run": a.run_id,
+                    "value": a.confidence,
+                    "threshold": conf["threshold"],
+                    "message": (
+                        f"{title} is unsure: {a.confidence:.0%} for {a.predicted}, under its threshold "
+                        f"{conf['threshold']:.0%}" + _below_text(conf, t.fitted_on)
+                    ),
+                }
+            )
         agree = float(np.mean(a.window_probs.argmax(axis=1) == int(np.argmax(a.probs))))
         thr = t.data["agreement"]
         if len(a.window_probs) > 1 and agree < thr["threshold"]:
-            flags.append({"kind": "windows-disagree", "run": a.run_id, "value": agree, "threshold": thr["threshold"],
-                          "message": (f"{title}'s windows disagree: {agree:.0%} of them say {a.predicted}, under its "
-                                      f"threshold {thr['threshold']:.0%}" + _below_text(thr, t.fitted_on))})
+            flags.append(
+                {
+                    "kind": "windows-disagree",
+                    "run": a.run_id,
+                    "value": agree,
+                    "threshold": thr["threshold"],
+                    "message": (
+                        f"{title}'s windows disagree: {agree:.0%} of them say {a.predicted}, under its "
+                        f"threshold {thr['threshold']:.0%}" + _below_text(thr, t.fitted_on)
+                    ),
+                }
+            )
     if len({a.predicted for a in answers}) > 1:
         said = ", ".join(f"{model_title(a.model)} {a.predicted}" for a in answers)
         flags.append({"kind": "models-disagree", "run": None, "message": f"The models disagree: {said}."})
@@ -361,7 +418,9 @@ def explain_checks(run_ids, *, root=None) -> str:
             lines.append(f"- `{rid}`: no fitted checks.")
             continue
         d = t.data
-        lines.append(f"- `{rid}`: confidence < {d['confidence']['threshold']:.0%}, window agreement < "
-                     f"{d['agreement']['threshold']:.0%}, distance > {d['music']['distance_threshold']:.1f}, "
-                     f"variation < {d['music']['variation_threshold']:.2f}; fitted on the {t.fitted_on}.")
+        lines.append(
+            f"- `{rid}`: confidence < {d['confidence']['threshold']:.0%}, window agreement < "
+            f"{d['agreement']['threshold']:.0%}, distance > {d['music']['distance_threshold']:.1f}, "
+            f"variation < {d['music']['variation_threshold']:.2f}; fitted on the {t.fitted_on}."
+        )
     return "\n".join(lines)

@@ -25,7 +25,24 @@ from .recipes import (
 )
 
 __all__ = [
-    "LR_SCHEDULES", "RECIPES", "RECIPE_PURPOSE", "EpochReport", "EpochSampler", "JobBoard", "TrainConfig",
-    "TrainingJob", "clock", "cross_validate", "describe_recipe", "load_comparisons", "load_results", "parse_variant",
-    "recipe_help", "recipe_values", "summarize", "train", "variant_order", "variant_settings",
+    "LR_SCHEDULES",
+    "RECIPES",
+    "RECIPE_PURPOSE",
+    "EpochReport",
+    "EpochSampler",
+    "JobBoard",
+    "TrainConfig",
+    "TrainingJob",
+    "clock",
+    "cross_validate",
+    "describe_recipe",
+    "load_comparisons",
+    "load_results",
+    "parse_variant",
+    "recipe_help",
+    "recipe_values",
+    "summarize",
+    "train",
+    "variant_order",
+    "variant_settings",
 ]

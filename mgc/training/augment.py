@@ -73,8 +73,10 @@ def training_runs(X: np.ndarray, *, track_ids: np.ndarray, segment_index: np.nda
     if X.ndim != 3:
         raise ParameterError(f"X has shape {X.shape}; expected (n, frames, n_mfcc)")
     if not len(track_ids) == len(segment_index) == len(X):
-        raise ParameterError(f"X ({len(X)}), track_ids ({len(track_ids)}) and segment_index "
-                             f"({len(segment_index)}) must have the same length")
+        raise ParameterError(
+            f"X ({len(X)}), track_ids ({len(track_ids)}) and segment_index "
+            f"({len(segment_index)}) must have the same length"
+        )
     n, window = len(X), X.shape[1]
     order = np.lexsort((segment_index, track_ids))
     start = np.empty(n, dtype=np.int64)
@@ -84,8 +86,12 @@ def training_runs(X: np.ndarray, *, track_ids: np.ndarray, segment_index: np.nda
         j = i + 1
         known = track_ids[order[i]] != "" and segment_index[order[i]] >= 0
         # extend the run while the next row is the following segment of the same track
-        while known and j < n and track_ids[order[j]] == track_ids[order[i]] \
-                and segment_index[order[j]] == segment_index[order[j - 1]] + 1:
+        while (
+            known
+            and j < n
+            and track_ids[order[j]] == track_ids[order[i]]
+            and segment_index[order[j]] == segment_index[order[j - 1]] + 1
+        ):
             j += 1
         rows = order[i:j]
         pieces.append(X[rows].reshape(-1, X.shape[2]))
@@ -107,8 +113,7 @@ def random_windows(runs: Runs, rng: np.random.Generator) -> np.ndarray:
     return runs.frames[offsets[:, None] + np.arange(runs.window)]
 
 
-def mixup(X: np.ndarray, Y: np.ndarray, *, alpha: float, rng: np.random.Generator,
-          weights: np.ndarray | None = None):
+def mixup(X: np.ndarray, Y: np.ndarray, *, alpha: float, rng: np.random.Generator, weights: np.ndarray | None = None):
     """Blend each example with a random partner: ``lam * a + (1 - lam) * b``, ``lam ~ Beta(alpha, alpha)``.
 
     Parameters
@@ -169,8 +174,9 @@ def balanced_order(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(np.concatenate(picks)).astype(np.int64)
 
 
-def spec_mask(X: np.ndarray, rng: np.random.Generator, *, fill: np.ndarray, max_frames: int = 26,
-              max_coefficients: int = 3) -> np.ndarray:
+def spec_mask(
+    X: np.ndarray, rng: np.random.Generator, *, fill: np.ndarray, max_frames: int = 26, max_coefficients: int = 3
+) -> np.ndarray:
     """SpecAugment-style masking (Park et al., 2019) on MFCC segments: one time band and one coefficient band.
 
     Each example gets a band of 0 to ``max_frames`` consecutive frames and a band of
@@ -192,8 +198,10 @@ def spec_mask(X: np.ndarray, rng: np.random.Generator, *, fill: np.ndarray, max_
     X = np.array(X, dtype=np.float32, copy=True)
     n, frames, coeffs = X.shape
     if not (0 <= max_frames <= frames and 0 <= max_coefficients <= coeffs):
-        raise ParameterError(f"max_frames={max_frames} and max_coefficients={max_coefficients} must lie in "
-                             f"[0, {frames}] and [0, {coeffs}]")
+        raise ParameterError(
+            f"max_frames={max_frames} and max_coefficients={max_coefficients} must lie in "
+            f"[0, {frames}] and [0, {coeffs}]"
+        )
     fill = np.asarray(fill, dtype=np.float32)
     t_len = rng.integers(0, max_frames + 1, n)
     t0 = rng.integers(0, frames - t_len + 1)

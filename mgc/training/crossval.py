@@ -104,7 +104,8 @@ def cross_validate(
     else:
         folds_of = {name: list(splits(cfg) if callable(splits) else splits) for name, cfg in variants.items()}
         if len({len(f) for f in folds_of.values()}) != 1 or any(
-                not f or len({s.name for s in f}) != 1 for f in folds_of.values()):
+            not f or len({s.name for s in f}) != 1 for f in folds_of.values()
+        ):
             raise ParameterError("splits must give every variant the same, non-zero number of splits of one protocol")
         n_folds = len(next(iter(folds_of.values())))
     out = Path(out_dir)
@@ -116,25 +117,31 @@ def cross_validate(
                 split = folds_of[name][k]
                 path = out / result_name(name, model, k)
                 row = _read(path)
-                if row is not None and (row.get("n_folds"), row.get("fold_seed"), row.get("dataset_fingerprint")) \
-                        != (n_folds, seed, features.fingerprint):
+                if row is not None and (row.get("n_folds"), row.get("fold_seed"), row.get("dataset_fingerprint")) != (
+                    n_folds,
+                    seed,
+                    features.fingerprint,
+                ):
                     raise ArtifactError(
                         f"{path.name} in {out} was made with other folds or data (n_folds={row.get('n_folds')}, "
                         f"seed={row.get('fold_seed')}, dataset {row.get('dataset_fingerprint')!r}; "
                         f"now n_folds={n_folds}, "
-                        f"seed={seed}, dataset {features.fingerprint!r}): use another out_dir")
+                        f"seed={seed}, dataset {features.fingerprint!r}): use another out_dir"
+                    )
                 if row is None:
                     cfg = replace(base, model=model, split=split.name)
                     run = (reuse or {}).get((name, model, k))
                     if run is not None:
                         _check_reuse(run, cfg, split, features)
-                        row = result_row(run, variant=name, fold=k, n_folds=n_folds, seed=seed, split=split,
-                                         features=features)
+                        row = result_row(
+                            run, variant=name, fold=k, n_folds=n_folds, seed=seed, split=split, features=features
+                        )
                     else:
                         with tempfile.TemporaryDirectory(prefix="mgc-cv-") as tmp:
                             run = train(features, cfg, root=tmp, run_id="cv", split=split)
-                            row = result_row(run, variant=name, fold=k, n_folds=n_folds, seed=seed, split=split,
-                                             features=features)
+                            row = result_row(
+                                run, variant=name, fold=k, n_folds=n_folds, seed=seed, split=split, features=features
+                            )
                     _write(path, row)
                 rows.append(row)
                 if on_result:
@@ -146,14 +153,20 @@ def result_row(run, *, variant: str, fold: int, n_folds: int, seed: int, split: 
     """The stored result of one (variant, model, fold): a run's test scores and per-track answers."""
     m = run.metrics
     return {
-        "variant": variant, "model": run.model_name, "fold": fold, "n_folds": n_folds, "fold_seed": seed,
-        "protocol": split.label, "run": run.id,
+        "variant": variant,
+        "model": run.model_name,
+        "fold": fold,
+        "n_folds": n_folds,
+        "fold_seed": seed,
+        "protocol": split.label,
+        "run": run.id,
         "config": run.manifest["config"],
         "segment_accuracy": m["segment_accuracy"],
         "track_accuracy": m["track_accuracy_mean"],
         "track_balanced_accuracy": m.get("track_balanced_accuracy"),
         "track_accuracy_vote": m["track_accuracy_vote"],
-        "loss": m["loss"], "rmse": m["rmse"],
+        "loss": m["loss"],
+        "rmse": m["rmse"],
         "epochs_run": run.manifest["epochs_run"],
         "epoch_seconds": run.manifest["epoch_seconds_mean"],
         "tracks": [{"track_id": t["track_id"], "true": t["true"], "predicted": t["mean"]} for t in m["tracks"]],
@@ -172,11 +185,15 @@ def _check_reuse(run, cfg: TrainConfig, split: Split, features: FeatureSet) -> N
 
     differs = sorted(k for k in want if not same(k))
     tested = set(run.manifest["split"].get("track_ids", {}).get("test", []))
-    if differs or run.manifest["dataset"]["fingerprint"] != features.fingerprint \
-            or tested != set(features.track_ids[split.test]):
+    if (
+        differs
+        or run.manifest["dataset"]["fingerprint"] != features.fingerprint
+        or tested != set(features.track_ids[split.test])
+    ):
         raise ArtifactError(
             f"run {run.id!r} cannot stand for this result: "
-            + (f"its settings differ in {', '.join(differs)}" if differs else "it was tested on other tracks or data"))
+            + (f"its settings differ in {', '.join(differs)}" if differs else "it was tested on other tracks or data")
+        )
 
 
 def _read(path: Path) -> dict | None:
@@ -253,8 +270,10 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
         correct = {t["track_id"]: t["true"] == t["predicted"] for t in tracks}
         per_fold = np.array([r["track_accuracy"] for r in folds.values()])
         line = {
-            "model": model_title(model), "variant": variant,
-            "protocol": next(iter(folds.values())).get("protocol", "track"), "folds": len(folds),
+            "model": model_title(model),
+            "variant": variant,
+            "protocol": next(iter(folds.values())).get("protocol", "track"),
+            "folds": len(folds),
             "tracks": len(tracks),
             "track accuracy": round(float(np.mean(list(correct.values()))), 4),
             "balanced accuracy": round(_pooled_balanced(tracks), 4),
@@ -272,15 +291,21 @@ def summarize(rows: list[dict], *, baseline: str = "study"):
             diffs = [folds[k]["track_accuracy"] - base[k]["track_accuracy"] for k in shared]
             won, tied, lost = sum(d > 0 for d in diffs), sum(d == 0 for d in diffs), sum(d < 0 for d in diffs)
             base_tracks = [t for k in shared for t in base[k]["tracks"]]
-            line.update({
-                "Δ track acc vs " + baseline: round(float(np.mean(list(v_tracks.values())))
-                                                    - float(np.mean(list(b_tracks.values()))), 4),
-                "Δ balanced vs " + baseline: round(line["balanced accuracy"] - _pooled_balanced(base_tracks), 4)
-                if set(folds) == set(shared) else None,
-                "folds won/tied/lost": f"{won}/{tied}/{lost}",
-                "tracks gained − lost": int(sum(v and not b_tracks[t] for t, v in v_tracks.items())
-                                            - sum(b_tracks[t] and not v for t, v in v_tracks.items())),
-            })
+            line.update(
+                {
+                    "Δ track acc vs " + baseline: round(
+                        float(np.mean(list(v_tracks.values()))) - float(np.mean(list(b_tracks.values()))), 4
+                    ),
+                    "Δ balanced vs " + baseline: round(line["balanced accuracy"] - _pooled_balanced(base_tracks), 4)
+                    if set(folds) == set(shared)
+                    else None,
+                    "folds won/tied/lost": f"{won}/{tied}/{lost}",
+                    "tracks gained − lost": int(
+                        sum(v and not b_tracks[t] for t, v in v_tracks.items())
+                        - sum(b_tracks[t] and not v for t, v in v_tracks.items())
+                    ),
+                }
+            )
         out.append(line)
     df = pd.DataFrame(out)
     if len(df):
@@ -304,14 +329,25 @@ def variant_settings(rows: list[dict]):
     seen: dict[str, dict] = {}
     for r in rows:
         seen.setdefault(r["variant"], r.get("config", {}))
-    out = [{"variant": v, "recipe": c.get("recipe"), "standardize": c.get("standardize"),
-            "learning rate": c.get("learning_rate"), "epochs (at most)": c.get("epochs"),
+    out = [
+        {
+            "variant": v,
+            "recipe": c.get("recipe"),
+            "standardize": c.get("standardize"),
+            "learning rate": c.get("learning_rate"),
+            "epochs (at most)": c.get("epochs"),
             "early stopping": c.get("early_stopping"),
             "monitor": c.get("monitor") if c.get("early_stopping") else "-",
-            "class weights": c.get("class_weight"), "input noise": c.get("input_noise"),
-            "random windows": bool(c.get("random_windows")), "mixup alpha": c.get("mixup") or 0.0,
-            "lr schedule": c.get("lr_schedule") or "constant", "balanced sampling": bool(c.get("balanced_sampling")),
-            "spec mask": bool(c.get("spec_mask")), "dropout": c.get("dropout"),
-            "validation size": c.get("validation_size")}
-           for v, c in sorted(seen.items(), key=lambda kv: variant_order(kv[0]))]
+            "class weights": c.get("class_weight"),
+            "input noise": c.get("input_noise"),
+            "random windows": bool(c.get("random_windows")),
+            "mixup alpha": c.get("mixup") or 0.0,
+            "lr schedule": c.get("lr_schedule") or "constant",
+            "balanced sampling": bool(c.get("balanced_sampling")),
+            "spec mask": bool(c.get("spec_mask")),
+            "dropout": c.get("dropout"),
+            "validation size": c.get("validation_size"),
+        }
+        for v, c in sorted(seen.items(), key=lambda kv: variant_order(kv[0]))
+    ]
     return pd.DataFrame(out)

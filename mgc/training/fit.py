@@ -92,15 +92,18 @@ class EpochSampler:
     n_classes : int
     """
 
-    def __init__(self, cfg: TrainConfig, features: FeatureSet, rows: np.ndarray, class_weight: dict | None,
-                 n_classes: int):
+    def __init__(
+        self, cfg: TrainConfig, features: FeatureSet, rows: np.ndarray, class_weight: dict | None, n_classes: int
+    ):
         self.cfg = cfg
         self.X, self.labels = features.X[rows], features.y[rows]
-        self.runs = training_runs(self.X, track_ids=features.track_ids[rows],
-                                  segment_index=features.segment_index[rows]) if cfg.random_windows else None
+        self.runs = (
+            training_runs(self.X, track_ids=features.track_ids[rows], segment_index=features.segment_index[rows])
+            if cfg.random_windows
+            else None
+        )
         self.onehot = np.eye(n_classes, dtype=np.float32)[self.labels]
-        self.per_row = (np.array([class_weight[int(c)] for c in self.labels], dtype=np.float32)
-                        if class_weight else None)
+        self.per_row = np.array([class_weight[int(c)] for c in self.labels], dtype=np.float32) if class_weight else None
         self.rng = np.random.default_rng(cfg.seed)
         self.fill = self.X.reshape(-1, self.X.shape[-1]).mean(axis=0) if cfg.spec_mask else None
         self.x = self.y = self.w = None
@@ -182,21 +185,33 @@ def _keras_classes():
 def _check_split(features: FeatureSet, cfg: TrainConfig, split: Split | None, metrics_from: Run | None) -> Split:
     """The split to train on (made from ``cfg`` when None), checked against the features and ``metrics_from``."""
     if split is None:
-        split = make_split(cfg.split, y=features.y, track_ids=features.track_ids, test_size=cfg.test_size,
-                           validation_size=cfg.validation_size, seed=cfg.seed, evaluate_on=cfg.evaluate_on,
-                           classes=features.classes)
+        split = make_split(
+            cfg.split,
+            y=features.y,
+            track_ids=features.track_ids,
+            test_size=cfg.test_size,
+            validation_size=cfg.validation_size,
+            seed=cfg.seed,
+            evaluate_on=cfg.evaluate_on,
+            classes=features.classes,
+        )
     elif split.name != cfg.split:
         raise ParameterError(f"split={split.name!r} (the rows given) differs from config.split={cfg.split!r}")
-    elif max((int(p.max()) for p in (split.train, split.validation, split.test) if len(p)),
-             default=-1) >= len(features.y):
+    elif max((int(p.max()) for p in (split.train, split.validation, split.test) if len(p)), default=-1) >= len(
+        features.y
+    ):
         raise ParameterError(f"split rows point past the {len(features.y)} rows of the features")
     if (len(split.test) == 0) != (metrics_from is not None):
-        raise ParameterError("metrics_from must be given exactly when the split has no test part (a refit); "
-                             f"this split has {len(split.test)} test rows")
+        raise ParameterError(
+            "metrics_from must be given exactly when the split has no test part (a refit); "
+            f"this split has {len(split.test)} test rows"
+        )
     if metrics_from is not None:
         if list(metrics_from.classes) != list(features.classes):
-            raise ParameterError(f"metrics_from={metrics_from.id!r} knows {metrics_from.classes}, "
-                                 f"not the classes of these features {list(features.classes)}")
+            raise ParameterError(
+                f"metrics_from={metrics_from.id!r} knows {metrics_from.classes}, "
+                f"not the classes of these features {list(features.classes)}"
+            )
         if not (metrics_from.path / "trust.json").is_file():
             raise ParameterError(f"metrics_from={metrics_from.id!r} has no trust.json for the refit to carry")
     return split
@@ -297,8 +312,9 @@ def train(
     callbacks = [recorder]
     early = None
     if cfg.early_stopping and len(X_val):
-        early = keras.callbacks.EarlyStopping(monitor=cfg.monitor, patience=cfg.early_stopping,
-                                              restore_best_weights=True)
+        early = keras.callbacks.EarlyStopping(
+            monitor=cfg.monitor, patience=cfg.early_stopping, restore_best_weights=True
+        )
         callbacks.append(early)
     started = dt.datetime.now().isoformat(timespec="seconds")
     try:
@@ -306,12 +322,19 @@ def train(
         if cfg.random_windows or cfg.mixup or cfg.balanced_sampling or cfg.spec_mask:
             data = {"x": AugmentedEpochs(EpochSampler(cfg, features, split.train, weights, n_classes))}
         else:
-            data = {"x": X_train, "y": onehot[y_train], "batch_size": cfg.batch_size, "shuffle": True,
-                    "class_weight": weights}
+            data = {
+                "x": X_train,
+                "y": onehot[y_train],
+                "batch_size": cfg.batch_size,
+                "shuffle": True,
+                "class_weight": weights,
+            }
         model.fit(
             **data,
             validation_data=(X_val, onehot[y_val]) if len(X_val) else None,
-            epochs=cfg.epochs, verbose=0, callbacks=callbacks,
+            epochs=cfg.epochs,
+            verbose=0,
+            callbacks=callbacks,
         )
     except KeyboardInterrupt:
         if not history["epoch"]:
@@ -324,8 +347,12 @@ def train(
         X_test, y_test, t_test = X[split.test], y[split.test], features.track_ids[split.test]
         probs = model.predict(X_test, batch_size=256, verbose=0)
         metrics = evaluate_predictions(probs, y_test, t_test, features.classes)
-        predictions = {"track_ids": t_test.astype(str), "segment_index": features.segment_index[split.test],
-                       "y_true": y_test, "probs": probs.astype(np.float32)}
+        predictions = {
+            "track_ids": t_test.astype(str),
+            "segment_index": features.segment_index[split.test],
+            "y_true": y_test,
+            "probs": probs.astype(np.float32),
+        }
     else:
         metrics, predictions = metrics_from.metrics, metrics_from.predictions()
     best_epoch = None
@@ -333,29 +360,57 @@ def train(
         values = np.array(history[cfg.monitor], dtype=float)
         best_epoch = int(np.nanargmin(values) if cfg.monitor == "val_loss" else np.nanargmax(values)) + 1
     status = "stopped" if recorder.user_stop and len(history["epoch"]) < cfg.epochs else "finished"
-    manifest = _manifest(cfg, config, features, split, model, history=history, status=status, started=started,
-                         fit_seconds=fit_seconds, best_epoch=best_epoch, dataset_note=dataset_note,
-                         metrics_from=metrics_from, tags=tags)
+    manifest = _manifest(
+        cfg,
+        config,
+        features,
+        split,
+        model,
+        history=history,
+        status=status,
+        started=started,
+        fit_seconds=fit_seconds,
+        best_epoch=best_epoch,
+        dataset_note=dataset_note,
+        metrics_from=metrics_from,
+        tags=tags,
+    )
     run_id = run_id or _new_id(cfg, root)
     manifest["id"] = run_id
     # store an uncompiled copy built from the config: no optimizer state in the file
     # (clone_model compiles its clone like the original, and the Adam moments triple the size)
     export = keras.Model.from_config(model.get_config())
     export.set_weights(model.get_weights())
-    save_run(run_id, manifest=manifest, history=history, metrics=metrics, predictions=predictions,
-             model=export, root=root)
+    save_run(
+        run_id, manifest=manifest, history=history, metrics=metrics, predictions=predictions, model=export, root=root
+    )
     run = load_run(run_id, root=root)
     if not np.any(features.track_ids == ""):  # the checks need held-out tracks; JSON features have none
         fit_trust(run, features, twin=metrics_from)
     return run
 
 
-def _manifest(cfg: TrainConfig, config: TrainConfig, features: FeatureSet, split: Split, model, *, history: dict,
-              status: str, started: str, fit_seconds: float, best_epoch: int | None, dataset_note: str,
-              metrics_from: Run | None, tags: tuple[str, ...]) -> dict:
+def _manifest(
+    cfg: TrainConfig,
+    config: TrainConfig,
+    features: FeatureSet,
+    split: Split,
+    model,
+    *,
+    history: dict,
+    status: str,
+    started: str,
+    fit_seconds: float,
+    best_epoch: int | None,
+    dataset_note: str,
+    metrics_from: Run | None,
+    tags: tuple[str, ...],
+) -> dict:
     """What a run's ``manifest.json`` says: data, split, parameters, versions, times and status."""
-    parts = {part: np.unique(features.track_ids[getattr(split, part)]).astype(str).tolist()
-             for part in ("train", "validation", "test")}
+    parts = {
+        part: np.unique(features.track_ids[getattr(split, part)]).astype(str).tolist()
+        for part in ("train", "validation", "test")
+    }
     test_tracks = tracks_per_class(features.y, features.track_ids, split.test, features.classes)
     if metrics_from is not None:  # a refit shows its twin's scores: count the twin's test part
         test_tracks = metrics_from.manifest["split"].get("test_tracks_per_class", test_tracks)
@@ -396,11 +451,14 @@ def _manifest(cfg: TrainConfig, config: TrainConfig, features: FeatureSet, split
             "thin_classes": thin_classes(test_tracks),
             "track_ids": parts,
         },
-        "metrics_from": None if metrics_from is None else {
+        "metrics_from": None
+        if metrics_from is None
+        else {
             "run": metrics_from.id,
             "split": metrics_from.manifest["split"].get("label", metrics_from.manifest["split"]["name"]),
             "note": "trained on train + valid, so it has no test part of its own: its scores are those of this "
-                    "train-only twin, on the twin's test part"},
+            "train-only twin, on the twin's test part",
+        },
         "tags": list(tags),
         "deviation": CNN_DEVIATION if cfg.model == "cnn" and cfg.cnn_pool_strides != 3 else "",
         "versions": _versions(),

@@ -95,8 +95,14 @@ class TrainingJob:
                     with self._lock:
                         prog.history.append({**e.logs, "epoch": e.epoch, "seconds": e.seconds})
 
-                run = train(self.features, cfg, on_epoch=on_epoch, should_stop=self._stop.is_set,
-                            root=self.root, dataset_note=self.note)
+                run = train(
+                    self.features,
+                    cfg,
+                    on_epoch=on_epoch,
+                    should_stop=self._stop.is_set,
+                    root=self.root,
+                    dataset_note=self.note,
+                )
                 with self._lock:
                     prog.run_id, prog.status = run.id, run.manifest["status"]
             final = "stopped" if self._stop.is_set() else "finished"
@@ -118,8 +124,16 @@ class TrainingJob:
         ``eta_seconds`` is an upper bound: early stopping may end a model sooner.
         """
         with self._lock:
-            models = [{"model": p.model, "epochs": p.epochs, "history": [dict(h) for h in p.history],
-                       "run_id": p.run_id, "status": p.status} for p in self.models]
+            models = [
+                {
+                    "model": p.model,
+                    "epochs": p.epochs,
+                    "history": [dict(h) for h in p.history],
+                    "run_id": p.run_id,
+                    "status": p.status,
+                }
+                for p in self.models
+            ]
             status, error, started, ended = self.status, self.error, self.started, self.ended
         now = ended or time.time()
         done_secs = [h["seconds"] for m in models for h in m["history"]]
@@ -133,11 +147,21 @@ class TrainingJob:
                 per_epoch.append((sum(secs[1:]) / (len(secs) - 1) if len(secs) > 1 else secs[0]) if secs else None)
             known = [v for v in per_epoch if v]
             if known:
-                eta = sum((m["epochs"] - len(m["history"])) * (per_epoch[i] or max(known))
-                          for i, m in enumerate(models) if m["status"] in ("queued", "running"))
-        return {"id": self.id, "status": status, "error": error, "models": models,
-                "elapsed_seconds": (now - started) if started else 0.0, "eta_seconds": eta,
-                "epochs_done": len(done_secs), "epochs_total": sum(m["epochs"] for m in models)}
+                eta = sum(
+                    (m["epochs"] - len(m["history"])) * (per_epoch[i] or max(known))
+                    for i, m in enumerate(models)
+                    if m["status"] in ("queued", "running")
+                )
+        return {
+            "id": self.id,
+            "status": status,
+            "error": error,
+            "models": models,
+            "elapsed_seconds": (now - started) if started else 0.0,
+            "eta_seconds": eta,
+            "epochs_done": len(done_secs),
+            "epochs_total": sum(m["epochs"] for m in models),
+        }
 
 
 class JobBoard:

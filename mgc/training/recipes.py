@@ -29,19 +29,39 @@ from ..errors import ParameterError, check_positive_int
 from ..models import STUDY_LEARNING_RATE
 
 RECIPES = {
-    "study": {"standardize": False, "early_stopping": 0, "class_weight": False, "learning_rate": None,
-              "input_noise": 0.0, "monitor": "val_loss", "random_windows": False, "mixup": 0.0,
-              "lr_schedule": "constant", "epochs": 100, "balanced_sampling": False,
-              "spec_mask": False},
+    "study": {
+        "standardize": False,
+        "early_stopping": 0,
+        "class_weight": False,
+        "learning_rate": None,
+        "input_noise": 0.0,
+        "monitor": "val_loss",
+        "random_windows": False,
+        "mixup": 0.0,
+        "lr_schedule": "constant",
+        "epochs": 100,
+        "balanced_sampling": False,
+        "spec_mask": False,
+    },
     # First built by (artist-leaky) cross-validation over tracks of a 3-genre subset, then re-checked on the
     # fault-filtered valid part of the ten-genre subset (tools/select_recipe.py; README, "Study recipe,
     # improved recipe and a plain baseline"): balanced sampling, no mixup, no class weights, less validation,
     # input noise, more dropout, fewer epochs, a lower rate and spec masking did not beat it there. Early
     # stopping is off (the monitor only applies when it is turned on).
-    "improved": {"standardize": True, "early_stopping": 0, "class_weight": True, "learning_rate": 1e-3,
-                 "input_noise": 0.0, "monitor": "val_accuracy", "random_windows": True, "mixup": 0.4,
-                 "lr_schedule": "cosine", "epochs": 60, "balanced_sampling": False,
-                 "spec_mask": False},
+    "improved": {
+        "standardize": True,
+        "early_stopping": 0,
+        "class_weight": True,
+        "learning_rate": 1e-3,
+        "input_noise": 0.0,
+        "monitor": "val_accuracy",
+        "random_windows": True,
+        "mixup": 0.4,
+        "lr_schedule": "cosine",
+        "epochs": 60,
+        "balanced_sampling": False,
+        "spec_mask": False,
+    },
 }
 
 #: What each recipe is for, in a few words (:func:`describe_recipe` adds its settings).
@@ -224,8 +244,11 @@ class TrainConfig:
         """The settings given explicitly that differ from the recipe's (learning rate included; the
         number of epochs, shown with every run anyway, is not counted)."""
         recipe = RECIPES[self.recipe]
-        out = {k: getattr(self, k) for k in recipe if k not in ("learning_rate", "epochs")
-               and getattr(self, k) is not None and getattr(self, k) != recipe[k]}
+        out = {
+            k: getattr(self, k)
+            for k in recipe
+            if k not in ("learning_rate", "epochs") and getattr(self, k) is not None and getattr(self, k) != recipe[k]
+        }
         if self.learning_rate is not None and self.learning_rate != self.resolved_learning_rate():
             out["learning_rate"] = self.learning_rate
         return out
@@ -238,8 +261,9 @@ class TrainConfig:
         """A copy with the recipe's defaults and the study's learning rate filled in."""
         # every recipe key is a field of the same name: None takes the recipe's value
         recipe = RECIPES[self.recipe]
-        filled = {k: recipe[k] if getattr(self, k) is None else getattr(self, k)
-                  for k in recipe if k != "learning_rate"}
+        filled = {
+            k: recipe[k] if getattr(self, k) is None else getattr(self, k) for k in recipe if k != "learning_rate"
+        }
         return replace(self, **filled, learning_rate=self.learning_rate or self.resolved_learning_rate())
 
 
