@@ -82,3 +82,67 @@ def test_without_track_ids_the_track_scores_are_none():
     m = evaluate_predictions(probs, np.array([0, 1, 1]), np.array(["", "", ""]), CLASSES)
     assert m["balanced_accuracy"] == pytest.approx((1 + 1 / 2) / 2)
     assert m["track_balanced_accuracy"] is None and m["track_macro_f1"] is None and m["track_per_class"] is None
+
+
+# --------------------------------------------------------------------------- #
+# scikit-learn gives what the hand-written metrics gave
+# --------------------------------------------------------------------------- #
+def _confusion_by_hand(y_true, y_pred, n_classes):
+    """The confusion matrix as mgc counted it before scikit-learn did (the oracle)."""
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (y_true, y_pred), 1)
+    return m
+
+
+def _per_class_by_hand(matrix, classes):
+    """Precision, recall, F1 and support as mgc computed them before scikit-learn did (the oracle)."""
+    rows = []
+    for i, c in enumerate(classes):
+        tp, predicted, support = matrix[i, i], matrix[:, i].sum(), matrix[i].sum()
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append({"class": c, "precision": precision, "recall": recall, "f1": f1, "support": int(support)})
+    return rows
+
+
+def _fixed_cases():
+    """Seeded label pairs: skewed classes, a class never predicted, one never true, perfect and empty-ish cases."""
+    rng = np.random.default_rng(20)
+    cases = []
+    for n, k in ((1, 2), (7, 3), (50, 4), (300, 10)):
+        y_true = rng.choice(k, size=n, p=np.r_[0.5, np.full(k - 1, 0.5 / (k - 1))])
+        y_pred = np.where(rng.random(n) < 0.6, y_true, rng.integers(0, k, n))
+        cases.append((y_true, y_pred, k))
+    cases.append((np.array([0, 0, 1, 1]), np.array([0, 0, 0, 0]), 3))  # b never predicted, c never true
+    cases.append((np.array([2, 1, 0, 2]), np.array([2, 1, 0, 2]), 4))  # perfect, d absent
+    return cases
+
+
+@pytest.mark.parametrize("case", range(len(_fixed_cases())))
+def test_confusion_and_per_class_equal_the_hand_written_ones(case):
+    from mgc.runs.metrics import confusion, per_class
+
+    y_true, y_pred, k = _fixed_cases()[case]
+    classes = [f"c{i}" for i in range(k)]
+    matrix = confusion(y_true, y_pred, k)
+    expected = _confusion_by_hand(y_true, y_pred, k)
+    assert matrix.dtype == np.int64 and matrix.shape == (k, k)
+    np.testing.assert_array_equal(matrix, expected)
+    got, want = per_class(matrix, classes), _per_class_by_hand(expected, classes)
+    assert [r["class"] for r in got] == classes
+    for g, w in zip(got, want, strict=True):
+        assert g["support"] == w["support"] and isinstance(g["support"], int)
+        for key in ("precision", "recall", "f1"):
+            assert isinstance(g[key], float)
+            assert g[key] == pytest.approx(w[key], abs=1e-12), f"{g['class']} {key}"
+
+
+def test_per_class_of_an_empty_matrix_is_all_zero_and_a_misfit_is_refused():
+    from mgc.errors import ParameterError
+    from mgc.runs.metrics import per_class
+
+    rows = per_class(np.zeros((2, 2), np.int64), ["a", "b"])
+    assert rows == _per_class_by_hand(np.zeros((2, 2), np.int64), ["a", "b"])
+    with pytest.raises(ParameterError, match=r"matrix of shape \(2, 2\) does not fit 3 classes"):
+        per_class(np.zeros((2, 2), np.int64), ["a", "b", "c"])

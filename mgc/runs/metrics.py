@@ -34,10 +34,31 @@ def rmse(probs: np.ndarray, y: np.ndarray) -> float:
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Confusion matrix: rows are true classes, columns predicted ones."""
-    m = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(m, (y_true, y_pred), 1)
-    return m
+    """Confusion matrix (``sklearn.metrics.confusion_matrix``): rows are true classes, columns predicted ones.
+
+    Parameters
+    ----------
+    y_true, y_pred : np.ndarray [shape=(n,)]
+        Class indices in ``[0, n_classes)``.
+    n_classes : int
+        Every class gets a row and a column, also one that never occurs.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_classes, n_classes), dtype=int64]
+    """
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(y_true, y_pred, labels=np.arange(n_classes)).astype(np.int64)
+
+
+def _labels_of(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted label vectors that a confusion matrix counts (one pair per count)."""
+    n = matrix.shape[0]
+    counts = np.asarray(matrix, dtype=np.int64).ravel()
+    true = np.repeat(np.repeat(np.arange(n), n), counts)
+    pred = np.repeat(np.tile(np.arange(n), n), counts)
+    return true, pred
 
 
 def balanced(matrix: np.ndarray) -> tuple[float, float]:
@@ -50,9 +71,7 @@ def balanced(matrix: np.ndarray) -> tuple[float, float]:
     from sklearn.metrics import balanced_accuracy_score, f1_score
 
     # rebuild label vectors from the matrix and let scikit-learn define the scores
-    n = matrix.shape[0]
-    true = np.repeat(np.repeat(np.arange(n), n), matrix.ravel())
-    pred = np.repeat(np.tile(np.arange(n), n), matrix.ravel())
+    true, pred = _labels_of(matrix)
     present = np.flatnonzero(matrix.sum(axis=1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "y_pred contains classes not in y_true": intended here
@@ -61,24 +80,46 @@ def balanced(matrix: np.ndarray) -> tuple[float, float]:
 
 
 def per_class(matrix: np.ndarray, classes) -> list[dict]:
-    """Precision, recall, F1 and support per class from a confusion matrix (0 where undefined)."""
-    rows = []
-    for i, c in enumerate(classes):
-        tp = matrix[i, i]
-        predicted, support = matrix[:, i].sum(), matrix[i].sum()
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append(
-            {
-                "class": c,
-                "precision": float(precision),
-                "recall": float(recall),
-                "f1": float(f1),
-                "support": int(support),
-            }
-        )
-    return rows
+    """Precision, recall, F1 and support per class from a confusion matrix (0 where undefined).
+
+    The scores are ``sklearn.metrics.precision_recall_fscore_support`` with
+    ``zero_division=0``: a class never predicted has precision 0, a class
+    absent from the test part recall 0, and F1 is 0 where both are.
+
+    Parameters
+    ----------
+    matrix : np.ndarray [shape=(n_classes, n_classes)]
+        Rows true, columns predicted (:func:`confusion`).
+    classes : sequence of str [length n_classes]
+
+    Returns
+    -------
+    list of dict
+        One per class, in order: ``class``, ``precision``, ``recall``, ``f1``, ``support``.
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape != (len(classes), len(classes)):
+        raise ParameterError(f"matrix of shape {matrix.shape} does not fit {len(classes)} classes")
+    true, pred = _labels_of(matrix)
+    labels = np.arange(len(classes))
+    if len(true) == 0:  # an empty matrix: scikit-learn has nothing to score, every score is 0
+        zeros = np.zeros(len(classes))
+        precision, recall, f1 = zeros, zeros, zeros
+    else:
+        precision, recall, f1, _ = precision_recall_fscore_support(true, pred, labels=labels, zero_division=0)
+    support = matrix.sum(axis=1)
+    return [
+        {
+            "class": c,
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, c in enumerate(classes)
+    ]
 
 
 def track_table(probs: np.ndarray, y: np.ndarray, track_ids: np.ndarray) -> list[dict]:
