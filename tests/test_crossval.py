@@ -179,3 +179,23 @@ def test_parse_variant_reads_name_recipe_and_overrides():
     for bad in ("x=improved:[1, 2]", "x=improved:{not json}", 'x=improved:{"no_such_field": 1}', "x=nosuch"):
         with pytest.raises(ParameterError):
             parse_variant(bad, split="track")
+
+
+def test_results_on_other_folds_with_the_same_seed_are_refused(feature_factory, tmp_path, monkeypatch):
+    # e.g. a result made before track_folds used scikit-learn: same n_folds, seed and data, other test tracks
+    import json
+
+    features = feature_factory(tracks_per_class=6, segments=2)
+    folds = track_folds(y=features.y, track_ids=features.track_ids, n_folds=3, seed=0)
+    other = sorted(set(features.track_ids) - set(features.track_ids[folds[0].test]))[:6]
+    row = {
+        "n_folds": 3,
+        "fold_seed": 0,
+        "dataset_fingerprint": features.fingerprint,
+        "track_accuracy": 0.5,
+        "tracks": [{"track_id": t, "true": 0, "predicted": 0} for t in other],
+    }
+    (tmp_path / result_name("study", "mlp", 0)).write_text(json.dumps(row))
+    monkeypatch.setattr(crossval, "train", lambda *a, **k: pytest.fail("trained instead of refusing"))
+    with pytest.raises(ArtifactError, match=r"made with other folds: it tested 6 tracks, not the 6 of fold 0"):
+        cross_validate(features, {"study": TrainConfig(**FAST)}, out_dir=tmp_path, models=("mlp",), n_folds=3)

@@ -474,6 +474,58 @@ def test_track_folds_refuse_too_few_tracks_and_bad_arguments():
         track_folds(y=y, track_ids=np.full(len(y), ""), n_folds=3)
 
 
+def _old_track_folds_test_counts(tracks_per_class: int, n_folds: int) -> list[int]:
+    """Test tracks per fold of one class as the hand-written folds dealt them (in turn), sorted."""
+    return sorted(tracks_per_class // n_folds + (k < tracks_per_class % n_folds) for k in range(n_folds))
+
+
+@pytest.mark.parametrize(("tracks_per_class", "n_folds"), [(12, 4), (11, 4), (7, 3), (5, 5), (23, 10)])
+def test_track_folds_balance_each_class_as_the_hand_written_folds_did(tracks_per_class, n_folds):
+    # tracks of equal length: scikit-learn's folds hold as many test tracks per class as dealing in turn did
+    y, ids = _table(tracks_per_class=tracks_per_class)
+    folds = track_folds(y=y, track_ids=ids, n_folds=n_folds, seed=5)
+    for c in range(3):
+        counts = sorted(len(set(ids[f.test][y[f.test] == c])) for f in folds)
+        assert counts == _old_track_folds_test_counts(tracks_per_class, n_folds)
+        for f in folds:  # validation: round(0.2 * the class's tracks outside the test part)
+            rest = tracks_per_class - len(set(ids[f.test][y[f.test] == c]))
+            assert len(set(ids[f.validation][y[f.validation] == c])) == int(round(0.2 * rest))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_track_folds_keep_their_properties_on_tracks_of_unequal_length(seed):
+    rng = np.random.default_rng(seed)
+    y, ids = [], []
+    for c, n_tracks in enumerate((6, 9, 14, 5)):  # skewed classes, 5 to 10 segments per track
+        for t in range(n_tracks):
+            n = int(rng.integers(5, 11))
+            y += [c] * n
+            ids += [f"c{c}.{t:05d}"] * n
+    y, ids = np.array(y), np.array(ids)
+    order = rng.permutation(len(y))  # rows in any order
+    y, ids = y[order], ids[order]
+    folds = track_folds(y=y, track_ids=ids, n_folds=5, validation_size=0.25, seed=seed)
+    tested = np.concatenate([f.test for f in folds])
+    assert sorted(tested.tolist()) == list(range(len(y)))  # every row, so every track, tested exactly once
+    fold_of = {}
+    for k, f in enumerate(folds):
+        for t in set(ids[f.test]):
+            assert fold_of.setdefault(t, k) == k  # no track split across test folds
+        sides = [set(ids[p]) for p in _parts(f)]
+        assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
+        assert sorted(np.concatenate(_parts(f)).tolist()) == list(range(len(y)))
+        assert all(p.dtype == np.int64 and np.all(np.diff(p) > 0) for p in _parts(f))
+        assert set(y[f.test]) == {0, 1, 2, 3}  # every fold tests every class
+    for c in range(4):  # stratified: a class's test segments per fold differ by at most its longest track
+        per_fold = [int(np.sum(y[f.test] == c)) for f in folds]
+        longest = max(int(np.sum(ids == t)) for t in set(ids[y == c]))
+        assert max(per_fold) - min(per_fold) <= longest
+    again = track_folds(y=y, track_ids=ids, n_folds=5, validation_size=0.25, seed=seed)
+    for a, b in zip(folds, again, strict=True):
+        for pa, pb in zip(_parts(a), _parts(b), strict=True):
+            np.testing.assert_array_equal(pa, pb)
+
+
 def test_a_refit_of_a_twin_tested_on_the_test_list_leaves_that_list_out():
     tracks = {"train": ["blues.00001"], "validation": ["blues.00002"], "test": ["blues.00003"]}
     ids = np.array(["blues.00001", "blues.00002", "blues.00003"])

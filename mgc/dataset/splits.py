@@ -314,10 +314,13 @@ def track_folds(
 ) -> list[Split]:
     """Stratified, grouped k-fold: ``n_folds`` track splits whose test parts partition the tracks.
 
-    Each class's tracks are shuffled and dealt to the folds in turn, so every fold
-    holds about ``1/n_folds`` of each class and every track is tested exactly once.
+    The test parts are those of ``sklearn.model_selection.StratifiedGroupKFold``
+    (``shuffle=True``, ``random_state=seed``) over the rows, grouped by track and
+    stratified by class: no track is split across folds, every track is tested
+    exactly once, and every fold holds about ``1/n_folds`` of each class's
+    segments (so of its tracks, when tracks have equal numbers of segments).
     Of the tracks outside a fold's test part, ``validation_size`` of each class
-    (rounded) go to its validation part.
+    (rounded, drawn with ``seed``) go to its validation part.
 
     Parameters
     ----------
@@ -341,7 +344,17 @@ def track_folds(
     DatasetError
         A class has fewer tracks than folds (some fold would not test it), or a
         part is empty.
+
+    Notes
+    -----
+    Until this function used scikit-learn, each class's tracks were shuffled and
+    dealt to the folds in turn. The properties above are the same, but for a given
+    ``seed`` the tracks land in other folds than they did then: folds made by the
+    earlier code are not reproduced (:func:`mgc.training.cross_validate` refuses
+    to mix stored results with new folds only by ``n_folds``, ``seed`` and data).
     """
+    from sklearn.model_selection import StratifiedGroupKFold
+
     if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
         raise ParameterError(f"n_folds={n_folds!r} must be an integer >= 2")
     _check_fraction("validation_size", validation_size)
@@ -351,35 +364,35 @@ def track_folds(
         raise ParameterError(f"y has {len(y)} rows but track_ids has {len(track_ids)}")
     if len(y) == 0 or np.any(track_ids == ""):
         raise DatasetError("track folds need a non-empty feature table with a track id for every segment")
-    rng = np.random.default_rng(seed)
-    fold_of: dict[str, int] = {}
-    val_ids: list[set] = [set() for _ in range(n_folds)]
     for label in np.unique(y):
-        ids = np.unique(track_ids[y == label])
-        if len(ids) < n_folds:
+        n_tracks = len(np.unique(track_ids[y == label]))
+        if n_tracks < n_folds:
             raise DatasetError(
-                f"class {int(label)} has {len(ids)} track(s), fewer than n_folds={n_folds}: "
+                f"class {int(label)} has {n_tracks} track(s), fewer than n_folds={n_folds}: "
                 "every fold must test every class; lower n_folds or add tracks"
             )
-        ids = ids[rng.permutation(len(ids))]
-        for i, t in enumerate(ids):
-            fold_of[t] = i % n_folds
-        for k in range(n_folds):
-            rest = ids[[fold_of[t] != k for t in ids]]
-            val_ids[k].update(rest[: int(round(validation_size * len(rest)))])
-    folds = np.array([fold_of[t] for t in track_ids])
+    folder = StratifiedGroupKFold(n_splits=int(n_folds), shuffle=True, random_state=seed)
+    tests = [test for _, test in folder.split(np.zeros((len(y), 1)), y, groups=track_ids)]
+    rng = np.random.default_rng(seed)
+    n_tracks = len(np.unique(track_ids))
     out = []
-    for k in range(n_folds):
-        test = np.flatnonzero(folds == k)
-        is_val = np.isin(track_ids, list(val_ids[k]))  # drawn from the other folds' tracks only
+    for k, test in enumerate(tests):
+        is_test = np.zeros(len(y), bool)
+        is_test[test] = True
+        val_ids: list[str] = []
+        for label in np.unique(y):  # validation: a share of each class's tracks outside this fold's test part
+            rest = np.unique(track_ids[(y == label) & ~is_test])
+            rest = rest[rng.permutation(len(rest))]
+            val_ids.extend(rest[: int(round(validation_size * len(rest)))])
+        is_val = np.isin(track_ids, val_ids) & ~is_test
         split = Split(
             name="track",
-            train=np.flatnonzero((folds != k) & ~is_val).astype(np.int64),
+            train=np.flatnonzero(~is_test & ~is_val).astype(np.int64),
             validation=np.flatnonzero(is_val).astype(np.int64),
-            test=test.astype(np.int64),
+            test=np.sort(test).astype(np.int64),
             settings={"fold": k, "n_folds": int(n_folds), "validation_size": validation_size, "seed": seed},
         )
-        _check_parts(split, n_tracks=len(fold_of), validation_needed=validation_size > 0)
+        _check_parts(split, n_tracks=n_tracks, validation_needed=validation_size > 0)
         out.append(split)
     return out
 

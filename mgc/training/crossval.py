@@ -128,6 +128,15 @@ def cross_validate(
                         f"now n_folds={n_folds}, "
                         f"seed={seed}, dataset {features.fingerprint!r}): use another out_dir"
                     )
+                if row is not None and row.get("tracks"):
+                    stored = {t["track_id"] for t in row["tracks"]}
+                    if stored != set(features.track_ids[split.test].astype(str)):
+                        # same n_folds, seed and data, yet other folds (e.g. made before track_folds used scikit-learn)
+                        raise ArtifactError(
+                            f"{path.name} in {out} was made with other folds: it tested {len(stored)} tracks, "
+                            f"not the {len(np.unique(features.track_ids[split.test]))} of fold {k} now; "
+                            "use another out_dir"
+                        )
                 if row is None:
                     cfg = replace(base, model=model, split=split.name)
                     run = (reuse or {}).get((name, model, k))
