@@ -348,10 +348,12 @@ def track_folds(
     Notes
     -----
     Until this function used scikit-learn, each class's tracks were shuffled and
-    dealt to the folds in turn. The properties above are the same, but for a given
-    ``seed`` the tracks land in other folds than they did then: folds made by the
+    dealt to the folds in turn (balancing tracks rather than segments; for tracks
+    of equal length both give each fold as many test tracks of a class). The
+    properties above are kept, but for a given ``seed`` the tracks land in other
+    folds than they did then: folds made by the
     earlier code are not reproduced (:func:`mgc.training.cross_validate` refuses
-    to mix stored results with new folds only by ``n_folds``, ``seed`` and data).
+    a stored result whose test tracks are not those of the fold it stands for).
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
