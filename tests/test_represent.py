@@ -3,6 +3,9 @@ on synthetic signals."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import librosa
@@ -231,6 +234,49 @@ def test_example_clips_found_offline(monkeypatch):
     keys = {c.key: c for c in examples.example_clips()}
     assert "trumpet" in keys
     assert keys["trumpet"].path.is_file()
+
+
+def test_every_listed_example_names_a_file_of_librosas_registry():
+    # librosa >= 1.0 names it with ex(key, url=True), 0.11 through its shipped index: both must land in the registry
+    listed = examples._listed()
+    assert "trumpet" in listed and listed["trumpet"]
+    for key in listed:
+        name = examples._example_file(key)
+        assert name.endswith(".ogg") and not name.endswith(".hq.ogg"), key
+        assert name in examples._registry(), key
+    assert examples._example_file("trumpet") == "sorohanro_-_solo-trumpet-06.ogg"
+
+
+@pytest.mark.skipif(
+    not (LIBROSA_DATA / "sorohanro_-_solo-trumpet-06.ogg").is_file(),
+    reason="librosa example data not present in ../shared/data/librosa",
+)
+def test_librosa_data_dir_set_before_librosa_is_imported_serves_the_examples_offline(tmp_path):
+    # a fresh interpreter, as a user starts the app: LIBROSA_DATA_DIR set, then librosa imported; no network needed
+    code = (
+        "from mgc.audio import example_clips, example_path\n"
+        "print(sorted(c.key for c in example_clips()))\n"
+        "print(example_path('trumpet'))\n"
+    )
+    env = {**os.environ, "LIBROSA_DATA_DIR": str(LIBROSA_DATA), "https_proxy": "http://127.0.0.1:9"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    keys, path = done.stdout.strip().splitlines()[-2:]
+    assert "'trumpet'" in keys and "'brahms'" in keys
+    assert Path(path) == LIBROSA_DATA / "sorohanro_-_solo-trumpet-06.ogg"
+
+
+@pytest.mark.skipif(
+    not (LIBROSA_DATA / "sorohanro_-_solo-trumpet-06.ogg").is_file(),
+    reason="librosa example data not present in ../shared/data/librosa",
+)
+def test_an_example_read_from_another_folder_than_librosa_data_dir_is_an_error(monkeypatch):
+    import librosa
+
+    monkeypatch.setattr(examples, "_librosa_data_dir", lambda: LIBROSA_DATA)
+    monkeypatch.setattr(librosa, "ex", lambda key: f"/elsewhere/{key}.ogg")  # librosa imported before the variable
+    with pytest.raises(AudioError, match="not from .*set LIBROSA_DATA_DIR before librosa is imported"):
+        examples.example_path("trumpet")
 
 
 def test_dataset_survey_reports_unreadable_files(tmp_path):
