@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend import keras_module
 from ..config import MODEL_NAMES, artifacts_dir, model_title
 from ..errors import ArtifactError, ParameterError
-from ..models.backend import keras_module
 
 FILES = ("manifest.json", "model.keras", "history.json", "metrics.json", "predictions.npz")
 #: Written after the run (by :func:`mgc.runs.trust.fit_trust`); a run without it still loads.
