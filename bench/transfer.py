@@ -51,11 +51,11 @@ def accuracy() -> None:
     print("| run | track accuracy | balanced accuracy | " + " | ".join(classes) + " |")
     print("| --- | ---: | ---: | " + " | ".join("---:" for _ in classes) + " |")
     for name, run in runs.items():
-        recall = {r["class"]: r["recall"] for r in run.metrics.get("track_per_class", [])}
+        recall = {r["class"]: r["recall"] for r in run.metrics.get("track_per_class", []) if r.get("support", 1)}
         print(
             f"| {model_title(name.split(' ')[0])}{' ' + name.split(' ', 1)[1] if ' ' in name else ''} (`{run.id}`) "
             f"| {run.metrics['track_accuracy_mean']:.3f} | {run.metrics['track_balanced_accuracy']:.3f} | "
-            + " | ".join(f"{recall.get(c, float('nan')):.2f}" for c in classes)
+            + " | ".join(f"{recall[c]:.2f}" if c in recall else "–" for c in classes)
             + " |"
         )
     networks = {m: r for m, r in runs.items() if m != "transfer"}
