@@ -32,7 +32,7 @@ from mgc.runs import load_run
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 RUNS = {m: f"gtzan10-ff-improved-{m}" for m in (*STUDY_MODELS, "transfer")}
-STUDY_RUNS = {m: f"gtzan10-ff-study-{m}" for m in STUDY_MODELS}
+STUDY_RUNS = {m: f"gtzan10-ff-study-{m}" for m in (*STUDY_MODELS, "transfer")}
 
 
 def accuracy() -> None:
@@ -58,7 +58,7 @@ def accuracy() -> None:
             + " | ".join(f"{recall[c]:.2f}" if c in recall else "–" for c in classes)
             + " |"
         )
-    networks = {m: r for m, r in runs.items() if m != "transfer"}
+    networks = {m: r for m, r in runs.items() if not m.startswith("transfer")}
     best = max(networks, key=lambda m: networks[m].metrics["track_balanced_accuracy"])
     pair = paired_tracks(transfer.metrics["tracks"], networks[best].metrics["tracks"])
     bal = transfer.metrics["track_balanced_accuracy"] - networks[best].metrics["track_balanced_accuracy"]
