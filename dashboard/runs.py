@@ -53,7 +53,7 @@ def evaluate_on_dataset(run_id: str, root: str, split: str | None) -> dict:
     selected on are dropped by :func:`mgc.analysis.evaluate_run`, which says how many.
     """
     from mgc.analysis import evaluate_run
-    from mgc.features import extract_dataset
+    from mgc.features import extract_dataset, kind_of, params_from_dict
 
     run = loaded_runs([run_id])[0]
     ds = dataset(root)
@@ -62,6 +62,12 @@ def evaluate_on_dataset(run_id: str, root: str, split: str | None) -> dict:
         raise DatasetError(
             f"the dataset at {root!r} has none of the classes run {run_id!r} knows ({', '.join(run.classes)})"
         )
-    with progress_bar("Extracting MFCC segments") as update:
-        fs = extract_dataset(root, classes=classes, on_progress=update)
+    params = params_from_dict(run.manifest["features"])
+    what = (
+        "Embedding segments with the pretrained tagger"
+        if kind_of(params) == "embedding"
+        else "Extracting MFCC segments"
+    )
+    with progress_bar(what) as update:
+        fs = extract_dataset(root, params=params, classes=classes, on_progress=update)
     return evaluate_run(run, fs, split=split)

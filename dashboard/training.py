@@ -16,22 +16,30 @@ from mgc.training import clock
 from .widgets import progress_bar
 
 
-def _features_key(root: str, classes) -> tuple:
-    return (root, tuple(sorted(classes)))
+def _features_key(root: str, classes, kind: str = "mfcc") -> tuple:
+    return (root, tuple(sorted(classes))) if kind == "mfcc" else (root, tuple(sorted(classes)), kind)
 
 
-def current_features(root: str, classes):
-    """The FeatureSet this session extracted for ``classes`` of ``root``, or None."""
-    return st.session_state.setdefault("features", {}).get(_features_key(root, classes))
+def current_features(root: str, classes, kind: str = "mfcc"):
+    """The FeatureSet of ``kind`` (``"mfcc"`` or ``"embedding"``) this session extracted for ``classes`` of ``root``."""
+    return st.session_state.setdefault("features", {}).get(_features_key(root, classes, kind))
 
 
-def extract_features(root: str, classes):
-    """Extract (or read from the disk cache) with a progress bar; kept in the session."""
-    from mgc.features import extract_dataset
+def extract_features(root: str, classes, kind: str = "mfcc"):
+    """Extract (or read from the disk cache) with a progress bar; kept in the session.
 
-    with progress_bar("Extracting MFCC segments") as update:
-        fs = extract_dataset(root, classes=list(classes), on_progress=update)
-    st.session_state.setdefault("features", {})[_features_key(root, classes)] = fs
+    ``kind="embedding"`` runs the pretrained tagger over every segment (the transfer model's features).
+    """
+    from mgc.features import EMBEDDING_PARAMS, STUDY_PARAMS, extract_dataset
+
+    params, what = (
+        (EMBEDDING_PARAMS, "Embedding segments with the pretrained tagger")
+        if kind == "embedding"
+        else (STUDY_PARAMS, "Extracting MFCC segments")
+    )
+    with progress_bar(what) as update:
+        fs = extract_dataset(root, params=params, classes=list(classes), on_progress=update)
+    st.session_state.setdefault("features", {})[_features_key(root, classes, kind)] = fs
     return fs
 
 
@@ -46,7 +54,9 @@ def job_board():
 def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_rate, seed, overrides=None):
     """Start a background job training ``models`` and remember it in the session.
 
-    ``overrides`` holds :class:`~mgc.training.TrainConfig` fields that replace the recipe's.
+    ``fs`` is one FeatureSet, or ``{"mfcc": ..., "embedding": ...}`` when the transfer
+    model trains beside the study's networks. ``overrides`` holds
+    :class:`~mgc.training.TrainConfig` fields that replace the recipe's.
     """
     from mgc.training import TrainConfig
 
@@ -63,7 +73,8 @@ def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_ra
         )
         for m in models
     ]
-    job = job_board().start(fs, configs, dataset_note=f"classes: {', '.join(fs.classes)}")
+    classes = next(iter(fs.values())).classes if isinstance(fs, dict) else fs.classes
+    job = job_board().start(fs, configs, dataset_note=f"classes: {', '.join(classes)}")
     st.session_state["job_id"] = job.id
     return job
 

@@ -54,10 +54,15 @@ PAPER_TABLE2 = {
     "lstm": {"accuracy": 0.6795, "error": 1.12},
     "cnn": {"accuracy": 0.7443, "error": 0.88},
 }
-#: The study's three networks, in the order every table and picker shows them.
-MODEL_NAMES = ("mlp", "cnn", "lstm")
-#: Names the study gives its models.
-MODEL_TITLES = {"mlp": "MLP", "cnn": "CNN", "lstm": "RNN-LSTM"}
+#: The study's three networks, in the order every table shows them.
+STUDY_MODELS = ("mlp", "cnn", "lstm")
+#: Every model the library trains: the study's three and, beyond the study, the transfer head on a
+#: pretrained tagger's embeddings (the study's future work).
+MODEL_NAMES = (*STUDY_MODELS, "transfer")
+#: Names the study gives its models (and ours for the fourth).
+MODEL_TITLES = {"mlp": "MLP", "cnn": "CNN", "lstm": "RNN-LSTM", "transfer": "Transfer (musicnn)"}
+#: What kind of features each model learns from (:mod:`mgc.features.kinds`).
+MODEL_FEATURES = {"mlp": "mfcc", "cnn": "mfcc", "lstm": "mfcc", "transfer": "embedding"}
 
 
 def model_title(name: str) -> str:

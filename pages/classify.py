@@ -25,12 +25,20 @@ with left:
     recording = st.audio_input("...or record one (at least 3 s)")
 with right:
     classes = st.selectbox("Classes the models know", list(groups), format_func=lambda k: ", ".join(k))
+    default = default_classify_runs(groups[classes])
     chosen = st.multiselect(
         "Models (runs)",
         [r.id for r in groups[classes]],
-        default=default_classify_runs(groups[classes]),
+        default=default,
         format_func=lambda i: next(r.label for r in runs if r.id == i),
     )
+    by_id = {r.id: r for r in groups[classes]}
+    if len(default) == 1 and default[0] in chosen and by_id[default[0]].model_name == "transfer":
+        st.caption(
+            "Default: the transfer model alone, the best on the most honest protocol these runs were scored "
+            "with. Add the study's networks to compare; they are weaker and often disagree with it, which "
+            "marks the answer *not sure*."
+        )
 
 source = upload or recording
 if source is None:

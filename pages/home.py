@@ -14,7 +14,9 @@ st.markdown(
     "(13 MFCCs over 3-s segments; an MLP, a CNN and an RNN-LSTM), and go past it: see how audio "
     "becomes features, train under the study's leaky split and under honest ones, see how much each leak "
     "was worth on artists the models never heard, compare with the paper's Table 2, and hear what a model "
-    "makes of your own songs, with a warning when it should not be trusted."
+    "makes of your own songs, with a warning when it should not be trusted. Beyond the study: the transfer "
+    "learning it proposes as future work, a small head on the embeddings of a pretrained music tagger "
+    "(musicnn), trained and judged the same way."
 )
 root = data.dataset_root()
 try:

@@ -46,7 +46,8 @@ else:
         "Each protocol tests other tracks (the segment split tests segments of almost every track, the "
         "fault-filtered split only artists absent from training), so the rungs are the same model under three "
         "questions, not three scores of one test. Balanced accuracy is the mean recall over the genres present "
-        "in the test part: with unequal classes it is the fairer number."
+        "in the test part: with unequal classes it is the fairer number. The transfer model (beyond the study) "
+        "is tested the same three ways."
     )
 
 # --- Table 2 ---------------------------------------------------------------------------

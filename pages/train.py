@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import data, training, widgets
-from mgc.config import MODEL_NAMES, model_title
+from mgc.config import MODEL_NAMES, STUDY_MODELS, model_title
 from mgc.dataset import SPLITS, suggested_split
 from mgc.errors import MgcError
 from mgc.training import RECIPES, recipe_help, recipe_values
@@ -107,7 +107,14 @@ else:
 st.header("2 · Models and protocol", divider="gray")
 with st.form("settings"):
     c1, c2, c3 = st.columns(3)
-    models = c1.multiselect("Models", MODEL_NAMES, default=MODEL_NAMES, format_func=model_title)
+    models = c1.multiselect(
+        "Models",
+        MODEL_NAMES,
+        default=STUDY_MODELS,
+        format_func=model_title,
+        help="The study's three networks learn from MFCCs. Transfer (beyond the study) is a small head on the "
+        "embeddings of a pretrained music tagger (musicnn); choosing it embeds every segment first.",
+    )
     split = c2.radio(
         "Split",
         SPLITS,
@@ -140,6 +147,11 @@ with st.form("settings"):
     submitted = st.form_submit_button("Start training", type="primary", disabled=feats is None)
 if submitted:
     try:
+        if "transfer" in models:
+            embedded = training.current_features(str(root), classes, "embedding") or training.extract_features(
+                str(root), classes, "embedding"
+            )
+            feats = {"mfcc": feats, "embedding": embedded}
         training.start_training(
             feats,
             models=models,

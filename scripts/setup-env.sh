@@ -13,6 +13,8 @@ sum=$(cat requirements*.txt pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r "$REQ"
+  # the pretrained tagger's weights (the transfer model): a wheel from PyPI, its own pins ignored
+  .venv/bin/python -m pip install --quiet --no-deps -r requirements-pretrained.txt
   # the library itself, editable: `mgc` on the PATH of the venv, importable from tools/ and bench/
   .venv/bin/python -m pip install --quiet --no-deps -e .
   echo "$sum" > "$stamp"

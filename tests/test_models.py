@@ -9,8 +9,9 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from mgc.config import STUDY_MODELS
 from mgc.errors import ParameterError
-from mgc.models import BUILDERS, CNN_DEVIATION, MODEL_NAMES, build, build_cnn, build_lstm, build_mlp
+from mgc.models import BUILDERS, CNN_DEVIATION, MODEL_NAMES, build, build_cnn, build_lstm, build_mlp, build_transfer
 
 keras = pytest.importorskip("keras")
 layers = keras.layers
@@ -68,7 +69,7 @@ def _kinds(model) -> list[str]:
 # --------------------------------------------------------------------------- #
 # Shapes, names, counts
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", STUDY_MODELS)
 @pytest.mark.parametrize("n_classes", [3, 10])
 def test_output_shape_name_and_parameter_count(name, n_classes):
     model = build(name, SHAPE, n_classes)
@@ -81,7 +82,7 @@ def test_output_shape_name_and_parameter_count(name, n_classes):
     assert not model.compiled  # uncompiled
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", STUDY_MODELS)
 def test_softmax_output_is_a_probability_per_segment(name):
     model = build(name, SHAPE, 4)
     x = np.random.default_rng(0).normal(size=(5, *SHAPE)).astype(np.float32)
@@ -105,9 +106,10 @@ def test_cnn_with_study_strides_and_same_padding_builds():
 
 
 def test_builders_table_and_build_by_name_agree():
-    assert set(BUILDERS) == set(MODEL_NAMES) == {"mlp", "cnn", "lstm"}
+    assert set(BUILDERS) == set(MODEL_NAMES) == {"mlp", "cnn", "lstm", "transfer"}
     assert BUILDERS["mlp"] is build_mlp and BUILDERS["cnn"] is build_cnn and BUILDERS["lstm"] is build_lstm
-    with pytest.raises(ParameterError, match="model='rnn' is not one of mlp, cnn, lstm"):
+    assert BUILDERS["transfer"] is build_transfer
+    with pytest.raises(ParameterError, match="model='rnn' is not one of mlp, cnn, lstm, transfer"):
         build("rnn", SHAPE, 10)
 
 
@@ -160,7 +162,7 @@ def test_lstm_two_stacked_layers_then_dense_head():
     assert _of(model, layers.Dropout)[0].rate == 0.2
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", STUDY_MODELS)
 def test_normalize_layer_goes_first_and_adds_no_trainable_weights(name):
     norm = layers.Normalization(axis=-1, mean=np.arange(13.0), variance=np.ones(13), name="standardize")
     model = build(name, SHAPE, 10, normalize=norm)
@@ -190,21 +192,21 @@ def test_deviation_text_names_the_literal_and_the_used_stride():
 # --------------------------------------------------------------------------- #
 # Bad arguments
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", STUDY_MODELS)
 @pytest.mark.parametrize("n_classes", [1, 0, -3, 2.5, "10", True])
 def test_bad_n_classes(name, n_classes):
     with pytest.raises(ParameterError, match=r"n_classes=.* must be an integer >= 2"):
         build(name, SHAPE, n_classes)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", STUDY_MODELS)
 @pytest.mark.parametrize("shape", [(130,), (130, 13, 1), (0, 13), (130, 0), (130, -1)])
 def test_bad_input_shape(name, shape):
     with pytest.raises(ParameterError, match=r"input_shape=.* must be \(frames, n_mfcc\) with positive integer sizes"):
         build(name, shape, 10)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", STUDY_MODELS)
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
 def test_bad_dropout(name, rate):
     with pytest.raises(ParameterError, match=rf"dropout={rate!r} must be in \[0, 1\)"):
@@ -230,3 +232,34 @@ def test_too_small_input_for_the_cnn_says_which_convolution():
 def test_zero_dropout_is_accepted():
     model = build_mlp(SHAPE, 2, dropout=0.0)
     assert [d.rate for d in _of(model, layers.Dropout)] == [0.0, 0.0, 0.0]
+
+
+# --------------------------------------------------------------------------- #
+# The transfer head (beyond the study)
+# --------------------------------------------------------------------------- #
+def test_transfer_head_one_hidden_layer_on_embeddings():
+    model = build_transfer((1506,), 10)
+    assert model.name == "transfer" and model.layers[0].name == "embedding" and model.layers[-1].name == "genre"
+    assert _kinds(model) == ["InputLayer", "Dropout", "Dense", "Dropout", "Dense"]
+    assert [d.units for d in _of(model, layers.Dense)] == [256, 10]
+    assert model.count_params() == 1506 * 256 + 256 + 256 * 10 + 10
+    p = np.asarray(model(np.ones((3, 1506), np.float32), training=False))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_transfer_head_without_hidden_layer_is_a_logistic_regression():
+    model = build_transfer((200,), 4, hidden=0)
+    assert [d.units for d in _of(model, layers.Dense)] == [4]
+    assert model.count_params() == 200 * 4 + 4
+
+
+@pytest.mark.parametrize("shape", [(130, 13), (0,), (-1,), ()])
+def test_transfer_head_bad_input_shape(shape):
+    with pytest.raises(ParameterError, match=r"input_shape=.* must be \(width,\): one embedding per segment"):
+        build_transfer(shape, 10)
+
+
+@pytest.mark.parametrize("hidden", [-1, 2.5, True])
+def test_transfer_head_bad_hidden(hidden):
+    with pytest.raises(ParameterError, match=r"hidden=.* must be an integer >= 0"):
+        build_transfer((10,), 3, hidden=hidden)

@@ -3,7 +3,8 @@
     python tools/make_reference_runs.py [--data ../shared/data/gtzan-mini] [--only ID,...] [--plan SPLIT:RECIPE,...]
 
 All ten genres of the real GTZAN subset beside the project (281 readable tracks,
-8 to 68 per genre). For each of the three networks:
+8 to 68 per genre). For each of the three networks and the transfer model (a head on
+the pretrained musicnn tagger's embeddings, beyond the study):
 
 - ``segment-study``: the study's protocol as is (random over segments: leaky);
 - ``track-study``: grouped by track (songs of one artist still on both sides);
@@ -23,8 +24,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from mgc.config import MODEL_FEATURES, MODEL_NAMES
 from mgc.dataset import refit_split
-from mgc.features import extract_dataset
+from mgc.features import EMBEDDING_PARAMS, STUDY_PARAMS, extract_dataset
 from mgc.runs import delete_run, load_run, runs_dir
 from mgc.training import TrainConfig, recipe_values, train
 
@@ -52,11 +54,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan-mini"))
     p.add_argument("--epochs", type=int, default=None, help=f"default: the recipe's ({recipe_values('epochs')})")
-    p.add_argument("--models", default="mlp,cnn,lstm")
+    p.add_argument("--models", default=",".join(MODEL_NAMES))
     p.add_argument("--only", help="comma-separated run ids to (re)make")
     p.add_argument("--plan", help=f"comma-separated split:recipe pairs (default: {','.join(PLAN)})")
     args = p.parse_args()
-    fs = extract_dataset(args.data)
+    kinds = {"mfcc": STUDY_PARAMS, "embedding": EMBEDDING_PARAMS}
+    features = {}
     plan = args.plan.split(",") if args.plan else PLAN
     for item in plan:
         short, recipe = item.split(":")
@@ -68,6 +71,10 @@ def main() -> int:
                 continue
             if (runs_dir() / run_id).exists():
                 delete_run(run_id)
+            kind = MODEL_FEATURES[model]
+            if kind not in features:
+                features[kind] = extract_dataset(args.data, params=kinds[kind])
+            fs = features[kind]
             cfg = TrainConfig(model=model, split=SPLITS[short], recipe=recipe, epochs=args.epochs, seed=0)
             kwargs = {}
             if refit:

@@ -5,6 +5,12 @@ the study's 3-s windows over its whole length, and each model gives a probabilit
 per class and window; a model's clip-level answer is the mean over windows. Work
 is bounded: at most ``max_duration`` seconds are decoded and at most
 ``max_windows`` windows, spread evenly, are classified.
+
+Runs may hear different features: the study's networks the MFCCs at 22050 Hz,
+the transfer model the pretrained tagger's embeddings at 16 kHz. The clip is then
+decoded once per rate, each kind is computed over the same 3-s windows, and every
+answer is checked on the features its model heard. The tagger, a far larger
+network, embeds at most :data:`MAX_EMBEDDING_WINDOWS` windows per clip.
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ import numpy as np
 
 from ..audio import Source, check_signal, decode
 from ..errors import ParameterError
-from ..features import FeatureParams, clip_windows
+from ..features import FeatureParams, Params, kind_of, params_from_dict, windows_of
 from ..runs import Run, assess, load_trust
 
 #: Windows go to a model in batches of exactly this many rows (the last one padded):
 #: TensorFlow traces a new graph for every new batch size, which costs 0.2-1 s per
 #: model, far more than classifying the windows; one fixed size is traced once.
 PREDICT_BATCH = 16
+#: Windows the pretrained tagger embeds per clip at most (about 0.1 s each on a 2-core CPU), spread over it.
+MAX_EMBEDDING_WINDOWS = 30
 
 
 def predict_windows(model, X: np.ndarray) -> np.ndarray:
@@ -31,7 +39,7 @@ def predict_windows(model, X: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     model : keras.Model
-    X : np.ndarray [shape=(k, frames, n_mfcc)]
+    X : np.ndarray [shape=(k, frames, n_mfcc) or (k, width)]
 
     Returns
     -------
@@ -67,6 +75,7 @@ class ModelAnswer:
     classes: list[str]
     window_probs: np.ndarray  # (k, n_classes)
     probs: np.ndarray  # (n_classes,), mean over windows
+    starts: np.ndarray | None = None  # (k,) start of each window, s (models on embeddings may hear fewer)
 
     @property
     def predicted(self) -> str:
@@ -101,54 +110,72 @@ class ClipResult:
         return not self.flags
 
 
-def _count_windows(n_samples: int, params: FeatureParams) -> int:
-    """Windows :func:`clip_windows` takes from ``n_samples`` samples with no ``max_windows`` bound."""
+def _count_windows(n_samples: int, params: Params) -> int:
+    """Windows the whole signal holds with no ``max_windows`` bound (as :func:`mgc.features.windows_of` cuts it)."""
     full, rest = divmod(n_samples, params.samples_per_segment)
-    return full + int(rest > 0 and 1 + rest // params.hop_length == params.frames_per_segment)
+    if isinstance(params, FeatureParams):
+        return full + int(rest > 0 and 1 + rest // params.hop_length == params.frames_per_segment)
+    return full + int(rest >= params.min_samples)
 
 
-def check_compatible(runs: list[Run]) -> FeatureParams:
-    """The feature parameters the runs share; raises unless they share one layout (class lists may differ)."""
+def feature_groups(runs: list[Run]) -> list[tuple[Params, list[Run]]]:
+    """The runs grouped by the features they hear (MFCCs, embeddings), in the order first met.
+
+    Raises
+    ------
+    ParameterError
+        No run, or runs of one kind of features with different settings.
+    """
     if not runs:
         raise ParameterError("choose at least one run to classify with")
-    shapes = {tuple(r.manifest["input_shape"]) for r in runs}
-    params = {tuple(sorted(r.manifest["features"].items())) for r in runs}
-    if len(shapes) > 1 or len(params) > 1:
+    groups: dict[str, tuple[Params, list[Run]]] = {}
+    for r in runs:
+        params = params_from_dict(r.manifest["features"])
+        kind = kind_of(params)
+        if kind in groups and groups[kind][0] != params:
+            other = groups[kind][1][0]
+            raise ParameterError(
+                f"the chosen runs use different feature settings for {kind} ({other.id}: "
+                f"{other.manifest['input_shape']}, {r.id}: {r.manifest['input_shape']}); choose runs made with "
+                "the same parameters"
+            )
+        groups.setdefault(kind, (params, []))[1].append(r)
+    return list(groups.values())
+
+
+def check_compatible(runs: list[Run]) -> Params:
+    """The feature parameters the runs share; raises unless they share one layout (class lists may differ)."""
+    groups = feature_groups(runs)
+    if len(groups) > 1:
         raise ParameterError(
-            "the chosen runs use different feature settings ("
-            + ", ".join(f"{r.id}: {r.manifest['input_shape']}" for r in runs)
-            + "); choose runs made with the same MFCC parameters"
+            "the chosen runs hear different features ("
+            + ", ".join(f"{r.id}: {kind_of(p)}" for p, rs in groups for r in rs)
+            + "); classify them with classify(), which computes each kind"
         )
-    return FeatureParams(**runs[0].manifest["features"])
+    return groups[0][0]
 
 
-def classify_signal(
-    y: np.ndarray, runs: list[Run], *, sr: int, name: str = "clip", max_windows: int | None = 200
-) -> tuple[np.ndarray, list[ModelAnswer], list[dict]]:
-    """Window probabilities of every run for a mono signal already at the runs' rate, and the trust flags.
+def _window_limit(params: Params, max_windows: int | None) -> int | None:
+    if isinstance(params, FeatureParams):
+        return max_windows
+    return MAX_EMBEDDING_WINDOWS if max_windows is None else min(max_windows, MAX_EMBEDDING_WINDOWS)
 
-    Returns
-    -------
-    starts : np.ndarray [shape=(k,)]
-        Window start times in seconds.
-    answers : list of ModelAnswer
-    flags : list of dict
-        What :func:`mgc.runs.trust.assess` found (empty: nothing to distrust). A run
-        without fitted checks adds a ``no-checks`` note instead.
-    """
-    params = check_compatible(runs)
-    if sr != params.sr:
-        raise ParameterError(f"sr={sr} does not match the runs' feature rate {params.sr} Hz")
-    check_signal(y, sr=sr, min_duration=params.segment_duration, name=name)
-    X, starts = clip_windows(y, params=params, max_windows=max_windows)
+
+def _answers(y: np.ndarray, params: Params, runs: list[Run], name: str, max_windows):
+    check_signal(y, sr=params.sr, min_duration=params.segment_duration, name=name)
+    X, starts = windows_of(y, params, max_windows=_window_limit(params, max_windows))
     if len(X) == 0:
         raise ParameterError(f"{name!r} gives no full {params.segment_duration:.1f}-s window")
     answers = []
     for run in runs:
         probs = predict_windows(run.model(), X)
-        answers.append(ModelAnswer(run.id, run.label, run.model_name, run.classes, probs, probs.mean(axis=0)))
+        answers.append(ModelAnswer(run.id, run.label, run.model_name, run.classes, probs, probs.mean(axis=0), starts))
+    return X, starts, answers
+
+
+def _flags(runs: list[Run], answers: list, heard: list) -> list[dict]:
     trusts = [load_trust(run) for run in runs]
-    flags = assess(answers, X, trusts)
+    flags = assess(answers, heard, trusts)
     for run, t in zip(runs, trusts, strict=True):
         if t is None:
             flags.append(
@@ -162,7 +189,30 @@ def classify_signal(
                     ),
                 }
             )
-    return starts, answers, flags
+    return flags
+
+
+def classify_signal(
+    y: np.ndarray, runs: list[Run], *, sr: int, name: str = "clip", max_windows: int | None = 200
+) -> tuple[np.ndarray, list[ModelAnswer], list[dict]]:
+    """Window probabilities of every run for a mono signal already at the runs' rate, and the trust flags.
+
+    The runs must hear one kind of features (:func:`classify` mixes kinds).
+
+    Returns
+    -------
+    starts : np.ndarray [shape=(k,)]
+        Window start times in seconds.
+    answers : list of ModelAnswer
+    flags : list of dict
+        What :func:`mgc.runs.trust.assess` found (empty: nothing to distrust). A run
+        without fitted checks adds a ``no-checks`` note instead.
+    """
+    params = check_compatible(runs)
+    if sr != params.sr:
+        raise ParameterError(f"sr={sr} does not match the runs' feature rate {params.sr} Hz")
+    X, starts, answers = _answers(y, params, runs, name, max_windows)
+    return starts, answers, _flags(runs, answers, [X] * len(answers))
 
 
 def classify(
@@ -179,7 +229,7 @@ def classify(
     ----------
     source : path, bytes or file object
     runs : list of Run
-        Runs made with the same feature parameters.
+        Runs on MFCCs, on embeddings, or both (each kind with one set of parameters).
     name : str or None
         Shown in messages (an upload's name); never opened.
     max_duration : float
@@ -200,14 +250,24 @@ def classify(
     ParameterError
         Incompatible runs.
     """
-    params = check_compatible(runs)
+    groups = feature_groups(runs)
     label = name or (os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else "uploaded audio")
-    d = decode(source, sr=params.sr, max_duration=max_duration, name=label)
-    starts, answers, flags = classify_signal(d.y, runs, sr=params.sr, name=label, max_windows=max_windows)
-    notes = []
+    data = source.read() if hasattr(source, "read") else source  # a stream is read once, decoded per rate
+    by_run, heard, notes, first = {}, {}, [], None
+    for params, group in groups:
+        d = decode(data, sr=params.sr, max_duration=max_duration, name=label)
+        X, starts, answers = _answers(d.y, params, group, label, max_windows)
+        for a in answers:
+            by_run[a.run_id], heard[a.run_id] = a, X
+        n_windows = _count_windows(len(d.y), params)
+        if n_windows > len(starts):
+            what = "embedded by the pretrained tagger" if kind_of(params) == "embedding" else "classified"
+            notes.append(f"{len(starts)} of {n_windows} windows, spread over the clip, were {what}")
+        if first is None:
+            first = (d, starts)
+    d, starts = first
     if d.truncated:
-        notes.append(f"only the first {max_duration:.0f} s of {d.source_duration:.0f} s were analysed")
-    n_windows = _count_windows(len(d.y), params)
-    if n_windows > len(starts):
-        notes.append(f"{len(starts)} of {n_windows} windows, spread over the clip, were classified")
+        notes.insert(0, f"only the first {max_duration:.0f} s of {d.source_duration:.0f} s were analysed")
+    answers = [by_run[r.id] for r in runs]
+    flags = _flags(runs, answers, [heard[r.id] for r in runs])
     return ClipResult(label, d.duration, d.native_sr, d.channels, d.truncated, starts, answers, notes, flags)

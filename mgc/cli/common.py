@@ -39,16 +39,32 @@ def parse_classes(text: str | None) -> list[str] | None:
     return [c.strip() for c in text.split(",") if c.strip()] if text else None
 
 
-def load_features(args):
-    """The features ``--data`` names: a ``.npz`` from ``extract``, the study's ``.json``, or a dataset folder."""
+def feature_params(kind: str):
+    """The default parameters of a feature kind: ``"mfcc"`` (the study's) or ``"embedding"`` (the tagger's)."""
+    from ..features import EMBEDDING_PARAMS, STUDY_PARAMS
+
+    return EMBEDDING_PARAMS if kind == "embedding" else STUDY_PARAMS
+
+
+def load_features(args, *, kind: str = "mfcc"):
+    """The features ``--data`` names: a ``.npz`` from ``extract``, the study's ``.json``, or a dataset folder.
+
+    A dataset folder is extracted as ``kind`` says (``"mfcc"`` or ``"embedding"``);
+    a file holds what it holds.
+    """
     from ..features import FeatureSet, extract_dataset
 
     if args.data.endswith(".npz"):
         return FeatureSet.load(args.data)
     if args.data.endswith(".json"):
         return FeatureSet.from_study_json(args.data)
-    bar = ProgressBar("extract")
+    bar = ProgressBar("extract" if kind == "mfcc" else "embed")
     try:
-        return extract_dataset(args.data, classes=parse_classes(getattr(args, "classes", None)), on_progress=bar)
+        return extract_dataset(
+            args.data,
+            params=feature_params(kind),
+            classes=parse_classes(getattr(args, "classes", None)),
+            on_progress=bar,
+        )
     finally:
         bar.close()

@@ -39,12 +39,18 @@ def cmd_info(args) -> int:
 
 
 def cmd_extract(args) -> int:
+    from ..errors import ParameterError
     from ..features import extract_dataset
+    from .common import feature_params
 
+    params = feature_params(args.features)
+    if args.features == "embedding" and args.out.endswith(".json"):
+        raise ParameterError("--out: the study's .json layout holds MFCCs only; write embeddings to .npz")
     bar = ProgressBar("extract")
     try:
         fs = extract_dataset(
             args.data,
+            params=params,
             classes=parse_classes(args.classes),
             use_cache=not args.no_cache,
             workers=args.workers,
@@ -57,7 +63,7 @@ def cmd_extract(args) -> int:
     else:
         fs.save(args.out)
     print(
-        f"wrote {args.out}: {len(fs.X)} segments of {fs.X.shape[1]}x{fs.X.shape[2]} from {fs.n_tracks} tracks, "
+        f"wrote {args.out}: {len(fs.X)} segments of {'x'.join(map(str, fs.X.shape[1:]))} from {fs.n_tracks} tracks, "
         f"{len(fs.classes)} classes ({fs.cache_stats['cached']} from cache, {fs.cache_stats['extracted']} extracted)"
     )
     if fs.cache_stats.get("cache_problem"):
@@ -86,8 +92,17 @@ def add_commands(sub) -> None:
     s.add_argument("data", help="dataset folder (GTZAN layout)")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("extract", help="the study's MFCC segments of a dataset, to .npz (or the study's .json)")
+    s = sub.add_parser(
+        "extract", help="the study's MFCC segments (or the tagger's embeddings) of a dataset, to .npz or .json"
+    )
     s.add_argument("--data", required=True, help="dataset folder (GTZAN layout)")
+    s.add_argument(
+        "--features",
+        choices=["mfcc", "embedding"],
+        default="mfcc",
+        help="mfcc: the study's 13 MFCCs per frame (default); embedding: the pretrained musicnn tagger's "
+        "embedding per 3-s segment (what --model transfer learns from)",
+    )
     s.add_argument("--out", required=True, help="output file: .npz, or .json for the study's layout")
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")

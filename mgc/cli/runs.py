@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from ..config import MODEL_NAMES
+from ..config import MODEL_FEATURES, MODEL_NAMES, STUDY_MODELS
 from ..dataset import EVALUATE_ON, SPLITS
 from ..errors import MgcError, ParameterError
 from ..training.recipes import RECIPES, recipe_help, recipe_values
@@ -18,15 +18,30 @@ from .common import load_features
 
 def cmd_train(args) -> int:
     from ..dataset import suggested_split
+    from ..features import kind_of
     from ..training import TrainConfig, train
 
-    fs = load_features(args)
-    print(
-        f"features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}"
-        f" ({len(fs.skipped)} files skipped)"
-    )
     models = list(MODEL_NAMES) if args.model == "all" else [args.model]
-    split = args.split or suggested_split(fs.track_ids)
+    # each model hears its kind of features: the study's networks MFCCs, the transfer head embeddings
+    features = {}
+    for kind in dict.fromkeys(MODEL_FEATURES[m] for m in models):
+        fs = load_features(args, kind=kind)
+        if kind_of(fs.params) != kind:  # a features file holds one kind
+            skip = [m for m in models if MODEL_FEATURES[m] == kind]
+            if args.model != "all":
+                raise ParameterError(
+                    f"--model {args.model} learns from {kind} features, and {args.data} holds "
+                    f"{kind_of(fs.params)} features: give a dataset folder, or `mgc extract --features {kind}` output"
+                )
+            print(f"{args.data} holds {kind_of(fs.params)} features: {', '.join(skip)} not trained")
+            continue
+        features[kind] = fs
+        print(
+            f"{kind} features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}"
+            f" ({len(fs.skipped)} files skipped)"
+        )
+    any_fs = next(iter(features.values()))
+    split = args.split or suggested_split(any_fs.track_ids)
     if not args.split:
         print(f"split: {split} (the honest one these tracks allow; --split to choose)")
     configs = [
@@ -41,8 +56,10 @@ def cmd_train(args) -> int:
             seed=args.seed,
         )
         for m in models
+        if MODEL_FEATURES[m] in features
     ]
     for cfg in configs:
+        fs = features[MODEL_FEATURES[cfg.model]]
 
         def report(e, m=cfg.model):
             lg = e.logs
@@ -86,10 +103,13 @@ def _print_thin(split: dict) -> None:
 
 def cmd_evaluate(args) -> int:
     from ..analysis import evaluate_run
+    from ..features import kind_of, params_from_dict
     from ..runs import load_run
 
     run = load_run(args.run, root=args.runs)
-    m = evaluate_run(run, load_features(args), split=args.split)
+    m = evaluate_run(
+        run, load_features(args, kind=kind_of(params_from_dict(run.manifest["features"]))), split=args.split
+    )
     print(
         f"run {run.id} on {args.data} ({args.split + ' split, test part' if args.split else 'all segments'}): "
         f"{m['n_segments']} segments, {m['n_tracks']} tracks"
@@ -236,8 +256,8 @@ def cmd_compare(args) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     for m in models:
-        if m not in MODEL_NAMES:
-            raise ParameterError(f"--models: {m!r} is not one of {', '.join(MODEL_NAMES)}")
+        if m not in STUDY_MODELS:
+            raise ParameterError(f"--models: {m!r} is not one of {', '.join(STUDY_MODELS)}")
     for r in recipes:
         if r not in RECIPES:
             raise ParameterError(f"--recipes: {r!r} is not one of {', '.join(RECIPES)}")
@@ -268,9 +288,17 @@ def add_commands(sub) -> None:
     """Register ``train``, ``evaluate``, ``compare``, ``classify`` and ``runs`` on the CLI's sub-parsers."""
     recipes = "; ".join(recipe_help(r) for r in RECIPES)
     epochs = f"default: the recipe's ({recipe_values('epochs')})"
-    s = sub.add_parser("train", help="train the study's models; prints per-epoch lines and the run ids")
+    s = sub.add_parser(
+        "train", help="train the study's models and the transfer model; prints per-epoch lines and the run ids"
+    )
     s.add_argument("--data", required=True, help="dataset folder, or features (.npz from extract, study .json)")
-    s.add_argument("--model", choices=[*MODEL_NAMES, "all"], default="all")
+    s.add_argument(
+        "--model",
+        choices=[*MODEL_NAMES, "all"],
+        default="all",
+        help="the study's mlp, cnn, lstm (on MFCCs), or transfer (a head on the pretrained musicnn tagger's "
+        "embeddings, beyond the study); all: the four",
+    )
     s.add_argument(
         "--split",
         choices=SPLITS,
@@ -312,7 +340,7 @@ def add_commands(sub) -> None:
     s = sub.add_parser("compare", help="recipes side by side by k-fold cross-validation over tracks")
     s.add_argument("--data", required=True, help="dataset folder, or features (.npz from extract)")
     s.add_argument("--out", required=True, help="folder of the per-fold results (re-running resumes)")
-    s.add_argument("--models", default=",".join(MODEL_NAMES), help="comma-separated (default: all three)")
+    s.add_argument("--models", default=",".join(STUDY_MODELS), help="comma-separated (default: all three)")
     s.add_argument("--recipes", default="study,improved", help="comma-separated; the first is the baseline")
     s.add_argument("--folds", type=int, default=5)
     s.add_argument("--epochs", type=int, default=None, help=epochs)

@@ -1,16 +1,30 @@
 """Stage 3, features: the study's MFCC segments of every track, as one table.
 
 - :mod:`mgc.features.mfcc`: :class:`FeatureParams` and the study's 13 MFCCs over 3-s segments, batched.
+- :mod:`mgc.features.musicnn`: the pretrained musicnn tagger (MSD) rebuilt as a Keras 3 model, the embeddings' source.
+- :mod:`mgc.features.embed`: :class:`EmbeddingParams`, the pretrained tagger's embeddings per 3-s segment.
+- :mod:`mgc.features.kinds`: the two kinds behind one interface (:func:`params_from_dict`, :func:`segments_of`).
 - :mod:`mgc.features.table`: :class:`FeatureSet`, the segment table every later stage takes.
 - :mod:`mgc.features.extract`: :func:`extract_dataset`, parallel over worker processes and cached.
 - :mod:`mgc.features.cache`: the on-disk cache, one file per dataset folder and parameters.
 """
 
+from .embed import EMBEDDING_PARAMS, EmbeddingParams, embedding_segments, embedding_windows
 from .extract import extract_dataset, extract_file, extraction_status
+from .kinds import Params, kind_of, params_from_dict, segments_of, windows_of
 from .mfcc import STUDY_PARAMS, FeatureParams, clip_windows, mfcc_batch, track_segments
 from .table import FeatureSet, Skipped
 
 __all__ = [
+    "EMBEDDING_PARAMS",
+    "EmbeddingParams",
+    "Params",
+    "embedding_segments",
+    "embedding_windows",
+    "kind_of",
+    "params_from_dict",
+    "segments_of",
+    "windows_of",
     "STUDY_PARAMS",
     "FeatureParams",
     "FeatureSet",

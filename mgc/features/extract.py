@@ -25,14 +25,18 @@ from ..config import artifacts_dir
 from ..dataset import Dataset, find_tracks
 from ..errors import AudioError, DatasetError, MgcError
 from . import cache
-from .mfcc import STUDY_PARAMS, FeatureParams, mfcc_batch, track_segments
+from .embed import EmbeddingParams
+from .kinds import Params, params_from_dict, segments_of
+from .mfcc import STUDY_PARAMS, FeatureParams, mfcc_batch
 from .table import FeatureSet, Skipped
 
 Progress = Callable[[int, int, str], None]
 
 
-def extract_file(path: str | os.PathLike, *, params: FeatureParams = STUDY_PARAMS) -> tuple[np.ndarray, np.ndarray]:
-    """The study's segments of one audio file (decode, then :func:`track_segments`).
+def extract_file(path: str | os.PathLike, *, params: Params = STUDY_PARAMS) -> tuple[np.ndarray, np.ndarray]:
+    """The segment features of one audio file: decode at ``params.sr``, then the study's MFCCs
+    (:func:`~mgc.features.track_segments`) or the tagger's embeddings
+    (:func:`~mgc.features.embed.embedding_segments`), as ``params`` says.
 
     Raises
     ------
@@ -40,7 +44,7 @@ def extract_file(path: str | os.PathLike, *, params: FeatureParams = STUDY_PARAM
         The file cannot be decoded or gives no full segment.
     """
     y = audio.load(path, sr=params.sr)
-    X, seg = track_segments(y, params=params)
+    X, seg = segments_of(y, params)
     if len(X) == 0:
         raise AudioError(
             f"{Path(path).name!r} lasts {len(y) / params.sr:.2f} s, shorter than one "
@@ -52,7 +56,7 @@ def extract_file(path: str | os.PathLike, *, params: FeatureParams = STUDY_PARAM
 def _worker(path: str, params: dict) -> tuple[np.ndarray | None, np.ndarray | None, str]:
     """Run in a worker process: features of one file, or the reason it failed."""
     try:
-        X, seg = extract_file(path, params=FeatureParams(**params))
+        X, seg = extract_file(path, params=params_from_dict(params))
         return X, seg, ""
     except MgcError as e:
         return None, None, str(e)
@@ -74,9 +78,10 @@ def _pool_context():
     return multiprocessing.get_context("fork")
 
 
-def _run(todo: list[tuple[str, Path]], params: FeatureParams, workers: int, report) -> dict:
+def _run(todo: list[tuple[str, Path]], params: Params, workers: int, report) -> dict:
     results = {}
-    if workers <= 1 or len(todo) < 4:
+    # embeddings run the tagger here: TensorFlow uses every core itself, and must not be forked
+    if workers <= 1 or len(todo) < 4 or isinstance(params, EmbeddingParams):
         # one BLAS thread, as in the workers: float32 sums then round the same way whatever the worker count
         from threadpoolctl import threadpool_limits
 
@@ -103,7 +108,7 @@ def _run(todo: list[tuple[str, Path]], params: FeatureParams, workers: int, repo
 def extract_dataset(
     root: str | os.PathLike | Dataset,
     *,
-    params: FeatureParams = STUDY_PARAMS,
+    params: Params = STUDY_PARAMS,
     classes: Sequence[str] | None = None,
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
@@ -116,8 +121,9 @@ def extract_dataset(
     ----------
     root : path or Dataset
         A GTZAN-style folder (see :func:`mgc.dataset.find_tracks`).
-    params : FeatureParams
-        Feature parameters; the study's by default.
+    params : FeatureParams or EmbeddingParams
+        Feature parameters; the study's MFCCs by default, the pretrained tagger's
+        embeddings with :class:`~mgc.features.embed.EmbeddingParams`.
     classes : sequence of str or None
         Keep only these classes (in this order of sorted names); ``None`` keeps all.
     cache_dir : path or None

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArtifactError, ParameterError
+from .kinds import Params, params_from_dict
 from .mfcc import STUDY_PARAMS, FeatureParams
 
 
@@ -34,7 +35,8 @@ class FeatureSet:
 
     Attributes
     ----------
-    X : np.ndarray [shape=(n, frames, n_mfcc), dtype=float32]
+    X : np.ndarray [shape=(n, frames, n_mfcc) or (n, width), dtype=float32]
+        MFCC segments, or embeddings per segment (``params`` says which).
     y : np.ndarray [shape=(n,), dtype=int64]
         Index into ``classes``.
     track_ids : np.ndarray [shape=(n,), dtype=str]
@@ -42,7 +44,7 @@ class FeatureSet:
     segment_index : np.ndarray [shape=(n,), dtype=int64]
         Position of the segment in its track (``-1`` where unknown).
     classes : tuple of str
-    params : FeatureParams
+    params : FeatureParams or EmbeddingParams
     skipped : list of Skipped
     source : str
         Where the features came from (dataset folder or file).
@@ -59,7 +61,7 @@ class FeatureSet:
     track_ids: np.ndarray
     segment_index: np.ndarray
     classes: tuple[str, ...]
-    params: FeatureParams = STUDY_PARAMS
+    params: Params = STUDY_PARAMS
     skipped: list[Skipped] = field(default_factory=list)
     source: str = ""
     fingerprint: str = ""
@@ -125,7 +127,7 @@ class FeatureSet:
                     track_ids=z["track_ids"].astype(str),
                     segment_index=z["segment_index"].astype(np.int64),
                     classes=tuple(str(c) for c in z["classes"]),
-                    params=FeatureParams(**meta["params"]) if "params" in meta else STUDY_PARAMS,
+                    params=params_from_dict(meta["params"]) if "params" in meta else STUDY_PARAMS,
                     skipped=[Skipped(**s) for s in meta.get("skipped", [])],
                     source=meta.get("source", str(path)),
                     fingerprint=meta.get("fingerprint", ""),

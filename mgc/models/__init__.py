@@ -1,13 +1,25 @@
 """Stage 4, models: the study's networks as Keras builders, and the Keras bootstrap.
 
 - :mod:`mgc.models.builders`: :func:`build_mlp`, :func:`build_cnn`, :func:`build_lstm` (named, uncompiled).
-- :mod:`mgc.models.backend`: :func:`keras_module` (TensorFlow backend, quiet) and :func:`seeded_keras`.
+- :mod:`mgc.models.builders` also has :func:`build_transfer`, the head on pretrained embeddings.
+- :func:`keras_module` (TensorFlow backend, quiet) and :func:`seeded_keras` come from :mod:`mgc.backend`, the
+  Keras bootstrap every stage that runs Keras shares.
 
 Nothing here imports Keras until a model is built or loaded.
 """
 
-from .backend import keras_module, seeded_keras
-from .builders import BUILDERS, CNN_DEVIATION, MODEL_NAMES, STUDY_LEARNING_RATE, build, build_cnn, build_lstm, build_mlp
+from ..backend import keras_module, seeded_keras
+from .builders import (
+    BUILDERS,
+    CNN_DEVIATION,
+    MODEL_NAMES,
+    STUDY_LEARNING_RATE,
+    build,
+    build_cnn,
+    build_lstm,
+    build_mlp,
+    build_transfer,
+)
 
 __all__ = [
     "BUILDERS",
@@ -18,6 +30,7 @@ __all__ = [
     "build_cnn",
     "build_lstm",
     "build_mlp",
+    "build_transfer",
     "keras_module",
     "seeded_keras",
 ]

@@ -1,10 +1,14 @@
-"""The study's three networks as Keras builders.
+"""The study's three networks, and the transfer head beyond the study, as Keras builders.
 
-Each builder takes the input shape ``(frames, n_mfcc)`` and the number of classes
+Each study builder takes the input shape ``(frames, n_mfcc)`` and the number of classes
 and returns a named, uncompiled ``keras.Model`` (softmax output). An optional
 ``normalize`` layer (a fitted ``keras.layers.Normalization``) is put first when
 the caller standardises inputs inside the model (the "improved" configuration);
 the study-exact configuration has none.
+
+:func:`build_transfer` is the fourth model: a small head on the frozen embeddings
+of a pretrained tagger (input ``(width,)``, see :mod:`mgc.features.embed`), the
+transfer learning the study names as future work.
 
 The CNN and the study's text
 ----------------------------
@@ -28,7 +32,8 @@ from ..errors import ParameterError, check_positive_int
 
 #: Learning rate of Adam per model: the study states 1e-4 for the RNN-LSTM; the
 #: tutorial code it follows uses 1e-4 for all three.
-STUDY_LEARNING_RATE = {"mlp": 1e-4, "cnn": 1e-4, "lstm": 1e-4}
+#: The transfer head (not in the study) uses Adam's usual 1e-3: a shallow head on fixed features.
+STUDY_LEARNING_RATE = {"mlp": 1e-4, "cnn": 1e-4, "lstm": 1e-4, "transfer": 1e-3}
 
 #: What the CNN builder does differently from the study's literal text.
 CNN_DEVIATION = (
@@ -208,7 +213,56 @@ def build_lstm(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=N
     return keras.Model(inputs, outputs, name="lstm")
 
 
-BUILDERS = {"mlp": build_mlp, "cnn": build_cnn, "lstm": build_lstm}
+def build_transfer(
+    input_shape, n_classes: int, *, dropout: float = 0.3, normalize=None, input_noise: float = 0.0, hidden: int = 256
+):
+    """The transfer head: a small classifier on a pretrained tagger's embeddings (beyond the study).
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        ``(width,)``: the embedding size (1506 for musicnn's pooled embeddings).
+    n_classes : int
+    dropout : float
+        Rate of the dropout before each dense layer.
+    normalize : keras.layers.Normalization or None
+        Standardisation fitted on the training embeddings (the improved recipe).
+    input_noise : float
+        Standard deviation of Gaussian noise added to the inputs while training.
+    hidden : int
+        ReLU units of the one hidden layer; 0 makes the head a logistic regression.
+
+    Returns
+    -------
+    keras.Model
+        Named ``transfer``, softmax output.
+    """
+    import numbers
+
+    import keras
+
+    shape = tuple(input_shape)
+    if len(shape) != 1 or not isinstance(shape[0], numbers.Integral) or shape[0] <= 0:
+        raise ParameterError(f"input_shape={shape} must be (width,): one embedding per segment")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
+        raise ParameterError(f"n_classes={n_classes!r} must be an integer >= 2")
+    if isinstance(hidden, bool) or not isinstance(hidden, numbers.Integral) or hidden < 0:
+        raise ParameterError(f"hidden={hidden!r} must be an integer >= 0 (0: no hidden layer)")
+    _dropout("dropout", dropout)
+    layers = keras.layers
+    inputs = keras.Input(shape=shape, name="embedding")
+    x = normalize(inputs) if normalize is not None else inputs
+    if input_noise > 0:
+        x = layers.GaussianNoise(input_noise, name="input_noise")(x)
+    x = layers.Dropout(dropout, name="dropout_in")(x)
+    if hidden:
+        x = layers.Dense(hidden, activation="relu", name="dense")(x)
+        x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="genre")(x)
+    return keras.Model(inputs, outputs, name="transfer")
+
+
+BUILDERS = {"mlp": build_mlp, "cnn": build_cnn, "lstm": build_lstm, "transfer": build_transfer}
 
 
 def build(name: str, input_shape, n_classes: int, **kwargs):

@@ -173,7 +173,7 @@ def window_timelines(starts: np.ndarray, answers: list) -> go.Figure:
         for i, c in enumerate(a.classes):
             fig.add_trace(
                 go.Bar(
-                    x=np.asarray(starts) + 1.5,
+                    x=np.asarray(starts if getattr(a, "starts", None) is None else a.starts) + 1.5,
                     y=a.window_probs[:, i],
                     name=c,
                     width=2.9,

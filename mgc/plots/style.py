@@ -159,4 +159,4 @@ def apply_style(
 
 
 #: One colour per model, on every page (classes have theirs from class_colors).
-MODEL_COLORS = {"mlp": "#1F77B4", "cnn": "#D62728", "lstm": "#2CA02C"}
+MODEL_COLORS = {"mlp": "#1F77B4", "cnn": "#D62728", "lstm": "#2CA02C", "transfer": "#9467BD"}

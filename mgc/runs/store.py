@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend import keras_module
 from ..config import MODEL_NAMES, artifacts_dir, model_title
 from ..errors import ArtifactError, ParameterError
-from ..models.backend import keras_module
 
 FILES = ("manifest.json", "model.keras", "history.json", "metrics.json", "predictions.npz")
 #: Written after the run (by :func:`mgc.runs.trust.fit_trust`); a run without it still loads.
@@ -204,10 +204,15 @@ def default_classify_runs(runs: list[Run]) -> list[str]:
     on train + valid (which carries its twin's score and heard more) wins. Never
     by name or date.
 
+    When the best transfer run (beyond the study) outranks the best run of every
+    study network, it alone is the default: the weaker networks would mostly
+    disagree with it and mark every answer "not sure". They stay one choice away.
+
     Returns
     -------
     list of str
-        Run ids, in the order mlp, cnn, lstm (networks with no candidate left out).
+        Run ids, in the order mlp, cnn, lstm, transfer (networks with no candidate left
+        out); only the transfer run when it outranks them all.
     """
     best: dict[str, tuple] = {}
     for r in runs:
@@ -227,6 +232,8 @@ def default_classify_runs(runs: list[Run]) -> list[str]:
         )
         if r.model_name not in best or rank > best[r.model_name][0]:
             best[r.model_name] = (rank, r.id)
+    if "transfer" in best and all(best["transfer"][0] > rank for name, (rank, _) in best.items() if name != "transfer"):
+        return [best["transfer"][1]]
     return [best[name][1] for name in MODEL_NAMES if name in best]
 
 

@@ -18,7 +18,12 @@ valid, that is the fault-filtered valid list: artists the model never heard):
     the held-out clips' mean (log scale) is *stationary*, as noise and drones are.
     Either flags it. A fitted log-normal rather than an empirical percentile: a
     held-out part of a few dozen clips has no stable 1st percentile, and quiet
-    music sits in that tail.
+    music sits in that tail. For a transfer run, whose windows are the
+    pretrained tagger's embeddings, the descriptors are those embeddings,
+    standardised and projected on their first :data:`EMBEDDING_DIMS` principal
+    components (fitted on the training windows): the distance then says how far
+    what the tagger hears lies from the training music. The stationarity part
+    needs frames and does not apply there.
 ``low-confidence``
     The model's clip-level top probability is below a threshold: the one that
     best separates right from wrong held-out tracks (Youden's J).
@@ -53,6 +58,8 @@ OUTLIER_SD = 3.0
 #: Thresholds used when the held-out part cannot fit one (no wrong, or no right, track).
 FALLBACK = {"confidence": 0.5, "agreement": 0.5}
 KINDS = ("not-music", "low-confidence", "windows-disagree", "models-disagree")
+#: Principal components of the embeddings the not-music Gaussian of a transfer run is fitted in.
+EMBEDDING_DIMS = 32
 
 
 def window_descriptors(X: np.ndarray) -> np.ndarray:
@@ -76,6 +83,59 @@ def shape_variation(X: np.ndarray) -> np.ndarray:
     """Per window: mean over MFCCs 1.. of their standard deviation over frames (how much the timbre moves)."""
     X = np.asarray(X, dtype=np.float64)
     return X[:, :, 1:].std(axis=1).mean(axis=1)
+
+
+def fit_projection(X_train: np.ndarray) -> dict:
+    """Standardise embeddings and project them on their first principal components (for the not-music check).
+
+    Parameters
+    ----------
+    X_train : np.ndarray [shape=(n, width)]
+        Training windows' embeddings.
+
+    Returns
+    -------
+    dict
+        ``mean``, ``scale`` (width numbers each) and ``components``
+        (``min(EMBEDDING_DIMS, n - 1, width)`` x width), plain lists.
+    """
+    X = np.asarray(X_train, dtype=np.float64)
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale = np.where(scale > 1e-6 * max(float(scale.max()), 1e-12), scale, 1.0)
+    Z = (X - mean) / scale
+    if len(Z) > 4000:  # the components of a few thousand windows are as good, and the SVD stays fast
+        Z = Z[np.random.default_rng(0).choice(len(Z), 4000, replace=False)]
+    k = max(1, min(EMBEDDING_DIMS, len(Z) - 1, X.shape[1]))
+    _, _, vt = np.linalg.svd(Z, full_matrices=False)
+    return {"mean": mean.tolist(), "scale": scale.tolist(), "components": vt[:k].tolist()}
+
+
+def descriptors(X: np.ndarray, projection: dict | None = None) -> np.ndarray:
+    """What the not-music Gaussian sees of each window: MFCC statistics, or projected embeddings.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(k, frames, n_mfcc) or (k, width)]
+    projection : dict or None
+        From :func:`fit_projection`; required for embeddings.
+
+    Returns
+    -------
+    np.ndarray [shape=(k, d), dtype=float64]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 3:
+        return window_descriptors(X)
+    if X.ndim != 2 or projection is None:
+        raise ParameterError(
+            f"X of shape {X.shape} must be MFCC windows (k, frames, coefficients), or embeddings (k, width) "
+            "with a fitted projection"
+        )
+    p = {k: np.asarray(v) for k, v in projection.items()}
+    if X.shape[1] != len(p["mean"]):
+        raise ParameterError(f"embeddings of width {X.shape[1]} do not fit a projection of width {len(p['mean'])}")
+    return ((X - p["mean"]) / p["scale"]) @ p["components"].T
 
 
 def _youden(score: np.ndarray, right: np.ndarray, fallback: float) -> dict:
@@ -114,21 +174,23 @@ class Trust:
     def distances(self, X: np.ndarray) -> np.ndarray:
         """Mahalanobis distance of each window's descriptors to the training windows."""
         m = self.data["music"]
-        d = window_descriptors(X) - np.asarray(m["location"])
+        d = descriptors(X, m.get("projection")) - np.asarray(m["location"])
         return np.sqrt(np.maximum(0.0, np.einsum("ij,jk,ik->i", d, np.asarray(m["precision"]), d)))
 
     def music_check(self, X: np.ndarray) -> dict:
         """Clip-level scores of the not-music check: ``distance``, ``variation``, ``atypical``, ``stationary``."""
         m = self.data["music"]
         dist = float(np.median(self.distances(X)))
-        var = float(np.median(shape_variation(X)))
+        frames = np.asarray(X).ndim == 3 and m.get("variation_threshold") is not None
+        var = float(np.median(shape_variation(X))) if frames else None
         return {
             "distance": dist,
             "distance_threshold": m["distance_threshold"],
             "atypical": dist > m["distance_threshold"],
             "variation": var,
-            "variation_threshold": m["variation_threshold"],
-            "stationary": var < m["variation_threshold"],
+            "variation_threshold": m.get("variation_threshold"),
+            "stationary": bool(frames and var < m["variation_threshold"]),
+            "of": "embedding" if "projection" in m else "mfcc",
         }
 
 
@@ -158,9 +220,9 @@ def fit(
 
     Parameters
     ----------
-    X_train : np.ndarray [shape=(n, frames, n_mfcc)]
-        Training windows.
-    X_eval : np.ndarray [shape=(m, frames, n_mfcc)]
+    X_train : np.ndarray [shape=(n, frames, n_mfcc) or (n, width)]
+        Training windows (MFCCs, or a transfer run's embeddings).
+    X_eval : np.ndarray [shape=(m, frames, n_mfcc) or (m, width)]
         Held-out windows, with ``eval_track_ids``, the model's ``eval_probs``
         [shape=(m, n_classes)] and true classes ``eval_y`` [shape=(m,)].
     fitted_on : str
@@ -176,14 +238,23 @@ def fit(
     eval_track_ids = np.asarray(eval_track_ids).astype(str)
     if len(X_train) < 2 or len(X_eval) == 0:
         raise ParameterError(f"trust needs training windows and held-out windows; got {len(X_train)} and {len(X_eval)}")
-    lw = LedoitWolf().fit(window_descriptors(X_train))
-    trust = Trust({"music": {"location": lw.location_.tolist(), "precision": lw.precision_.tolist()}})
+    projection = fit_projection(X_train) if np.asarray(X_train).ndim == 2 else None
+    lw = LedoitWolf().fit(descriptors(X_train, projection))
+    music = {"location": lw.location_.tolist(), "precision": lw.precision_.tolist()}
+    if projection is not None:
+        music["projection"] = projection
+    trust = Trust({"music": music})
     tracks = np.unique(eval_track_ids)
     dist = np.array([np.median(trust.distances(X_eval[eval_track_ids == t])) for t in tracks])
-    var = np.array([np.median(shape_variation(X_eval[eval_track_ids == t])) for t in tracks])
-    log_d, log_v = np.log(np.maximum(dist, 1e-12)), np.log(np.maximum(var, 1e-12))
+    log_d = np.log(np.maximum(dist, 1e-12))
     d_thr = float(np.exp(log_d.mean() + OUTLIER_SD * log_d.std()))
-    v_thr = float(np.exp(log_v.mean() - OUTLIER_SD * log_v.std()))
+    if projection is None:
+        var = np.array([np.median(shape_variation(X_eval[eval_track_ids == t])) for t in tracks])
+        log_v = np.log(np.maximum(var, 1e-12))
+        v_thr = float(np.exp(log_v.mean() - OUTLIER_SD * log_v.std()))
+        flagged = (dist > d_thr) | (var < v_thr)
+    else:  # embeddings have no frames: no stationarity part
+        v_thr, flagged = None, dist > d_thr
     conf, agree, right = _track_scores(np.asarray(eval_probs, float), np.asarray(eval_y), eval_track_ids)
     return {
         "version": 1,
@@ -193,7 +264,7 @@ def fit(
             "distance_threshold": d_thr,
             "variation_threshold": v_thr,
             "outlier_sd": OUTLIER_SD,
-            "held_out_flagged": int(np.sum((dist > d_thr) | (var < v_thr))),
+            "held_out_flagged": int(np.sum(flagged)),
         },
         "confidence": _youden(conf, right, FALLBACK["confidence"]),
         "agreement": _youden(agree, right, FALLBACK["agreement"]),
@@ -286,21 +357,26 @@ def load_trust(run) -> Trust | None:
             raise ValueError("precision matrix does not fit the location")
         for key in ("confidence", "agreement"):
             float(data[key]["threshold"])
-        float(m["distance_threshold"]), float(m["variation_threshold"])
+        float(m["distance_threshold"])
+        if m.get("variation_threshold") is not None:
+            float(m["variation_threshold"])
+        if "projection" in m and np.asarray(m["projection"]["components"], float).shape[0] != n:
+            raise ValueError("projection does not fit the location")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ArtifactError(f"run {run.id!r}: {FILE} is damaged: {e}") from e
     return Trust(data)
 
 
-def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
+def assess(answers: list, X: np.ndarray | list, trusts: list) -> list[dict]:
     """The flags of one clip.
 
     Parameters
     ----------
     answers : list of ModelAnswer
         One per run (:mod:`mgc.analysis.classify`), with window and clip probabilities.
-    X : np.ndarray [shape=(k, frames, n_mfcc)]
-        The windows the models heard.
+    X : np.ndarray [shape=(k, frames, n_mfcc)] or list of np.ndarray
+        The windows the models heard: one array for all, or one per answer (runs on
+        MFCCs and on embeddings hear different features of the same windows).
     trusts : list of (Trust or None)
         Each run's checks, in the order of ``answers``.
 
@@ -311,17 +387,21 @@ def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
         the clip), ``message`` and the numbers behind it.
     """
     flags = []
-    fitted = [(a, t) for a, t in zip(answers, trusts, strict=True) if t is not None]
+    heard = list(X) if isinstance(X, (list, tuple)) else [X] * len(answers)
+    if len(heard) != len(answers):
+        raise ParameterError(f"X holds {len(heard)} window arrays for {len(answers)} answers")
+    fitted = [(a, t, x) for a, t, x in zip(answers, trusts, heard, strict=True) if t is not None]
     if fitted:
-        checks = [t.music_check(X) for _, t in fitted]
+        checks = [t.music_check(x) for _, t, x in fitted]
         atypical = sum(c["atypical"] for c in checks) * 2 > len(checks)
         stationary = sum(c["stationary"] for c in checks) * 2 > len(checks)
         if atypical or stationary:
             c = next((c for c in checks if c["atypical"]), checks[0]) if atypical else checks[0]
             why = []
             if atypical:
+                what = "what the pretrained tagger hears" if c["of"] == "embedding" else "its timbre"
                 why.append(
-                    f"its timbre is far from the training music (distance {c['distance']:.1f}, "
+                    f"{what} is far from the training music (distance {c['distance']:.1f}, "
                     f"threshold {c['distance_threshold']:.1f})"
                 )
             if stationary:
@@ -341,7 +421,7 @@ def assess(answers: list, X: np.ndarray, trusts: list) -> list[dict]:
                     "the genres below are a guess.",
                 }
             )
-    for a, t in fitted:
+    for a, t, _ in fitted:
         title = f"{model_title(a.model)} ({a.run_id})"
         conf = t.data["confidence"]
         if a.confidence < conf["threshold"]:
@@ -390,7 +470,8 @@ CHECKS_TEXT = (
     "A model always answers with a genre it knows. Four checks say when not to believe it, each fitted "
     "on tracks the run held out (for the fault-filtered runs: the valid list, artists never heard):",
     "- **not music**: the clip's MFCC statistics are further from the training music than 99 % of held-out "
-    "clips (speech, tones), or its timbre moves less than in 99 % of them (noise, drones);",
+    "clips (speech, tones), or its timbre moves less than in 99 % of them (noise, drones); for the transfer "
+    "model, what the pretrained tagger hears (its embeddings) is that far from the training music;",
     "- **low confidence**: the top probability is below the threshold that best separates right from wrong "
     "held-out answers;",
     "- **windows disagree**: too few 3-s windows agree with the clip's answer (same kind of threshold);",
@@ -418,9 +499,14 @@ def explain_checks(run_ids, *, root=None) -> str:
             lines.append(f"- `{rid}`: no fitted checks.")
             continue
         d = t.data
+        m = d["music"]
+        music = (
+            f"distance > {m['distance_threshold']:.1f}, variation < {m['variation_threshold']:.2f}"
+            if m.get("variation_threshold") is not None
+            else f"embedding distance > {m['distance_threshold']:.1f}"
+        )
         lines.append(
             f"- `{rid}`: confidence < {d['confidence']['threshold']:.0%}, window agreement < "
-            f"{d['agreement']['threshold']:.0%}, distance > {d['music']['distance_threshold']:.1f}, "
-            f"variation < {d['music']['variation_threshold']:.2f}; fitted on the {t.fitted_on}."
+            f"{d['agreement']['threshold']:.0%}, {music}; fitted on the {t.fitted_on}."
         )
     return "\n".join(lines)

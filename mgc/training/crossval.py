@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..config import MODEL_NAMES, model_title
+from ..config import STUDY_MODELS, model_title
 from ..dataset import Split, track_folds
 from ..errors import ArtifactError, MgcError, ParameterError
 from ..features import FeatureSet
@@ -43,7 +43,7 @@ def cross_validate(
     variants: dict[str, TrainConfig],
     *,
     out_dir: str | os.PathLike,
-    models=MODEL_NAMES,
+    models=STUDY_MODELS,
     n_folds: int = 5,
     seed: int = 0,
     on_result: Callable[[dict], None] | None = None,

@@ -23,9 +23,10 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__
+from ..config import MODEL_FEATURES
 from ..dataset import Split, make_split, thin_classes, tracks_per_class
 from ..errors import ParameterError
-from ..features import FeatureSet
+from ..features import FeatureSet, kind_of
 from ..models import CNN_DEVIATION, build, keras_module, seeded_keras
 from ..runs import Run, evaluate_predictions, fit_trust, load_run, runs_dir, save_run
 from .augment import balanced_order, mixup, random_windows, spec_mask, training_runs
@@ -222,7 +223,11 @@ def _compiled_model(keras, cfg: TrainConfig, X_train: np.ndarray, input_shape, n
     normalize = None
     if cfg.standardize:
         flat = X_train.reshape(-1, X_train.shape[-1]).astype(np.float64)
-        normalize = keras.layers.Normalization(axis=-1, mean=flat.mean(0), variance=flat.var(0), name="standardize")
+        var = flat.var(0)
+        if X_train.ndim == 2:
+            # embeddings hold near-constant units: a floor keeps them from being scaled up by 1e7 (Keras's epsilon)
+            var = np.maximum(var, 1e-3 * float(np.median(var)) + 1e-12)
+        normalize = keras.layers.Normalization(axis=-1, mean=flat.mean(0), variance=var, name="standardize")
     kwargs = {"dropout": cfg.dropout, "normalize": normalize, "input_noise": cfg.input_noise}
     if cfg.model == "cnn":
         kwargs["pool_strides"] = cfg.cnn_pool_strides
@@ -294,6 +299,16 @@ def train(
         Bad configuration.
     """
     cfg = config.resolved()
+    needs, has = MODEL_FEATURES[cfg.model], kind_of(features.params)
+    if needs != has:
+        raise ParameterError(
+            f"model={cfg.model!r} learns from {needs} features, and these are {has} features: extract "
+            + (
+                "the tagger's embeddings (params=EmbeddingParams(), or `mgc extract --features embedding`)"
+                if needs == "embedding"
+                else "the study's MFCCs (the default parameters)"
+            )
+        )
     split = _check_split(features, cfg, split, metrics_from)
     keras = seeded_keras(cfg.seed)
     AugmentedEpochs, Recorder = _keras_classes()

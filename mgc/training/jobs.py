@@ -15,6 +15,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 
+from ..config import MODEL_FEATURES
 from ..errors import MgcError, ParameterError
 from ..features import FeatureSet
 from .fit import EpochReport, train
@@ -37,7 +38,10 @@ class TrainingJob:
 
     Parameters
     ----------
-    features : FeatureSet
+    features : FeatureSet or dict
+        The features to train on; a dict ``{"mfcc": ..., "embedding": ...}`` when
+        the configs mix the study's networks and the transfer model (each trains on
+        its kind, :data:`mgc.config.MODEL_FEATURES`).
     configs : list of TrainConfig
     root : path or None
         Runs folder.
@@ -45,9 +49,13 @@ class TrainingJob:
         Stored in every run's manifest.
     """
 
-    def __init__(self, features: FeatureSet, configs: list[TrainConfig], *, root=None, dataset_note: str = ""):
+    def __init__(self, features: FeatureSet | dict, configs: list[TrainConfig], *, root=None, dataset_note: str = ""):
         if not configs:
             raise ParameterError("configs is empty: choose at least one model to train")
+        if isinstance(features, dict):
+            missing = sorted({MODEL_FEATURES[c.model] for c in configs} - set(features))
+            if missing:
+                raise ParameterError(f"features: no {', '.join(missing)} features given for the models asked")
         self.id = uuid.uuid4().hex[:8]
         self.features, self.configs, self.root, self.note = features, list(configs), root, dataset_note
         self.models = [ModelProgress(c.model, c.resolved().epochs) for c in self.configs]
@@ -95,8 +103,9 @@ class TrainingJob:
                     with self._lock:
                         prog.history.append({**e.logs, "epoch": e.epoch, "seconds": e.seconds})
 
+                fs = self.features[MODEL_FEATURES[cfg.model]] if isinstance(self.features, dict) else self.features
                 run = train(
-                    self.features,
+                    fs,
                     cfg,
                     on_epoch=on_epoch,
                     should_stop=self._stop.is_set,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..config import MODEL_NAMES
+from ..config import MODEL_NAMES, STUDY_MODELS
 from ..dataset import EVALUATE_ON, SPLITS
 from ..errors import ParameterError, check_positive_int
 from ..models import STUDY_LEARNING_RATE
@@ -71,6 +71,8 @@ RECIPE_PURPOSE = {
 }
 
 LR_SCHEDULES = ("constant", "cosine")
+#: Models whose rows have no frames (one embedding per segment): random windows and masks do not apply.
+FRAMELESS_MODELS = ("transfer",)
 
 
 def _rate(value: float) -> str:
@@ -84,10 +86,11 @@ def recipe_learning_rate(name: str) -> str:
     rate = RECIPES[name]["learning_rate"]
     if rate is not None:
         return _rate(rate)
-    rates = {_rate(v) for v in STUDY_LEARNING_RATE.values()}
+    # the study's networks; the transfer head (not in the study) takes 1e-3 where a recipe has no rate
+    rates = {_rate(STUDY_LEARNING_RATE[m]) for m in STUDY_MODELS}
     if len(rates) == 1:
         return rates.pop()
-    return ", ".join(f"{m} {_rate(STUDY_LEARNING_RATE[m])}" for m in MODEL_NAMES)
+    return ", ".join(f"{m} {_rate(STUDY_LEARNING_RATE[m])}" for m in STUDY_MODELS)
 
 
 def describe_recipe(name: str) -> str:
@@ -258,12 +261,18 @@ class TrainConfig:
         return RECIPES[self.recipe]["learning_rate"] or STUDY_LEARNING_RATE[self.model]
 
     def resolved(self) -> TrainConfig:
-        """A copy with the recipe's defaults and the study's learning rate filled in."""
+        """A copy with the recipe's defaults and the study's learning rate filled in.
+
+        For ``transfer`` (one embedding per segment, no frames), random windows and
+        spectrogram masks do not apply and are off whatever the recipe says.
+        """
         # every recipe key is a field of the same name: None takes the recipe's value
         recipe = RECIPES[self.recipe]
         filled = {
             k: recipe[k] if getattr(self, k) is None else getattr(self, k) for k in recipe if k != "learning_rate"
         }
+        if self.model in FRAMELESS_MODELS:
+            filled.update(random_windows=False, spec_mask=False)
         return replace(self, **filled, learning_rate=self.learning_rate or self.resolved_learning_rate())
 
 

@@ -1,5 +1,8 @@
 """The Keras bootstrap: Keras on the TensorFlow backend, quiet, and seeded when a run starts.
 
+It sits under every stage (like :mod:`mgc.config`): feature extraction runs the
+pretrained tagger, the models stage builds networks, the run store loads them.
+
 Every stage that needs Keras at run time (training, loading a stored model) goes
 through :func:`keras_module`, so the backend and TensorFlow's log level are set in
 one place before the first import.
