@@ -23,6 +23,7 @@ rule for its 130 frames).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -33,8 +34,10 @@ from ..errors import ParameterError, check_positive_int
 
 #: Embedding layers a segment can be described by, and their width.
 LAYERS = {"pool": 1506, "penultimate": 200}
-#: Patches per call of the network (a fixed batch: TensorFlow traces one graph per batch size).
-EMBED_BATCH = 16
+#: Patches per call of the network at most (one traced graph takes any number up to this).
+EMBED_BATCH = 32
+#: One input patch of the tagger: frames x mel bands.
+PATCH_SHAPE = (187, 96)
 
 
 @dataclass(frozen=True)
@@ -151,17 +154,23 @@ def mel_patches(segments: np.ndarray, *, params: EmbeddingParams = EMBEDDING_PAR
     return np.log10(np.float32(10000) * S + np.float32(1)).astype(np.float32)
 
 
-def _embed(patches: np.ndarray, params: EmbeddingParams, *, with_tags: bool):
+@functools.lru_cache(maxsize=1)
+def _backbone_fn():
+    """The tagger as one traced function for any number of patches (no padding, no retracing per batch size)."""
+    import tensorflow as tf
+
     from .musicnn import load_backbone
 
     model = load_backbone()
+    spec = [tf.TensorSpec([None, PATCH_SHAPE[0], PATCH_SHAPE[1]], tf.float32)]
+    return tf.function(lambda x: model(x, training=False), input_signature=spec)
+
+
+def _embed(patches: np.ndarray, params: EmbeddingParams, *, with_tags: bool):
+    fn = _backbone_fn()
     emb, tags = [], []
     for start in range(0, len(patches), EMBED_BATCH):
-        chunk = patches[start : start + EMBED_BATCH]
-        n = len(chunk)
-        if n < EMBED_BATCH:
-            chunk = np.concatenate([chunk, np.zeros((EMBED_BATCH - n, *patches.shape[1:]), np.float32)])
-        t, mean_pool, max_pool, penultimate = (np.asarray(o)[:n] for o in model.predict_on_batch(chunk))
+        t, mean_pool, max_pool, penultimate = (np.asarray(o) for o in fn(patches[start : start + EMBED_BATCH]))
         emb.append(np.concatenate([mean_pool, max_pool], axis=1) if params.layer == "pool" else penultimate)
         tags.append(t)
     if not emb:
