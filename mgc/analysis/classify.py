@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..audio import Source, check_signal, decode
+from ..audio import Source, check_signal, usable
 from ..errors import ParameterError
 from ..features import FeatureParams, clip_windows
 from ..runs import Run, assess, load_trust
@@ -196,13 +196,14 @@ def classify(
     Raises
     ------
     AudioError
-        Unreadable, too short (under one 3-s window) or silent.
+        Unreadable or over the decode budget (see :func:`mgc.audio.decode`), too short
+        (under one 3-s window) or silent: the rule of :func:`mgc.audio.usable`.
     ParameterError
         Incompatible runs.
     """
     params = check_compatible(runs)
     label = name or (os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else "uploaded audio")
-    d = decode(source, sr=params.sr, max_duration=max_duration, name=label)
+    d = usable(source, sr=params.sr, max_duration=max_duration, min_duration=params.segment_duration, name=label)
     starts, answers, flags = classify_signal(d.y, runs, sr=params.sr, name=label, max_windows=max_windows)
     notes = []
     if d.truncated:

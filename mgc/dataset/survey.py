@@ -1,7 +1,9 @@
-"""What a dataset's audio headers say: tracks per class, durations, files that cannot be read.
+"""What a dataset's audio says: tracks per class, durations, files that cannot be used.
 
-Headers only, so it is fast; a file whose header reads can still fail to decode
-further in, which feature extraction (:mod:`mgc.features.extract`) reports.
+Each file is judged by the rule every part of the project applies
+(:func:`check_track`, i.e. :func:`mgc.audio.usable` over the part the features use),
+so ``mgc info``, the Explore overview, extraction and Classify agree on which files are
+readable: a truncated, non-finite or silent file is unreadable for all of them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ..audio import info
+from .. import config
+from ..audio import AudioInfo, info, usable
 from ..errors import AudioError
 from .layout import Dataset
 
@@ -45,8 +48,34 @@ class DatasetSurvey:
         return self.table[self.table["error"] != ""]
 
 
+def check_track(path) -> AudioInfo:
+    """Header facts of a track, once it passes the project's one readability rule.
+
+    The rule: the header is sane and the first ``TRACK_DURATION`` seconds (what the
+    study's features use) decode within the budget to finite samples, last at least one
+    segment (3 s) and are not silent (:func:`mgc.audio.usable`).
+
+    Returns
+    -------
+    AudioInfo
+        Of the whole file (duration from the header).
+
+    Raises
+    ------
+    AudioError
+        Why the track cannot be used.
+    """
+    header = info(path)
+    usable(
+        path,
+        max_duration=float(config.TRACK_DURATION),
+        min_duration=config.TRACK_DURATION / config.SEGMENTS_PER_TRACK,
+    )
+    return header
+
+
 def dataset_survey(dataset: Dataset, *, on_progress: Callable[[int, int, str], None] | None = None) -> DatasetSurvey:
-    """Read the header of every track of a dataset (fast: no decoding).
+    """Check every track of a dataset with :func:`check_track` (its first 30 s are decoded).
 
     Parameters
     ----------
@@ -58,8 +87,8 @@ def dataset_survey(dataset: Dataset, *, on_progress: Callable[[int, int, str], N
     Returns
     -------
     DatasetSurvey
-        A file whose header reads may still fail to decode further in; a full
-        decode of every file is what feature extraction does.
+        A file is reported with the reason it cannot be used, the same reason feature
+        extraction and Classify give.
     """
     import pandas as pd
 
@@ -77,7 +106,7 @@ def dataset_survey(dataset: Dataset, *, on_progress: Callable[[int, int, str], N
             "error": "",
         }
         try:
-            header = info(track.path)
+            header = check_track(track.path)
             row.update(
                 duration=header.duration, samplerate=header.samplerate, channels=header.channels, format=header.format
             )

@@ -31,15 +31,25 @@ from .table import FeatureSet, Skipped
 Progress = Callable[[int, int, str], None]
 
 
+#: Seconds decoded past the features' span (``params.track_duration``), so that the resampler's
+#: filter sees the same samples near the end of the last segment as in a whole-file decode.
+DECODE_MARGIN = 1.0
+
+
 def extract_file(path: str | os.PathLike, *, params: FeatureParams = STUDY_PARAMS) -> tuple[np.ndarray, np.ndarray]:
     """The study's segments of one audio file (decode, then :func:`track_segments`).
+
+    Only what the features use is decoded: the first ``params.track_duration`` seconds
+    (plus :data:`DECODE_MARGIN`), within the decoder's budget, so a one-hour file costs
+    what a 30-s clip does. The file must pass :func:`mgc.audio.usable` (the rule Classify
+    applies too): a silent track gives no training segments.
 
     Raises
     ------
     AudioError
-        The file cannot be decoded or gives no full segment.
+        The file cannot be decoded, is silent, or gives no full segment.
     """
-    y = audio.load(path, sr=params.sr)
+    y = audio.usable(path, sr=params.sr, max_duration=params.track_duration + DECODE_MARGIN).y
     X, seg = track_segments(y, params=params)
     if len(X) == 0:
         raise AudioError(

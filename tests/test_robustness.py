@@ -1,0 +1,279 @@
+"""The robustness catalogue (issue 12): crafted inputs and faults, each with its message, exit code and bound.
+
+Every input is built at test time (:mod:`crafted`) and small on disk. Memory bounds are
+measured in a subprocess (``resource.getrusage`` peak) that runs under an address-space
+limit, so a decoder that trusts a lying header fails there as it would on a small
+server, instead of allocating gigabytes here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import crafted
+from mgc import audio
+from mgc.errors import AudioError, ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+SR = crafted.SR
+#: Address space a measured subprocess may use: the bombs ask for 7 GB and more.
+AS_LIMIT = 3 * 2**30
+#: Peak resident memory a refused or bounded input may add to the imports, in MB.
+PEAK_MB = 150
+
+
+def measure(code: str, *, setup: str = "import mgc.features", limit: int = AS_LIMIT, timeout: float = 120) -> dict:
+    """Run ``code`` (which sets ``outcome``) in a fresh interpreter under ``limit`` bytes of address space.
+
+    ``setup`` runs first (the imports), and its peak is the baseline. Returns
+    ``{"outcome", "seconds", "peak_mb", "base_mb"}`` with ``peak_mb`` the peak resident
+    memory beyond the baseline; an exception in ``code`` becomes the outcome
+    ``"<Type>: <message>"``.
+    """
+    script = (
+        "import json, resource, time\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))\n"
+        f"{setup}\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "t0 = time.perf_counter()\n"
+        "try:\n" + textwrap.indent(textwrap.dedent(code), "    ") + "\n"
+        "except BaseException as e:\n"
+        "    outcome = f'{type(e).__name__}: {e}'\n"
+        "print(json.dumps({'outcome': outcome, 'seconds': time.perf_counter() - t0, 'base_mb': base,\n"
+        "    'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base}))\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- #
+# 1, 8: the decode budget and the sample-rate and channel ranges
+# --------------------------------------------------------------------------- #
+def test_bomb_flac_is_refused_before_allocating(tmp_path):
+    """Defect 1: 384 kHz x 8 channels x 700 s claimed; Classify decodes up to 600 s (7 GB of float32)."""
+    bomb = crafted.flac_bomb(tmp_path)
+    assert bomb.stat().st_size < 20_000
+    r = measure(f"from mgc import audio\naudio.decode({str(bomb)!r}, max_duration=600.0)\noutcome = 'decoded'")
+    assert r["outcome"].startswith("AudioError: 'bomb.flac' would decode 230,400,000 frames x 8 channels")
+    assert "1,843,200,000 samples" in r["outcome"] and "max_samples=67,108,864" in r["outcome"]
+    assert r["peak_mb"] < PEAK_MB and r["seconds"] < 5
+
+
+def test_bomb_upload_bytes_meet_the_same_budget(tmp_path):
+    """The Classify page passes the upload's bytes: the same check applies before anything is read."""
+    data = crafted.flac_bomb(tmp_path).read_bytes()
+    with pytest.raises(AudioError, match=r"'upload.flac' would decode .* over the decode budget"):
+        audio.decode(data, max_duration=600.0, name="upload.flac")
+
+
+def test_classify_refuses_the_bomb_with_an_audio_error(tmp_path):
+    """What Classify does with it, through :func:`mgc.analysis.classify` (no model is needed to refuse)."""
+    from mgc.analysis import classify
+    from mgc.runs import Run
+
+    run = Run("r", tmp_path, {"input_shape": [130, 13], "features": {}}, {}, {})
+    with pytest.raises(AudioError, match="over the decode budget"):
+        classify(crafted.flac_bomb(tmp_path).read_bytes(), [run], name="bomb.flac")
+
+
+def test_the_budget_can_be_set_and_names_its_parameter(tmp_path):
+    path = tmp_path / "st.wav"
+    sf.write(path, np.zeros((SR * 4, 2), np.float32) + 0.1, SR)
+    with pytest.raises(AudioError, match=r"88,200 frames x 2 channels = 176,400 samples .*max_samples=100,000"):
+        audio.decode(path, max_samples=100_000)
+    assert len(audio.decode(path, max_samples=100_000, max_duration=2.0).y) == 2 * SR
+    with pytest.raises(ParameterError, match="max_samples=0 must be a positive integer"):
+        audio.decode(path, max_samples=0)
+
+
+def test_the_resampled_output_is_budgeted_too(tmp_path):
+    path = tmp_path / "low.wav"
+    sf.write(path, crafted.tone(4.0, sr=4000), 4000)
+    with pytest.raises(AudioError, match=r"88,200 samples once resampled to 22,050 Hz"):
+        audio.decode(path, max_samples=50_000)
+
+
+def test_a_target_rate_out_of_range_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="sr=2000000000 must be at most 384000"):
+        audio.decode(b"x", sr=2_000_000_000)
+
+
+@pytest.mark.parametrize("rate", [1, 3999, 384_001, 2_000_000_000])
+def test_absurd_sample_rates_are_refused_at_once(tmp_path, rate):
+    """Defect 8: a 1 Hz header was 'classical 93-98 %'; a 2 GHz one cost 4 s in the resampler."""
+    path = crafted.wav_with_rate(tmp_path, rate)
+    for call in (audio.decode, audio.info):
+        with pytest.raises(AudioError) as e:
+            call(path)
+        assert f"reports a sample rate of {rate:,} Hz; accepted: 4,000-384,000 Hz" in str(e.value)
+
+
+def test_the_range_ends_are_accepted(tmp_path):
+    for rate in (4000, 384_000):
+        path = tmp_path / f"ok{rate}.wav"
+        sf.write(path, crafted.tone(0.5, sr=rate), rate)
+        assert audio.decode(path).native_sr == rate
+
+
+def test_absurd_sample_rate_in_a_dataset_is_skipped_quickly(tmp_path):
+    from mgc.features import extract_dataset
+
+    d = tmp_path / "genres" / "a"
+    d.mkdir(parents=True)
+    sf.write(d / "a.00000.wav", crafted.tone(30.0), SR)
+    crafted.wav_with_rate(d, 1).rename(d / "a.00001.wav")
+    fs = extract_dataset(tmp_path, cache_dir=tmp_path / "c", workers=1)
+    assert fs.n_tracks == 1
+    assert "sample rate of 1 Hz" in fs.skipped[0].reason
+
+
+def test_a_header_with_too_many_channels_is_refused(tmp_path):
+    with pytest.raises(AudioError, match="channels"):
+        audio.decode(crafted.many_channels_wav(tmp_path))
+
+
+def test_a_stream_without_a_length_is_budgeted_as_it_is_read():
+    """Where the container gives no length, the budget is enforced block by block."""
+    from mgc.audio.decode import _read_mono
+
+    class Endless:  # a decoder that never ends, as a stream without a length may
+        def read(self, frames, dtype, always_2d, out=None):
+            block = np.full((frames, 2), 0.1, np.float32)
+            if out is not None:
+                out[:frames] = block
+                return out[:frames]
+            return block
+
+    with pytest.raises(AudioError, match=r"more than 200,000 frames of 2 channel\(s\) and gives no length"):
+        _read_mono(Endless(), "stream", frames=None, channels=2, native_sr=SR, budget=200_000)
+
+
+@pytest.mark.slow
+def test_real_bomb_flac_is_refused_with_little_memory(tmp_path):
+    """Defect 1 as reported: a real 700-s, 384 kHz, 8-channel FLAC of silence (~40 s to write)."""
+    bomb = crafted.flac_real_bomb(tmp_path)
+    assert bomb.stat().st_size < 1_000_000
+    r = measure(f"from mgc import audio\naudio.decode({str(bomb)!r}, max_duration=600.0)\noutcome = 'decoded'")
+    assert "over the decode budget" in r["outcome"] and r["peak_mb"] < PEAK_MB and r["seconds"] < 5
+
+
+# --------------------------------------------------------------------------- #
+# 2: extraction decodes what the features use, bounded
+# --------------------------------------------------------------------------- #
+def test_a_one_hour_file_costs_what_its_first_30_s_cost(tmp_path):
+    """Defect 2: a 60-min file in a dataset was decoded whole (2.16 GB for an MP3) to use 30 s."""
+    from mgc.features import extract_file, track_segments
+
+    path = crafted.long_flac(tmp_path, minutes=60)
+    assert path.stat().st_size < 2_000_000
+    r = measure(
+        f"from mgc.features import extract_file\nX, seg = extract_file({str(path)!r})\noutcome = f'{{len(X)}} segments'"
+    )
+    assert r["outcome"] == "10 segments" and r["peak_mb"] < PEAK_MB
+    X, _ = extract_file(path)
+    first = sf.read(path, frames=30 * SR, dtype="float32")[0]
+    np.testing.assert_array_equal(X, track_segments(first)[0])
+
+
+def test_a_flac_claiming_days_is_a_clear_error_in_bounded_memory(tmp_path):
+    """Defect 2: a FLAC whose header claims 2**35 frames asked for 20 GB."""
+    path = crafted.flac_huge_length(tmp_path)
+    r = measure(f"from mgc.features import extract_file\nextract_file({str(path)!r})\noutcome = 'read'")
+    assert r["outcome"].startswith("AudioError: 'huge-length.flac' is corrupt or truncated: decoding failed after")
+    assert r["peak_mb"] < PEAK_MB
+    with pytest.raises(AudioError, match=r"34,359,738,368 samples .* over the decode budget"):
+        audio.decode(path)  # the whole file, as the old extraction asked
+
+
+def test_a_1_hz_header_no_longer_becomes_billions_of_samples(tmp_path):
+    """Defect 2: a 441 kB WAV whose header says 1 Hz became 4.86e9 samples, 19 GB, then SIGSEGV."""
+    path = crafted.wav_with_rate(tmp_path, 1)
+    assert path.stat().st_size < 500_000
+    r = measure(f"from mgc.features import extract_file\nextract_file({str(path)!r})\noutcome = 'read'")
+    assert "sample rate of 1 Hz" in r["outcome"] and r["peak_mb"] < PEAK_MB and r["seconds"] < 5
+
+
+# --------------------------------------------------------------------------- #
+# 9: messages that say what is true
+# --------------------------------------------------------------------------- #
+def test_an_id3_only_mp3_is_not_called_missing(tmp_path):
+    path = crafted.id3_only_mp3(tmp_path)
+    for call in (audio.decode, audio.info):
+        with pytest.raises(AudioError) as e:
+            call(path)
+        msg = str(e.value)
+        assert "tag-only.mp3" in msg and "no audio stream was recognised" in msg
+        assert "does not exist" not in msg and "pipe" not in msg
+
+
+def test_a_folder_is_called_a_folder(tmp_path):
+    (tmp_path / "clips").mkdir()
+    with pytest.raises(AudioError, match="'clips' is a folder, not an audio file"):
+        audio.decode(tmp_path / "clips")
+
+
+# --------------------------------------------------------------------------- #
+# 10: one readability and silence rule
+# --------------------------------------------------------------------------- #
+@pytest.fixture
+def faulty_dataset(tmp_path) -> Path:
+    """Two good tracks and a truncated, a NaN and a silent one, in one class."""
+    d = tmp_path / "data" / "genres" / "a"
+    d.mkdir(parents=True)
+    for i in range(2):
+        sf.write(d / f"a.0000{i}.wav", crafted.tone(30.0, freq=300 + 100 * i), SR, subtype="PCM_16")
+    for i, make in enumerate((crafted.truncated_wav, crafted.nan_wav, crafted.silent_wav), start=2):
+        make(d).rename(d / f"a.0000{i}.wav")
+    return tmp_path / "data"
+
+
+def test_silent_tracks_give_no_training_segments(faulty_dataset, tmp_path):
+    """Defect 10: extract kept a silent 30-s file as 10 segments; classify rejects it as silent."""
+    from mgc.features import extract_dataset
+
+    fs = extract_dataset(faulty_dataset, cache_dir=tmp_path / "c", workers=1)
+    reasons = {s.track_id: s.reason for s in fs.skipped}
+    assert set(reasons) == {"a.00002", "a.00003", "a.00004"} and fs.n_tracks == 2
+    assert "truncated" in reasons["a.00002"] and "non-finite" in reasons["a.00003"]
+    assert "is silent" in reasons["a.00004"]
+
+
+def test_survey_and_extraction_agree_on_every_file(faulty_dataset, tmp_path):
+    from mgc.dataset import dataset_survey, find_tracks
+    from mgc.features import extract_dataset
+
+    ds = find_tracks(faulty_dataset)
+    survey = dataset_survey(ds)
+    fs = extract_dataset(ds, cache_dir=tmp_path / "c", workers=1)
+    assert set(survey.failures["track_id"]) == {s.track_id for s in fs.skipped}
+
+
+def test_cli_info_counts_the_same_files_readable(faulty_dataset):
+    r = subprocess.run(
+        [sys.executable, "-m", "mgc", "info", str(faulty_dataset)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    row = next(line for line in r.stdout.splitlines() if line.startswith("a "))
+    assert row.split()[:3] == ["a", "5", "2"]  # class, tracks, readable
+    assert "unreadable files: 3" in r.stdout
+    for word in ("truncated", "non-finite", "silent"):
+        assert word in r.stdout
+
+
+def test_explore_and_classify_refuse_silence_alike(tmp_path):
+    silent = crafted.silent_wav(tmp_path).read_bytes()
+    with pytest.raises(AudioError, match="is silent"):
+        audio.usable(silent, name="silent.wav", max_duration=30.0)  # Explore's upload and microphone
