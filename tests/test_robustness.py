@@ -277,3 +277,51 @@ def test_explore_and_classify_refuse_silence_alike(tmp_path):
     silent = crafted.silent_wav(tmp_path).read_bytes()
     with pytest.raises(AudioError, match="is silent"):
         audio.usable(silent, name="silent.wav", max_duration=30.0)  # Explore's upload and microphone
+
+
+# --------------------------------------------------------------------------- #
+# 3: Ctrl-C stops the whole command, after storing what finished
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_ctrl_c_stops_train_all_after_storing_the_interrupted_run(tmp_path, feature_factory):
+    """Defect 3: Ctrl-C during the first of three models saved it as stopped, then trained the other two."""
+    import signal
+    import time
+
+    from mgc.runs import list_runs
+
+    features = tmp_path / "f.npz"
+    feature_factory(tracks_per_class=14, segments=4).save(features)
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "mgc", "train", "--data", str(features), "--model", "all", "--split", "track"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    p = subprocess.Popen(
+        [*cmd, "--epochs", "2000", "--runs", str(runs)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        seen = []
+        for line in p.stdout:  # the first epoch line says the first model is training
+            seen.append(line)
+            if line.startswith("mlp epoch"):
+                break
+        assert seen and seen[-1].startswith("mlp epoch"), "".join(seen) + p.stderr.read()
+        p.send_signal(signal.SIGINT)
+        t0 = time.perf_counter()
+        out, err = p.communicate(timeout=120)
+        after = time.perf_counter() - t0
+    finally:
+        p.kill()
+    assert p.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    assert "stopped by Ctrl-C after" in out and "not trained: cnn, lstm" in out
+    assert "cnn epoch" not in out and "lstm epoch" not in out
+    stored, problems = list_runs(runs)
+    assert problems == [] and [r.model_name for r in stored] == ["mlp"]
+    assert stored[0].manifest["status"] == "stopped" and stored[0].manifest["stopped_by"] == "interrupt"
+    assert stored[0].label.endswith(f"stopped (interrupted) · {stored[0].id}")
+    assert after < 60

@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     except MgcError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C: what finished is stored (a training run as 'stopped'); nothing more runs
+        sys.stdout.flush()
         print("interrupted", file=sys.stderr)
         return 130
 

@@ -18,7 +18,7 @@ from .common import load_features
 
 def cmd_train(args) -> int:
     from ..dataset import suggested_split
-    from ..training import TrainConfig, train
+    from ..training import TrainConfig, TrainingInterrupted, train
 
     fs = load_features(args)
     print(
@@ -42,7 +42,7 @@ def cmd_train(args) -> int:
         )
         for m in models
     ]
-    for cfg in configs:
+    for i, cfg in enumerate(configs):
 
         def report(e, m=cfg.model):
             lg = e.logs
@@ -54,7 +54,19 @@ def cmd_train(args) -> int:
                 flush=True,
             )
 
-        run = train(fs, cfg, on_epoch=report, root=args.runs, dataset_note=args.note or "")
+        try:
+            run = train(fs, cfg, on_epoch=report, root=args.runs, dataset_note=args.note or "")
+        except TrainingInterrupted as e:
+            # the epochs that finished are stored; the models after this one are not begun
+            run = e.run
+            print(
+                f"run {run.id} (stopped by Ctrl-C after {run.manifest['epochs_run']} of "
+                f"{run.manifest['epochs_requested']} epochs, {run.protocol} split): " + _scores(run.metrics)
+            )
+            rest = [c.model for c in configs[i + 1 :]]
+            if rest:
+                print(f"not trained: {', '.join(rest)}")
+            raise
         print(f"run {run.id} ({run.manifest['status']}, {run.protocol} split): " + _scores(run.metrics))
         _print_thin(run.manifest["split"])
     return 0

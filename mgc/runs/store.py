@@ -95,6 +95,8 @@ class Run:
         ``CNN · fault-filtered (tested on valid) · improved · 10 classes · track acc 0.62, balanced 0.48 · <id>``."""
         m = self.manifest
         status = "" if m.get("status") == "finished" else f" · {m.get('status')}"
+        if m.get("stopped_by") == "interrupt":
+            status += " (interrupted)"
         return (
             f"{model_title(m['model'])} · {self.protocol} · {self.recipe_label} · "
             f"{len(self.classes)} classes · {self.score_text}{status} · {self.id}"
