@@ -9,7 +9,10 @@ from mgc.errors import MgcError
 from mgc.runs import default_classify_runs, explain_checks, group_by_classes, list_runs
 
 widgets.page_header("Classify a clip")
-runs, _ = list_runs()
+runs, problems = list_runs()
+if problems:
+    with st.expander(f"{len(problems)} run folder(s) skipped"):
+        st.markdown("\n".join(f"- {p}" for p in problems))
 if not runs:
     st.info("No trained runs yet: train one on the Train page.")
     st.stop()

@@ -325,3 +325,57 @@ def test_ctrl_c_stops_train_all_after_storing_the_interrupted_run(tmp_path, feat
     assert stored[0].manifest["status"] == "stopped" and stored[0].manifest["stopped_by"] == "interrupt"
     assert stored[0].label.endswith(f"stopped (interrupted) · {stored[0].id}")
     assert after < 60
+
+
+# --------------------------------------------------------------------------- #
+# 4: run folders whose names are not ids
+# --------------------------------------------------------------------------- #
+def _fake_run_folder(path: Path, *, model: str = "cnn", score: float = 0.9) -> Path:
+    """A run folder with the files :func:`mgc.runs.load_run` checks (the model is never loaded here)."""
+    path.mkdir(parents=True)
+    manifest = {
+        "model": model,
+        "recipe": "study",
+        "status": "finished",
+        "created": "2026-01-01T00:00:00",
+        "dataset": {"classes": ["a", "b", "c"]},
+        "split": {"name": "track"},
+    }
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    (path / "history.json").write_text("{}")
+    (path / "metrics.json").write_text(json.dumps({"segment_accuracy": score, "track_accuracy_mean": score}))
+    np.savez(path / "predictions.npz", probs=np.zeros((1, 3)))
+    (path / "model.keras").write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip
+    return path
+
+
+def test_a_folder_that_is_not_a_run_id_is_reported_never_listed(tmp_path):
+    """Defect 4: 'my best run (copy)' was listed, became Classify's default, and could not be loaded."""
+    from mgc.runs import default_classify_runs, list_runs, load_run
+
+    _fake_run_folder(tmp_path / "runs" / "good-cnn", score=0.7)
+    for bad in ("my best run (copy)", "-dash-first", "ünïcode"):
+        _fake_run_folder(tmp_path / "runs" / bad, score=0.95)
+    runs, problems = list_runs(tmp_path / "runs")
+    assert [r.id for r in runs] == ["good-cnn"]
+    assert len(problems) == 3 and all("is not a valid run id" in p and "not listed" in p for p in problems)
+    assert any("'my best run (copy)'" in p for p in problems)
+    assert default_classify_runs(runs) == ["good-cnn"]
+    for r in runs:  # whatever is listed loads again by its id
+        assert load_run(r.id, root=tmp_path / "runs").id == r.id
+
+
+# --------------------------------------------------------------------------- #
+# 9: a model.keras that is there but is not a Keras archive
+# --------------------------------------------------------------------------- #
+def test_a_non_zip_model_is_not_called_missing(tmp_path):
+    from mgc.errors import ArtifactError
+    from mgc.runs import load_run
+
+    folder = _fake_run_folder(tmp_path / "runs" / "r1")
+    crafted.not_a_zip_model(folder / "model.keras")
+    run = load_run("r1", root=tmp_path / "runs")
+    with pytest.raises(ArtifactError) as e:
+        run.model()
+    msg = str(e.value)
+    assert "'r1'" in msg and "model.keras is not a Keras archive" in msg and "not found" not in msg.lower()
