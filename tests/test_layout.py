@@ -17,9 +17,9 @@ STAGES = ("audio", "dataset", "features", "models", "runs", "training", "analysi
 
 
 def _stage(module: str) -> int:
-    """0 for ``mgc``, ``mgc.config`` and ``mgc.errors`` (under every stage), else 1 + the stage's index."""
+    """0 for ``mgc`` and its ``config``, ``errors`` and ``fileio`` (under every stage), else 1 + the stage's index."""
     parts = module.split(".")
-    if len(parts) < 2 or parts[1] in ("config", "errors", "__init__"):
+    if len(parts) < 2 or parts[1] in ("config", "errors", "fileio", "__init__"):
         return 0
     if parts[1] == "__main__":
         return len(STAGES)

@@ -379,3 +379,138 @@ def test_a_non_zip_model_is_not_called_missing(tmp_path):
         run.model()
     msg = str(e.value)
     assert "'r1'" in msg and "model.keras is not a Keras archive" in msg and "not found" not in msg.lower()
+
+
+# --------------------------------------------------------------------------- #
+# 5, 6, 7: atomic writes, cache write failures, concurrent cache writers
+# --------------------------------------------------------------------------- #
+def test_two_saves_to_one_path_at_once_both_succeed(tmp_path, feature_factory, monkeypatch):
+    """Defect 5: two 'mgc extract --out same.npz' at once; the second rename found no '.tmp-<name>'.
+
+    The race is made deterministic: a second save runs while the first is about to rename.
+    """
+    from mgc.features import FeatureSet
+
+    fs = feature_factory(tracks_per_class=2, segments=2)
+    out = tmp_path / "same.npz"
+    real_replace, nested = os.replace, []
+
+    def replace(src, dst):
+        if not nested:
+            nested.append(src)
+            fs.save(out)  # the other writer, between this one's write and its rename
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    fs.save(out)
+    assert nested and FeatureSet.load(out).X.shape == fs.X.shape
+    assert [p.name for p in tmp_path.iterdir()] == ["same.npz"]  # no temporary file left
+
+
+@pytest.fixture
+def two_class_dataset(tmp_path) -> Path:
+    """Classes a and b, 8 short tracks each (16 in all), 3.1 s long: one segment each."""
+    for c, freq in (("a", 300.0), ("b", 900.0)):
+        d = tmp_path / "data" / "genres" / c
+        d.mkdir(parents=True)
+        for i in range(8):
+            sf.write(d / f"{c}.{i:05d}.wav", crafted.tone(3.1, freq=freq + 10 * i), SR, subtype="PCM_16")
+    return tmp_path / "data"
+
+
+def test_a_cache_that_cannot_be_written_warns_and_keeps_the_features(two_class_dataset, tmp_path):
+    """Defect 6: the cache path a folder, or the cache folder a file, was a traceback and lost the extraction."""
+    from mgc.dataset import find_tracks
+    from mgc.features import cache, extract_dataset
+    from mgc.features.mfcc import STUDY_PARAMS
+
+    as_file = tmp_path / "cache-is-a-file"
+    as_file.write_text("not a folder")
+    as_dir = tmp_path / "cache-holds-a-folder"
+    cache.cache_file(as_dir, find_tracks(two_class_dataset).genres_dir, STUDY_PARAMS).mkdir(parents=True)
+    for cache_dir in (as_file, as_dir):
+        with pytest.warns(RuntimeWarning, match="could not write the feature cache"):
+            fs = extract_dataset(two_class_dataset, cache_dir=cache_dir, workers=1)
+        assert fs.n_tracks == 16 and len(fs.X) == 16
+        assert "could not write the feature cache" in fs.cache_stats["cache_problem"]
+
+
+def test_cli_extract_writes_its_output_when_the_cache_cannot_be(two_class_dataset, tmp_path):
+    art = tmp_path / "art"
+    art.mkdir()
+    (art / "cache").write_text("a file where the cache folder goes")
+    out = tmp_path / "F.npz"
+    r = subprocess.run(
+        [sys.executable, "-m", "mgc", "extract", "--data", str(two_class_dataset), "--out", str(out), "--workers", "1"],
+        cwd=ROOT,
+        env={**os.environ, "MGC_ARTIFACTS": str(art)},
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    assert out.is_file() and "Traceback" not in r.stderr
+    assert "cache: " in r.stdout and "could not write the feature cache" in r.stdout
+
+
+def test_cli_extract_to_a_folder_is_one_clear_line(two_class_dataset, tmp_path):
+    (tmp_path / "out.npz").mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "mgc", "extract", "--data", str(two_class_dataset), "--out", str(tmp_path / "out.npz")],
+        cwd=ROOT,
+        env={**os.environ, "MGC_ARTIFACTS": str(tmp_path / "art")},
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("error: could not write features to")
+
+
+def test_concurrent_extractions_into_one_cache_lose_nothing(two_class_dataset, tmp_path):
+    """Defect 7: extractions of classes a and b into one cache at once left 8 of 16 entries.
+
+    Made deterministic: the extraction of b runs, and writes the cache, while that of a is
+    between reading the cache and writing it back.
+    """
+    from mgc.dataset import find_tracks
+    from mgc.features import cache, extract_dataset
+    from mgc.features.mfcc import STUDY_PARAMS
+
+    cdir = tmp_path / "cache"
+    other = []
+
+    def meanwhile(done, total, message):
+        if not other:
+            other.append(extract_dataset(two_class_dataset, classes=["b"], cache_dir=cdir, workers=1))
+
+    extract_dataset(two_class_dataset, classes=["a"], cache_dir=cdir, workers=1, on_progress=meanwhile)
+    path = cache.cache_file(cdir, find_tracks(two_class_dataset).genres_dir, STUDY_PARAMS)
+    entries, problem = cache.read(path, STUDY_PARAMS)
+    assert problem == "" and len(entries) == 16
+    assert {k.split("/")[0] for k in entries} == {"a", "b"}
+
+
+@pytest.mark.slow
+def test_two_cli_extractions_at_once_into_one_cache_and_one_output(two_class_dataset, tmp_path):
+    """Defects 5 and 7 as reported: two processes, really at once."""
+    from mgc.dataset import find_tracks
+    from mgc.features import cache
+    from mgc.features.mfcc import STUDY_PARAMS
+
+    env = {**os.environ, "MGC_ARTIFACTS": str(tmp_path / "art")}
+    out = tmp_path / "same.npz"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mgc", "extract", "--data", str(two_class_dataset), "--out", str(out)]
+            + ["--classes", c, "--workers", "1"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for c in ("a", "b")
+    ]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    path = cache.cache_file(tmp_path / "art" / "cache", find_tracks(two_class_dataset).genres_dir, STUDY_PARAMS)
+    assert len(cache.read(path, STUDY_PARAMS)[0]) == 16

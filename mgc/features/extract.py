@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -147,6 +148,13 @@ def extract_dataset(
     ------
     DatasetError
         No dataset there, an unknown class asked for, or not a single track readable.
+
+    Warns
+    -----
+    RuntimeWarning
+        The cache cannot be written (its folder is a file, its file a folder, no
+        permission): the features are returned all the same, and
+        ``cache_stats["cache_problem"]`` says why.
     """
     ds = root if isinstance(root, Dataset) else find_tracks(root)
     names = list(ds.classes)
@@ -177,12 +185,20 @@ def extract_dataset(
         if on_progress:
             on_progress(done[0], total, rel)
 
+    new = {}
     for rel, (X, seg, err) in _run(todo, params, workers, report).items():
         if X is None:
             X, seg = np.zeros((0, *params.shape), np.float32), np.zeros(0, np.int64)
-        entries[rel] = cache.Entry(*ident[rel], X=X, segment_index=seg, error=err)
+        new[rel] = cache.Entry(*ident[rel], X=X, segment_index=seg, error=err)
+    known = dict(entries)
+    entries.update(new)
     if use_cache and (todo or problem):
-        cache.write(cpath, entries, params)
+        try:  # merged under a lock with what other extractions wrote meanwhile
+            cache.update(cpath, new, params, known=known)
+        except OSError as e:  # the features are made: a cache that cannot be written costs time, not them
+            failed = f"could not write the feature cache {str(cpath)!r} ({e}); these files will be extracted again"
+            warnings.warn(failed, RuntimeWarning, stacklevel=2)
+            problem = f"{problem}; {failed}" if problem else failed
 
     parts, skipped, paths = [], [], {}
     for t in tracks:
