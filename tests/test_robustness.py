@@ -514,3 +514,57 @@ def test_two_cli_extractions_at_once_into_one_cache_and_one_output(two_class_dat
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
     path = cache.cache_file(tmp_path / "art" / "cache", find_tracks(two_class_dataset).genres_dir, STUDY_PARAMS)
     assert len(cache.read(path, STUDY_PARAMS)[0]) == 16
+
+
+# --------------------------------------------------------------------------- #
+# 13: classify's exit code, and folders
+# --------------------------------------------------------------------------- #
+@pytest.fixture
+def fake_classify(monkeypatch):
+    """``mgc classify`` with a stand-in model: files whose name holds 'bad' fail, the others are 'a'."""
+    import mgc.analysis
+    import mgc.runs
+    from mgc.analysis.classify import ClipResult, ModelAnswer
+
+    def classify(path, runs, **kwargs):
+        if "bad" in Path(path).name:
+            raise AudioError(f"{Path(path).name!r} is silent (peak level -120 dBFS)")
+        probs = np.array([[0.8, 0.2]])
+        answer = ModelAnswer("r", "MLP · r", "mlp", ["a", "b"], probs, probs[0])
+        return ClipResult(Path(path).name, 3.0, SR, 1, False, np.zeros(1), [answer])
+
+    monkeypatch.setattr(mgc.runs, "load_run", lambda run, root=None: run)
+    monkeypatch.setattr(mgc.analysis, "classify", classify)
+
+
+def _classify_cli(*files, capsys) -> tuple[int, str, str]:
+    from mgc.cli import main
+
+    code = main(["classify", *map(str, files), "--run", "r"])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_classify_exit_code_says_whether_every_file_was_classified(fake_classify, tmp_path, capsys):
+    """Defect 13: exit 0 although some files failed."""
+    good, bad = tmp_path / "good.wav", tmp_path / "bad.wav"
+    code, out, err = _classify_cli(good, capsys=capsys)
+    assert code == 0 and "good.wav" in out
+    code, out, err = _classify_cli(good, bad, capsys=capsys)
+    assert code == 1 and "bad.wav: ERROR" in out and "1 of 2 file(s) could not be classified" in err
+    code, out, err = _classify_cli(bad, capsys=capsys)
+    assert code == 2
+
+
+def test_classify_takes_a_folder_as_its_audio_files(fake_classify, tmp_path, capsys):
+    """Defect 13: a folder argument was 'does not exist or is not a file'."""
+    clips = tmp_path / "clips"
+    (clips / "sub").mkdir(parents=True)
+    for name in ("one.wav", "sub/two.flac", "notes.txt", ".hidden.wav"):
+        (clips / name).write_bytes(b"")
+    code, out, _ = _classify_cli(clips, capsys=capsys)
+    assert code == 0
+    assert "one.wav" in out and "two.flac" in out and "notes" not in out and "hidden" not in out
+    (tmp_path / "empty").mkdir()
+    code, out, _ = _classify_cli(tmp_path / "empty", capsys=capsys)
+    assert code == 2 and "is a folder with no audio file in it" in out

@@ -120,14 +120,41 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _audio_files(arguments: list[str]) -> list[tuple[str, str]]:
+    """(file, problem) for each argument: a file as it is, a folder as the audio files under it (sorted)."""
+    from pathlib import Path
+
+    from ..config import AUDIO_EXTENSIONS
+
+    out = []
+    for arg in arguments:
+        folder = Path(arg)
+        if not folder.is_dir():
+            out.append((arg, ""))
+            continue
+        found = sorted(
+            p
+            for p in folder.rglob("*")
+            if p.suffix.lower() in AUDIO_EXTENSIONS
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        )
+        if not found:
+            out.append((arg, f"{arg!r} is a folder with no audio file in it (endings: {', '.join(AUDIO_EXTENSIONS)})"))
+        out += [(str(p), "") for p in found]
+    return out
+
+
 def cmd_classify(args) -> int:
     from ..analysis import classify
     from ..runs import load_run
 
     runs = [load_run(r, root=args.runs) for r in args.run]
     rows, clips = [], []
-    for path in args.files:
+    for path, problem in _audio_files(args.files):
         try:
+            if problem:
+                raise MgcError(problem)
             res = classify(path, runs)
         except MgcError as e:
             rows.append({"file": path, "run": "", "predicted": "", "confidence": "", "windows": 0, "error": str(e)})
@@ -219,7 +246,10 @@ def cmd_classify(args) -> int:
         for c in clips:
             for f in c.get("flags", []):
                 print(f"  {c['file']}: {f['message']}")
-    return 0 if any(not r["error"] for r in rows) else 2
+    failed = sum(bool(c.get("error")) for c in clips)
+    if failed:
+        print(f"{failed} of {len(clips)} file(s) could not be classified", file=sys.stderr)
+    return 0 if not failed else (1 if failed < len(clips) else 2)
 
 
 def cmd_runs(args) -> int:
@@ -332,8 +362,12 @@ def add_commands(sub) -> None:
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.set_defaults(func=cmd_compare)
 
-    s = sub.add_parser("classify", help="classify audio files with one or more runs")
-    s.add_argument("files", nargs="+", help="audio files")
+    s = sub.add_parser(
+        "classify",
+        help="classify audio files with one or more runs; exit 0 when every file was classified, "
+        "1 when some failed (their rows say why), 2 when none was",
+    )
+    s.add_argument("files", nargs="+", help="audio files, or folders (every audio file under them)")
     s.add_argument("--run", action="append", required=True, help="run id or folder (repeat for several)")
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")
