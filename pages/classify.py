@@ -25,7 +25,8 @@ with left:
         type=widgets.UPLOAD_TYPES,
         help="Any length, rate and channel count; the first 10 minutes are analysed.",
     )
-    recording = st.audio_input("...or record one (at least 3 s)")
+    # sample_rate=None: the microphone's own rate (Streamlit's default resamples to 16 kHz, below the study's 22050)
+    recording = st.audio_input("...or record one (at least 3 s)", sample_rate=None)
 with right:
     classes = st.selectbox("Classes the models know", list(groups), format_func=lambda k: ", ".join(k))
     chosen = st.multiselect(
@@ -35,15 +36,16 @@ with right:
         format_func=lambda i: next(r.label for r in runs if r.id == i),
     )
 
-source = upload or recording
-if source is None:
+picked = widgets.pick_source(upload, recording)
+if picked is None:
     st.info("Upload or record a clip to classify it.")
     st.stop()
+source, name = picked
 if not chosen:
     st.info("Choose at least one run.")
     st.stop()
 try:
-    result = loaded.classify_upload(source.getvalue(), getattr(source, "name", "recording.wav"), tuple(chosen))
+    result = loaded.classify_upload(source.getvalue(), name, tuple(chosen))
 except MgcError as e:
     st.error(str(e))
     st.stop()

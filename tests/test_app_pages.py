@@ -277,6 +277,9 @@ def test_classify_page_with_runs_waits_for_a_clip(with_tiny_runs):
     known = next(s for s in at.selectbox if s.label == "Classes the models know")
     assert known.value == ("clicks", "noise", "tones")
     assert not at.get("metric") and not at.get("plotly_chart")
+    # the microphone records at its own rate (issue 12, defect 12: Streamlit's default is 16 kHz)
+    (mic,) = at.get("audio_input")
+    assert not mic.proto.HasField("sample_rate"), mic.proto.sample_rate
 
 
 def test_classify_page_without_runs(tiny_dataset, monkeypatch):

@@ -568,3 +568,32 @@ def test_classify_takes_a_folder_as_its_audio_files(fake_classify, tmp_path, cap
     (tmp_path / "empty").mkdir()
     code, out, _ = _classify_cli(tmp_path / "empty", capsys=capsys)
     assert code == 2 and "is a folder with no audio file in it" in out
+
+
+# --------------------------------------------------------------------------- #
+# 12: which clip Classify classifies
+# --------------------------------------------------------------------------- #
+def _pick_script():
+    import streamlit as st
+
+    from dashboard.widgets import pick_source
+
+    class Clip:
+        name = "song.mp3"
+
+    picked = pick_source(Clip(), Clip())
+    st.write(f"picked: {picked[1]}")
+
+
+def test_with_an_upload_and_a_recording_the_page_asks_which():
+    """Defect 12: when both existed, the upload silently won."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_pick_script, default_timeout=60).run()
+    assert not at.exception
+    radio = at.radio[0]
+    assert radio.label == "Classify" and radio.options == ["the upload (song.mp3)", "the recording"]
+    assert at.markdown[-1].value == "picked: song.mp3" and "Classifying the upload" in at.caption[0].value
+    radio.set_value("recording").run()
+    assert at.markdown[-1].value == "picked: microphone recording"
+    assert "Classifying the recording" in at.caption[0].value
