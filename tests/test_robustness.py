@@ -597,3 +597,112 @@ def test_with_an_upload_and_a_recording_the_page_asks_which():
     radio.set_value("recording").run()
     assert at.markdown[-1].value == "picked: microphone recording"
     assert "Classifying the recording" in at.caption[0].value
+
+
+# --------------------------------------------------------------------------- #
+# 11: training jobs are private to the session that started them
+# --------------------------------------------------------------------------- #
+@pytest.fixture
+def held_training(monkeypatch):
+    """``mgc.training.jobs.train`` replaced by one that holds until released (``entered``, ``release`` events)."""
+    import threading
+    from types import SimpleNamespace
+
+    import mgc.training.jobs as jobs
+
+    state = SimpleNamespace(entered=threading.Event(), release=threading.Event())
+
+    def held(features, cfg, *, on_epoch=None, should_stop=None, root=None, dataset_note=""):
+        state.entered.set()
+        assert state.release.wait(120), "the test never released the job"
+        return SimpleNamespace(id=f"fake-{cfg.model}", manifest={"status": "stopped"})
+
+    monkeypatch.setattr(jobs, "train", held)
+    yield state
+    state.release.set()
+
+
+def test_the_job_board_tells_each_owner_about_their_own_jobs_only(held_training, feature_factory):
+    from mgc.errors import ParameterError
+    from mgc.training import JobBoard, TrainConfig
+
+    fs = feature_factory(tracks_per_class=2, segments=2)
+    board = JobBoard()
+    job = board.start(fs, [TrainConfig(model="mlp", epochs=2)], owner="alice")
+    assert held_training.entered.wait(60) and job.running
+    assert board.get(job.id, owner="alice") is job and board.latest(owner="alice") is job
+    assert board.get(job.id, owner="bob") is None and board.latest(owner="bob") is None
+    assert board.busy()
+    with pytest.raises(ParameterError) as e:
+        board.start(fs, [TrainConfig(model="cnn", epochs=2)], owner="bob")
+    assert "another session's training job is running" in str(e.value) and job.id not in str(e.value)
+    with pytest.raises(ParameterError, match=f"a training job \\({job.id}\\) is running"):
+        board.start(fs, [TrainConfig(model="cnn", epochs=2)], owner="alice")
+    shared = JobBoard(shared=True)
+    other = shared.start(fs, [TrainConfig(model="mlp", epochs=2)], owner="alice")
+    assert shared.latest(owner="bob") is other
+    held_training.release.set()
+    job.join(60)
+    other.join(60)
+    assert not job.running and not other.running
+
+
+def _start_job_script():
+    import streamlit as st
+
+    from conftest import make_features
+    from dashboard import training
+
+    if "job_id" not in st.session_state:
+        training.start_training(
+            make_features(tracks_per_class=2, segments=2),
+            models=["mlp"],
+            split="track",
+            recipe="study",
+            epochs=2,
+            batch_size=32,
+            learning_rate=None,
+            seed=0,
+        )
+    training.training_panel()
+
+
+def _panel_script():
+    from dashboard import training
+
+    training.training_panel()
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["private", "shared"])
+def test_a_fresh_session_neither_sees_nor_stops_another_sessions_job(held_training, monkeypatch, shared):
+    """Defect 11: a new browser session saw another session's running job, and got its Stop button."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import training
+
+    if shared:
+        monkeypatch.setenv(training.SHARE_ENV, "1")
+    else:
+        monkeypatch.delenv(training.SHARE_ENV, raising=False)
+    try:
+        owner = AppTest.from_function(_start_job_script, default_timeout=60).run()
+        assert not owner.exception, [e.value for e in owner.exception]
+        assert held_training.entered.wait(60)
+        owner.run()
+        assert [b.label for b in owner.button] == ["Stop"]  # the owner sees the job and can stop it
+        visitor = AppTest.from_function(_panel_script, default_timeout=60).run()
+        assert not visitor.exception, [e.value for e in visitor.exception]
+        job = training.job_board().latest(owner=owner.session_state["job_owner"])
+        if shared:
+            assert [b.label for b in visitor.button] == ["Stop"]
+        else:
+            assert not visitor.button and not visitor.get("progress")
+            (info,) = [i.value for i in visitor.info]
+            assert info.startswith("Another session is training on this server") and job.id not in info
+    finally:
+        held_training.release.set()
+        for board in (training._board(False), training._board(True)):
+            for j in list(board._jobs.values()):
+                j.stop()
+                j.join(60)
+        training._board.clear()
