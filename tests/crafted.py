@@ -102,8 +102,8 @@ def truncated_wav(folder: Path) -> Path:
 
 
 def nan_wav(folder: Path) -> Path:
-    """Defect 10: a 30-s float WAV with one NaN sample."""
-    y = tone(30.0)
+    """Defect 10: a 5-s float WAV with one NaN sample."""
+    y = tone(5.0)
     y[SR] = np.nan
     path = folder / "nan.wav"
     sf.write(path, y, SR, subtype="FLOAT")
