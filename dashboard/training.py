@@ -2,14 +2,18 @@
 
 A job runs in a thread of the server (:class:`mgc.training.JobBoard`), so it outlives
 the page that started it; the panel polls its snapshot every second while it runs.
-Jobs are private to the browser session that started them: another visitor neither
-sees nor stops them (they learn only that the server is busy), unless whoever runs the
-server shares them (``streamlit run app.py -- --share-jobs`` or ``MGC_SHARE_JOBS=1``).
+Jobs are private to whoever started them: another visitor neither sees nor stops them
+(they learn only that the server is busy), unless whoever runs the server shares them
+(``streamlit run app.py -- --share-jobs`` or ``MGC_SHARE_JOBS=1``). Who started a job is
+an unguessable token kept in the session and, once a job starts, in the page's URL
+(``?jobs=<token>``), so reloading the page (a new session) still shows your job: that
+URL is the key to it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import uuid
 
@@ -50,9 +54,17 @@ def jobs_shared() -> bool:
     return "--share-jobs" in sys.argv[1:] or os.environ.get(SHARE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
+#: The query parameter that carries the owner token across reloads.
+OWNER_PARAM = "jobs"
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
 def session_owner() -> str:
-    """This browser session's id as the owner of its training jobs (made once per session)."""
-    return st.session_state.setdefault("job_owner", uuid.uuid4().hex)
+    """The token that owns this session's training jobs: from the URL (a reload), else a new one."""
+    if "job_owner" not in st.session_state:
+        token = st.query_params.get(OWNER_PARAM, "")
+        st.session_state["job_owner"] = token if _TOKEN.match(token) else uuid.uuid4().hex
+    return st.session_state["job_owner"]
 
 
 @st.cache_resource
@@ -87,8 +99,10 @@ def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_ra
         )
         for m in models
     ]
-    job = job_board().start(fs, configs, owner=session_owner(), dataset_note=f"classes: {', '.join(fs.classes)}")
+    owner = session_owner()
+    job = job_board().start(fs, configs, owner=owner, dataset_note=f"classes: {', '.join(fs.classes)}")
     st.session_state["job_id"] = job.id
+    st.query_params[OWNER_PARAM] = owner  # a reload of this page keeps showing the job
     return job
 
 

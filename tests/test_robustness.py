@@ -690,6 +690,11 @@ def test_a_fresh_session_neither_sees_nor_stops_another_sessions_job(held_traini
         assert held_training.entered.wait(60)
         owner.run()
         assert [b.label for b in owner.button] == ["Stop"]  # the owner sees the job and can stop it
+        token = owner.query_params[training.OWNER_PARAM]  # in the page's URL: a reload keeps it
+        assert token == owner.session_state["job_owner"]
+        reloaded = AppTest.from_function(_panel_script, default_timeout=60)
+        reloaded.query_params[training.OWNER_PARAM] = token
+        assert [b.label for b in reloaded.run().button] == ["Stop"]
         visitor = AppTest.from_function(_panel_script, default_timeout=60).run()
         assert not visitor.exception, [e.value for e in visitor.exception]
         job = training.job_board().latest(owner=owner.session_state["job_owner"])
