@@ -165,7 +165,7 @@ def test_a_stream_without_a_length_is_budgeted_as_it_is_read():
 def test_real_bomb_flac_is_refused_with_little_memory(tmp_path):
     """Defect 1 as reported: a real 700-s, 384 kHz, 8-channel FLAC of silence (~40 s to write)."""
     bomb = crafted.flac_real_bomb(tmp_path)
-    assert bomb.stat().st_size < 1_000_000
+    assert bomb.stat().st_size < 5_000_000  # libsndfile's FLAC encoder: 2.4 MB
     r = measure(f"from mgc import audio\naudio.decode({str(bomb)!r}, max_duration=600.0)\noutcome = 'decoded'")
     assert "over the decode budget" in r["outcome"] and r["peak_mb"] < PEAK_MB and r["seconds"] < 5
 
@@ -378,7 +378,7 @@ def test_a_non_zip_model_is_not_called_missing(tmp_path):
     with pytest.raises(ArtifactError) as e:
         run.model()
     msg = str(e.value)
-    assert "'r1'" in msg and "model.keras is not a Keras archive" in msg and "not found" not in msg.lower()
+    assert "'r1'" in msg and "it is not a readable Keras archive" in msg and "not found" not in msg.lower()
 
 
 # --------------------------------------------------------------------------- #

@@ -114,8 +114,9 @@ class Run:
             path = self.path / "model.keras"
             if not zipfile.is_zipfile(path):  # Keras would call a file that is there but not a zip "not found"
                 raise ArtifactError(
-                    f"run {self.id!r}: model.keras is not a Keras archive (a .keras file is a zip; this one is "
-                    f"{path.stat().st_size:,} bytes of something else): the run is damaged, train it again"
+                    f"run {self.id!r}: model.keras could not be loaded safely: it is not a readable Keras archive "
+                    f"(a .keras file is a zip; these {path.stat().st_size:,} bytes are not one, or one cut short): "
+                    "the run is damaged, train it again"
                 )
             keras = keras_module()
             try:
