@@ -236,6 +236,21 @@ def test_classify_a_file_that_is_not_audio(server, page, tmp_path):
     expect(page.locator("[data-testid=stMetric]")).to_have_count(0)
 
 
+def test_classify_refuses_a_decompression_bomb_with_a_clear_error(server, page, tmp_path):
+    """Issue 12, defect 1: a 6-kB FLAC claiming 700 s of 384 kHz x 8 channels crashed the page (7 GB)."""
+    import crafted
+
+    bomb = crafted.flac_bomb(tmp_path)
+    _open(page, f"{server}/classify", "Classify a clip")
+    page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(bomb))
+    error = page.locator(ERROR)
+    error.wait_for(timeout=CLASSIFY_MS)
+    text = error.inner_text()
+    assert "bomb.flac" in text and "over the decode budget" in text and "1,843,200,000 samples" in text, text
+    _no_exception(page)
+    expect(page.locator("[data-testid=stMetric]")).to_have_count(0)
+
+
 def test_explore_shows_the_representations(server, page):
     _open(page, f"{server}/explore", "Explore: from sound to MFCCs")
     charts = page.locator(CHART)
