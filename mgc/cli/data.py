@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from ..errors import MgcError
 from .common import ProgressBar, parse_classes, text_table
 
 
 def cmd_info(args) -> int:
-    from ..dataset import check_track, find_tracks
+    from ..dataset import dataset_survey, find_tracks
 
     ds = find_tracks(args.data)
     print(f"dataset: {ds.genres_dir}  ({len(ds.tracks)} tracks, {len(ds.classes)} classes)")
-    rows, bad = [], []
+    bar = ProgressBar("check")
+    try:
+        table = dataset_survey(ds, on_progress=bar).table  # the rule extract, Explore and classify apply
+    finally:
+        bar.close()
+    rows = []
+    bad = [{"file": r.file, "reason": r.error} for r in table.itertuples() if r.error]
     for c in ds.classes:
-        durs = []
-        for t in (t for t in ds.tracks if t.label == c):
-            try:
-                durs.append(check_track(t.path).duration)
-            except MgcError as e:
-                bad.append({"file": ds.relpath(t), "reason": str(e)})
+        durs = table[(table["label"] == c) & (table["error"] == "")]["duration"].tolist()
         rows.append(
             {
                 "class": c,

@@ -8,6 +8,8 @@ readable: a truncated, non-finite or silent file is unreadable for all of them.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -86,7 +88,8 @@ def dataset_survey(dataset: Dataset, *, on_progress: Callable[[int, int, str], N
     dataset : Dataset
         From :func:`mgc.dataset.find_tracks`.
     on_progress : callable(done, total, message) or None
-        Called after each file.
+        Called after each file, in the dataset's order (the files are checked by a
+        pool of threads).
 
     Returns
     -------
@@ -96,9 +99,7 @@ def dataset_survey(dataset: Dataset, *, on_progress: Callable[[int, int, str], N
     """
     import pandas as pd
 
-    rows = []
-    total = len(dataset.tracks)
-    for i, track in enumerate(dataset.tracks):
+    def survey_one(track) -> dict:
         row = {
             "track_id": track.track_id,
             "label": track.label,
@@ -117,9 +118,16 @@ def dataset_survey(dataset: Dataset, *, on_progress: Callable[[int, int, str], N
             _check_usable(track.path)
         except AudioError as e:
             row["error"] = str(e)
-        rows.append(row)
-        if on_progress is not None:
-            on_progress(i + 1, total, track.track_id)
+        return row
+
+    rows = []
+    total = len(dataset.tracks)
+    # threads: the decoder releases the GIL, so the files are decoded on every core
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for i, row in enumerate(pool.map(survey_one, dataset.tracks)):
+            rows.append(row)
+            if on_progress is not None:
+                on_progress(i + 1, total, row["track_id"])
     table = pd.DataFrame(
         rows, columns=["track_id", "label", "file", "duration", "samplerate", "channels", "format", "error"]
     )
