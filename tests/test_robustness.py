@@ -527,20 +527,23 @@ def fake_classify(monkeypatch):
     from mgc.analysis.classify import ClipResult, ModelAnswer
 
     def classify(path, runs, **kwargs):
+        calls.append(kwargs)
         if "bad" in Path(path).name:
             raise AudioError(f"{Path(path).name!r} is silent (peak level -120 dBFS)")
         probs = np.array([[0.8, 0.2]])
         answer = ModelAnswer("r", "MLP · r", "mlp", ["a", "b"], probs, probs[0])
         return ClipResult(Path(path).name, 3.0, SR, 1, False, np.zeros(1), [answer])
 
+    calls = []
     monkeypatch.setattr(mgc.runs, "load_run", lambda run, root=None: run)
     monkeypatch.setattr(mgc.analysis, "classify", classify)
+    return calls
 
 
-def _classify_cli(*files, capsys) -> tuple[int, str, str]:
+def _classify_cli(*files, capsys, extra=()) -> tuple[int, str, str]:
     from mgc.cli import main
 
-    code = main(["classify", *map(str, files), "--run", "r"])
+    code = main(["classify", *map(str, files), "--run", "r", *extra])
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -711,3 +714,13 @@ def test_a_fresh_session_neither_sees_nor_stops_another_sessions_job(held_traini
                 j.stop()
                 j.join(60)
         training._board.clear()
+
+
+def test_classify_decodes_as_many_seconds_as_asked(fake_classify, tmp_path, capsys):
+    """A file over the decode budget at 600 s (high rate, many channels) can be classified over fewer."""
+    _classify_cli(tmp_path / "good.wav", capsys=capsys)
+    _classify_cli(tmp_path / "good.wav", capsys=capsys, extra=["--max-duration", "120"])
+    assert [c["max_duration"] for c in fake_classify] == [600.0, 120.0]
+    with pytest.raises(SystemExit):
+        _classify_cli(tmp_path / "good.wav", capsys=capsys, extra=["--max-duration", "0"])
+    assert "is not a positive number of seconds" in capsys.readouterr().err

@@ -155,7 +155,7 @@ def cmd_classify(args) -> int:
         try:
             if problem:
                 raise MgcError(problem)
-            res = classify(path, runs)
+            res = classify(path, runs, max_duration=args.max_duration)
         except MgcError as e:
             rows.append({"file": path, "run": "", "predicted": "", "confidence": "", "windows": 0, "error": str(e)})
             clips.append({"file": path, "error": str(e)})
@@ -306,6 +306,19 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _positive_seconds(text: str) -> float:
+    """``--max-duration``: a positive number of seconds (argparse reports anything else)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def add_commands(sub) -> None:
     """Register ``train``, ``evaluate``, ``compare``, ``classify`` and ``runs`` on the CLI's sub-parsers."""
     recipes = "; ".join(recipe_help(r) for r in RECIPES)
@@ -370,6 +383,13 @@ def add_commands(sub) -> None:
     s.add_argument("files", nargs="+", help="audio files, or folders (every audio file under them)")
     s.add_argument("--run", action="append", required=True, help="run id or folder (repeat for several)")
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.add_argument(
+        "--max-duration",
+        type=_positive_seconds,
+        default=600.0,
+        help="seconds decoded from the start of each file (default 600); a file over the decode budget "
+        "at this length (high rates, many channels) asks for fewer",
+    )
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")
     s.set_defaults(func=cmd_classify)
 
