@@ -99,9 +99,9 @@ def dataset_summary(root: str) -> dict:
     return extraction_status(dataset(root))
 
 
-@st.cache_data(show_spinner="Reading audio headers...", ttl=60)
+@st.cache_data(show_spinner="Checking the audio files...", ttl=300)
 def dataset_survey(root: str):
-    """:func:`mgc.dataset.dataset_survey` of the dataset under ``root``, cached for a minute."""
+    """:func:`mgc.dataset.dataset_survey` of the dataset under ``root`` (every file decoded), cached 5 minutes."""
     from mgc.dataset import dataset_survey as survey
 
     return survey(dataset(root))
@@ -118,10 +118,10 @@ def track_paths() -> dict[str, str]:
 
 @st.cache_data(show_spinner="Decoding audio...", max_entries=32)
 def decoded(path: str, max_duration: float | None = None):
-    """:func:`mgc.audio.decode` of a file on the server (a dataset track or a librosa example), cached."""
-    from mgc.audio import decode
+    """:func:`mgc.audio.usable` of a file on the server (a dataset track or a librosa example), cached."""
+    from mgc.audio import usable
 
-    return decode(path, max_duration=max_duration)
+    return usable(path, max_duration=max_duration)
 
 
 @st.cache_data(show_spinner=False, ttl=600)
@@ -134,12 +134,13 @@ def example_clips():
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def track_audio(path: str) -> bytes:
-    """A dataset track as WAV bytes for ``st.audio`` (decoded, so AU and FLAC play in every browser)."""
+    """A dataset track's first 30 s as WAV bytes for ``st.audio`` (decoded, so AU and FLAC play in every browser)."""
     import soundfile as sf
 
     from mgc.audio import decode
+    from mgc.config import TRACK_DURATION
 
-    d = decode(path)
+    d = decode(path, max_duration=float(TRACK_DURATION))  # what the features use, and bounded
     buf = io.BytesIO()
     sf.write(buf, d.y, d.sr, format="WAV", subtype="PCM_16")
     return buf.getvalue()

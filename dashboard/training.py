@@ -1,11 +1,21 @@
 """The Train page's state: features kept in the session, the server's board of training jobs, and its panel.
 
 A job runs in a thread of the server (:class:`mgc.training.JobBoard`), so it outlives
-the page and the session that started it; the panel polls its snapshot every
-second while it runs.
+the page that started it; the panel polls its snapshot every second while it runs.
+Jobs are private to whoever started them: another visitor neither sees nor stops them
+(they learn only that the server is busy), unless whoever runs the server shares them
+(``streamlit run app.py -- --share-jobs`` or ``MGC_SHARE_JOBS=1``). Who started a job is
+an unguessable token kept in the session and, once a job starts, in the page's URL
+(``?jobs=<token>``), so reloading the page (a new session) still shows your job: that
+URL is the key to it.
 """
 
 from __future__ import annotations
+
+import os
+import re
+import sys
+import uuid
 
 import streamlit as st
 
@@ -43,12 +53,38 @@ def extract_features(root: str, classes, kind: str = "mfcc"):
     return fs
 
 
+#: Environment variable that, set to 1, lets every session see and stop every training job.
+SHARE_ENV = "MGC_SHARE_JOBS"
+
+
+def jobs_shared() -> bool:
+    """Whether the server's owner shares training jobs between sessions (off by default)."""
+    return "--share-jobs" in sys.argv[1:] or os.environ.get(SHARE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+#: The query parameter that carries the owner token across reloads.
+OWNER_PARAM = "jobs"
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def session_owner() -> str:
+    """The token that owns this session's training jobs: from the URL (a reload), else a new one."""
+    if "job_owner" not in st.session_state:
+        token = st.query_params.get(OWNER_PARAM, "")
+        st.session_state["job_owner"] = token if _TOKEN.match(token) else uuid.uuid4().hex
+    return st.session_state["job_owner"]
+
+
 @st.cache_resource
-def job_board():
-    """The server's one board of training jobs (survives reruns and page switches)."""
+def _board(shared: bool):
     from mgc.training import JobBoard
 
-    return JobBoard()
+    return JobBoard(shared=shared)
+
+
+def job_board():
+    """The server's one board of training jobs (survives reruns and page switches), shared or not."""
+    return _board(jobs_shared())
 
 
 def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_rate, seed, overrides=None):
@@ -74,13 +110,17 @@ def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_ra
         for m in models
     ]
     classes = next(iter(fs.values())).classes if isinstance(fs, dict) else fs.classes
-    job = job_board().start(fs, configs, dataset_note=f"classes: {', '.join(classes)}")
+    owner = session_owner()
+    job = job_board().start(fs, configs, owner=owner, dataset_note=f"classes: {', '.join(classes)}")
     st.session_state["job_id"] = job.id
+    st.query_params[OWNER_PARAM] = owner  # a reload of this page keeps showing the job
     return job
 
 
 def _render_job(job_id: str) -> None:
-    job = job_board().get(job_id)
+    job = job_board().get(job_id, owner=session_owner())
+    if job is None:  # not this session's (and the board is not shared)
+        return
     snap = job.snapshot()
     running = snap["status"] == "running"
     done, total = snap["epochs_done"], snap["epochs_total"]
@@ -117,11 +157,18 @@ def _render_job(job_id: str) -> None:
 
 
 def training_panel() -> None:
-    """The session's (or the server's latest) training job, refreshed every second while it runs."""
+    """This session's training job (any session's when shared), refreshed every second while it runs."""
     board = job_board()
-    job = board.get(st.session_state.get("job_id")) or board.latest()
+    owner = session_owner()
+    job = board.get(st.session_state.get("job_id"), owner=owner) or board.latest(owner=owner)
     if job is None:
-        st.info("No training yet in this server session. Start one above; it keeps running if you leave the page.")
+        if board.busy():
+            st.info(
+                "Another session is training on this server (one job at a time). Its progress is private to it; "
+                "you can start once it ends."
+            )
+        else:
+            st.info("No training yet in this session. Start one above; it keeps running if you leave the page.")
         return
     if job.running:
         st.fragment(run_every=1.0)(_render_job)(job.id)

@@ -46,6 +46,36 @@ def progress_bar(text: str):
         bar.empty()
 
 
+def pick_source(upload, recording) -> tuple[object, str] | None:
+    """The clip to classify, ``(file, name)``, or None: never a silent choice when there are both.
+
+    With both an upload and a recording, a radio asks which one (the upload first);
+    with one of them, a caption says which is classified.
+    """
+    sources = {
+        kind: (clip, name)
+        for kind, clip, name in (
+            ("upload", upload, getattr(upload, "name", "upload")),
+            ("recording", recording, "microphone recording"),
+        )
+        if clip is not None
+    }
+    if not sources:
+        return None
+    if len(sources) == 1:
+        kind = next(iter(sources))
+    else:
+        kind = st.radio(
+            "Classify",
+            list(sources),
+            format_func=lambda k: f"the upload ({sources[k][1]})" if k == "upload" else "the recording",
+            horizontal=True,
+            help="There is both an upload and a recording: this one is classified",
+        )
+    st.caption(f"Classifying the {kind}: {sources[kind][1]}")
+    return sources[kind]
+
+
 def show_feature_summary(fs) -> None:
     """Segments and tracks per class, cache use, and the skipped files with reasons."""
     import pandas as pd

@@ -9,7 +9,10 @@ from mgc.errors import MgcError
 from mgc.runs import default_classify_runs, explain_checks, group_by_classes, list_runs
 
 widgets.page_header("Classify a clip")
-runs, _ = list_runs()
+runs, problems = list_runs()
+if problems:
+    with st.expander(f"{len(problems)} run folder(s) skipped"):
+        st.markdown("\n".join(f"- {p}" for p in problems))
 if not runs:
     st.info("No trained runs yet: train one on the Train page.")
     st.stop()
@@ -22,7 +25,8 @@ with left:
         type=widgets.UPLOAD_TYPES,
         help="Any length, rate and channel count; the first 10 minutes are analysed.",
     )
-    recording = st.audio_input("...or record one (at least 3 s)")
+    # sample_rate=None: the microphone's own rate (Streamlit's default resamples to 16 kHz, below the study's 22050)
+    recording = st.audio_input("...or record one (at least 3 s)", sample_rate=None)
 with right:
     classes = st.selectbox("Classes the models know", list(groups), format_func=lambda k: ", ".join(k))
     default = default_classify_runs(groups[classes])
@@ -40,15 +44,16 @@ with right:
             "marks the answer *not sure*."
         )
 
-source = upload or recording
-if source is None:
+picked = widgets.pick_source(upload, recording)
+if picked is None:
     st.info("Upload or record a clip to classify it.")
     st.stop()
+source, name = picked
 if not chosen:
     st.info("Choose at least one run.")
     st.stop()
 try:
-    result = loaded.classify_upload(source.getvalue(), getattr(source, "name", "recording.wav"), tuple(chosen))
+    result = loaded.classify_upload(source.getvalue(), name, tuple(chosen))
 except MgcError as e:
     st.error(str(e))
     st.stop()

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard.widgets import fail
 from mgc import config, plots
-from mgc.audio import decode, example_path, represent
+from mgc.audio import example_path, represent, usable
 from mgc.errors import MgcError
 
 SOURCES = ("Dataset", "Upload", "Microphone", "librosa example")
@@ -72,12 +72,12 @@ def pick_clip():
         upload = st.file_uploader("Audio file", type=widgets.UPLOAD_TYPES, help="Decoded in memory; never stored.")
         if upload is None:
             return None
-        return upload.name, decode(upload.getvalue(), name=upload.name, max_duration=limit)
+        return upload.name, usable(upload.getvalue(), name=upload.name, max_duration=limit)
     if source == "Microphone":
         recording = st.audio_input("Record a clip", sample_rate=None)
         if recording is None:
             return None
-        return "microphone recording", decode(recording.getvalue(), name="microphone recording", max_duration=limit)
+        return "microphone recording", usable(recording.getvalue(), name="microphone recording", max_duration=limit)
     clip = st.selectbox("Example", examples, format_func=lambda c: f"{c.key}: {c.description}")
     return f"librosa example {clip.key!r}", data.decoded(str(example_path(clip.key)), limit)
 
@@ -154,7 +154,7 @@ def show_representations(name: str, clip, p: dict) -> None:
 
 
 def dataset_overview() -> None:
-    """Tracks per class, durations, and files whose header cannot be read."""
+    """Tracks per class, durations, and files that cannot be used (the rule extraction and Classify apply)."""
     try:
         root = str(data.dataset_root())
         dataset = data.dataset(root)
@@ -176,14 +176,14 @@ def dataset_overview() -> None:
     with right:
         st.plotly_chart(plots.durations_by_class(table), theme=None)
     st.caption(
-        "Checked from audio headers only (fast); a file whose header reads can still fail to decode "
-        "further in, which feature extraction reports."
+        "Each file's first 30 s (what the features use) are decoded and checked by the rule feature "
+        "extraction and Classify apply: a sane header, finite samples, at least one 3-s segment, not silent."
     )
     if len(failures):
         st.markdown(f"**{len(failures)} file(s) cannot be read:**")
         st.dataframe(failures[["file", "error"]], hide_index=True)
     else:
-        st.success(f"All {len(table)} file headers read.")
+        st.success(f"All {len(table)} files are usable.")
     if dataset.ignored:
         with st.expander(f"{len(dataset.ignored)} file(s) passed over"):
             st.write("\n".join(f"- {line}" for line in dataset.ignored))

@@ -49,7 +49,7 @@ with right:
     else:
         st.dataframe(runs, hide_index=True, width="stretch", height=min(400, 36 * (len(runs) + 1) + 2))
     for p in problems:
-        st.warning(f"Damaged run skipped: {p}")
+        st.warning(f"Run folder skipped: {p}")
 st.subheader("Pages")
 cols = st.columns(4)
 cols[0].page_link("pages/explore.py", label="Explore audio and features", icon=":material/equalizer:")

@@ -14,7 +14,7 @@ from mgc.training import describe_recipe, load_comparisons, summarize, variant_s
 widgets.page_header("Results")
 runs, problems = list_runs()
 for p in problems:
-    st.warning(f"Damaged run skipped: {p}")
+    st.warning(f"Run folder skipped: {p}")
 if not runs:
     st.info("No runs yet: train some on the Train page (the shipped reference runs live in artifacts/runs).")
     st.stop()

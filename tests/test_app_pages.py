@@ -277,6 +277,9 @@ def test_classify_page_with_runs_waits_for_a_clip(with_tiny_runs):
     known = next(s for s in at.selectbox if s.label == "Classes the models know")
     assert known.value == ("clicks", "noise", "tones")
     assert not at.get("metric") and not at.get("plotly_chart")
+    # the microphone records at its own rate (issue 12, defect 12: Streamlit's default is 16 kHz)
+    (mic,) = at.get("audio_input")
+    assert not mic.proto.HasField("sample_rate"), mic.proto.sample_rate
 
 
 def test_classify_page_without_runs(tiny_dataset, monkeypatch):
@@ -321,3 +324,25 @@ def test_classify_page_never_offers_a_run_at_chance(tiny_runs_artifacts, tiny_da
     models = next(m for m in at.multiselect if m.label == "Models (runs)")
     assert models.value == ["tiny-mlp", "tiny-cnn"]
     assert any("tiny-lstm" in o for o in models.options)  # still there to choose
+
+
+def test_classify_page_never_offers_a_folder_that_is_not_a_run_id(
+    tiny_runs_artifacts, tiny_dataset, tmp_path, monkeypatch
+):
+    """Issue 12, defect 4: a copied run folder with a space in its name became the default and failed."""
+    import json
+
+    art = tmp_path / "artifacts"
+    shutil.copytree(tiny_runs_artifacts / "runs", art / "runs")
+    copy = art / "runs" / "tiny cnn (copy)"
+    shutil.copytree(art / "runs" / "tiny-cnn", copy)
+    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics["track_accuracy_mean"] = metrics["track_balanced_accuracy"] = 1.0  # it would win the default
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    monkeypatch.setenv("MGC_ARTIFACTS", str(art))
+    monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
+    at = _run("classify")
+    models = next(m for m in at.multiselect if m.label == "Models (runs)")
+    assert models.value == ["tiny-mlp", "tiny-cnn", "tiny-lstm"]
+    assert not any("(copy)" in o for o in models.options)
+    assert any("1 run folder(s) skipped" in e.label for e in at.expander)

@@ -236,6 +236,21 @@ def test_classify_a_file_that_is_not_audio(server, page, tmp_path):
     expect(page.locator("[data-testid=stMetric]")).to_have_count(0)
 
 
+def test_classify_refuses_a_decompression_bomb_with_a_clear_error(server, page, tmp_path):
+    """Issue 12, defect 1: a 6-kB FLAC claiming 700 s of 384 kHz x 8 channels crashed the page (7 GB)."""
+    import crafted
+
+    bomb = crafted.flac_bomb(tmp_path)
+    _open(page, f"{server}/classify", "Classify a clip")
+    page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(bomb))
+    error = page.locator(ERROR)
+    error.wait_for(timeout=CLASSIFY_MS)
+    text = error.inner_text()
+    assert "bomb.flac" in text and "over the decode budget" in text and "1,843,200,000 samples" in text, text
+    _no_exception(page)
+    expect(page.locator("[data-testid=stMetric]")).to_have_count(0)
+
+
 def test_explore_shows_the_representations(server, page):
     _open(page, f"{server}/explore", "Explore: from sound to MFCCs")
     charts = page.locator(CHART)
@@ -298,7 +313,11 @@ def test_home_then_classify_right_away_on_a_fresh_server(tiny_runs_artifacts, ti
 
 
 def test_train_live_curves_survive_a_reload_and_stop_keeps_a_run(tiny_runs_artifacts, tiny_dataset, page, tmp_path):
-    """Extract, start training, see the live curves, reload the page (a new session), stop: a 'stopped' run."""
+    """Extract, start training, see the live curves, reload the page (a new session), stop: a 'stopped' run.
+
+    Meanwhile another visitor (a second browser context, the Train page without the job's URL
+    token) is told only that the server is busy: no progress, no Stop button (issue 12, defect 11).
+    """
     import json
 
     artifacts = tmp_path / "artifacts"
@@ -312,8 +331,16 @@ def test_train_live_curves_survive_a_reload_and_stop_keeps_a_run(tiny_runs_artif
         page.get_by_label(re.compile(r"^Epochs")).fill("500")
         page.get_by_role("button", name="Start training").click()
         page.get_by_text("Live training curves").first.wait_for(timeout=RENDER_MS)
-        page.reload()  # a new session: the job lives in the server, not in the page
+        page.reload()  # a new session: the job lives in the server, the key to it in the page's URL
         page.get_by_text("Live training curves").first.wait_for(timeout=RENDER_MS)
+        visitor = page.context.browser.new_context(viewport=VIEWPORT).new_page()
+        try:
+            _open(visitor, f"{url}/train", "Train")
+            visitor.get_by_text("Another session is training on this server").wait_for(timeout=RENDER_MS)
+            expect(visitor.get_by_role("button", name="Stop")).to_have_count(0)
+            expect(visitor.get_by_text("Live training curves")).to_have_count(0)
+        finally:
+            visitor.context.close()
         page.get_by_role("button", name="Stop").click()
         page.get_by_text(re.compile(r"Job \w+: stopped")).wait_for(timeout=RENDER_MS)
         _no_exception(page)

@@ -290,7 +290,7 @@ def small_features(tmp_path_factory) -> FeatureSet:
 def test_feature_set_save_load_roundtrip(small_features, tmp_path):
     fs = small_features
     out = fs.save(tmp_path / "out" / "features.npz")
-    assert out.is_file() and not list(out.parent.glob(".tmp-*"))
+    assert out.is_file() and not [p for p in out.parent.iterdir() if p.name.startswith(".")]
     with np.load(out, allow_pickle=False) as z:
         assert {"X", "y", "track_ids", "segment_index", "classes"} <= set(z.files)
         np.testing.assert_array_equal(z["X"], fs.X)

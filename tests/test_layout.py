@@ -17,9 +17,9 @@ STAGES = ("audio", "dataset", "features", "models", "runs", "training", "analysi
 
 
 def _stage(module: str) -> int:
-    """0 for ``mgc`` and the modules under every stage (config, errors, backend), else 1 + the stage's index."""
+    """0 for ``mgc`` and the modules under every stage (config, errors, backend, fileio), else 1 + the stage's index."""
     parts = module.split(".")
-    if len(parts) < 2 or parts[1] in ("config", "errors", "backend", "__init__"):
+    if len(parts) < 2 or parts[1] in ("config", "errors", "backend", "fileio", "__init__"):
         return 0
     if parts[1] == "__main__":
         return len(STAGES)

@@ -284,12 +284,12 @@ def test_dataset_survey_reports_unreadable_files(tmp_path):
         folder = tmp_path / "genres" / label
         folder.mkdir(parents=True)
         for i in range(n):
-            sf.write(folder / f"{label}.{i:05d}.wav", np.zeros(SR, dtype=np.float32), SR)
+            sf.write(folder / f"{label}.{i:05d}.wav", 0.5 * np.sin(np.arange(3 * SR) / 10, dtype=np.float32), SR)
     (tmp_path / "genres" / "rock" / "rock.00009.wav").write_bytes(b"RIFF garbage")
     survey = dataset_survey(find_tracks(tmp_path))
     assert survey.counts == {"blues": 2, "rock": 2}
     assert len(survey.table) == 4
-    assert survey.table["duration"].dropna().tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert survey.table["duration"].dropna().tolist() == pytest.approx([3.0, 3.0, 3.0])
     failures = survey.failures
     assert failures["file"].tolist() == ["rock/rock.00009.wav"]
     assert "rock.00009.wav" in failures["error"].iloc[0]

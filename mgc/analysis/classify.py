@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..audio import Source, check_signal, decode
+from ..audio import Source, check_signal, usable
 from ..errors import ParameterError
 from ..features import FeatureParams, Params, kind_of, params_from_dict, windows_of
 from ..runs import Run, assess, load_trust
@@ -246,7 +246,8 @@ def classify(
     Raises
     ------
     AudioError
-        Unreadable, too short (under one 3-s window) or silent.
+        Unreadable or over the decode budget (see :func:`mgc.audio.decode`), too short
+        (under one 3-s window) or silent: the rule of :func:`mgc.audio.usable`.
     ParameterError
         Incompatible runs.
     """
@@ -255,7 +256,7 @@ def classify(
     data = source.read() if hasattr(source, "read") else source  # a stream is read once, decoded per rate
     by_run, heard, notes, first = {}, {}, [], None
     for params, group in groups:
-        d = decode(data, sr=params.sr, max_duration=max_duration, name=label)
+        d = usable(data, sr=params.sr, max_duration=max_duration, min_duration=params.segment_duration, name=label)
         X, starts, answers = _answers(d.y, params, group, label, max_windows)
         for a in answers:
             by_run[a.run_id], heard[a.run_id] = a, X

@@ -5,11 +5,30 @@
 - :mod:`mgc.audio.examples`: librosa's example clips that are on disk (never downloaded).
 """
 
-from .decode import ACCEPTED, AudioInfo, Decoded, Source, check_signal, decode, info, load, resample
+from .decode import (
+    ACCEPTED,
+    MAX_CHANNELS,
+    MAX_SAMPLES,
+    MAX_SR,
+    MIN_SR,
+    AudioInfo,
+    Decoded,
+    Source,
+    check_signal,
+    decode,
+    info,
+    load,
+    resample,
+    usable,
+)
 from .examples import ExampleClip, example_clips, example_path
 
 __all__ = [
     "ACCEPTED",
+    "MAX_CHANNELS",
+    "MAX_SAMPLES",
+    "MAX_SR",
+    "MIN_SR",
     "AudioInfo",
     "Decoded",
     "ExampleClip",
@@ -21,4 +40,5 @@ __all__ = [
     "info",
     "load",
     "resample",
+    "usable",
 ]

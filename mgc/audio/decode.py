@@ -4,6 +4,19 @@ Everything that reads audio in the project goes through :func:`decode`, so that 
 corrupt file, an empty upload or a 48 kHz stereo MP3 all meet the same checks and
 give the same kind of error: :class:`mgc.errors.AudioError`, with a message that
 says what was wrong and what is accepted.
+
+The work is bounded before anything is allocated. The header's sample rate must lie
+in ``MIN_SR``-``MAX_SR`` and its channel count in 1-``MAX_CHANNELS``; the frames to
+decode (the header's length, capped at ``max_duration`` seconds at the native rate)
+times the channels, and the samples the resampler will return, must both stay within
+the decode budget ``max_samples`` (:data:`MAX_SAMPLES`). Where a container gives no
+length, the budget is checked block by block as the decoder goes. Samples are read in
+blocks and mixed down to mono as they come, so memory follows the mono signal, not
+the channel count.
+
+:func:`usable` is the one rule that says whether a clip can be used at all (it
+decodes, its samples are finite, it is long enough and it is not silent): ``mgc info``,
+feature extraction, Explore and Classify all apply it.
 """
 
 from __future__ import annotations
@@ -24,6 +37,20 @@ Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
 
 #: Containers the decoder accepts, as shown in error messages.
 ACCEPTED = "WAV (8/16/24/32-bit int or float), AU, FLAC, OGG/Vorbis, MP3"
+
+#: Sample rates a source may have, in Hz: below 4 kHz a header is absurd (at 1 Hz a few kB of
+#: samples would claim days of audio), above 384 kHz no recording is made.
+MIN_SR, MAX_SR = 4_000, 384_000
+#: Channels a source may have (7.1 surround has 8; a header that claims hundreds is not music).
+MAX_CHANNELS = 32
+#: The decode budget: at most this many samples (frames x channels) are read from one source,
+#: and at most this many come out of the resampler: 2**26 = 67,108,864 (256 MiB as float32),
+#: e.g. 11 minutes of 48 kHz stereo.
+MAX_SAMPLES = 2**26
+#: Frames read from the decoder at a time (mixed to mono block by block).
+BLOCK_FRAMES = 2**16
+#: Peak level under which a signal counts as silent: 1e-4, i.e. -80 dBFS.
+SILENCE_PEAK = 1e-4
 
 
 @dataclass(frozen=True)
@@ -107,6 +134,8 @@ def _open(source: Source, label: str):
         return io.BytesIO(bytes(source))
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        if path.is_dir():
+            raise AudioError(f"{label!r} is a folder, not an audio file")
         if not path.is_file():
             raise AudioError(f"{label!r} does not exist or is not a file")
         if path.stat().st_size == 0:
@@ -117,6 +146,89 @@ def _open(source: Source, label: str):
     raise ParameterError(
         f"source of type {type(source).__name__} is not accepted; pass a path, bytes or a binary file object"
     )
+
+
+def _reason(e: Exception) -> str:
+    """libsndfile's reason for refusing a source, without its misleading guesses.
+
+    Given a regular file it cannot parse (an MP3 that holds only an ID3 tag, say),
+    libsndfile says "File does not exist or is not a regular file (possibly a pipe?)".
+    :func:`_open` has checked that the file exists and is regular, so what is true is
+    that no audio stream was recognised in it.
+    """
+    text = str(getattr(e, "error_string", "") or e).strip().rstrip(".")
+    if "does not exist or is not a regular file" in text:
+        return "no audio stream was recognised in it"
+    return text
+
+
+def _check_header(label: str, native_sr: int, channels: int) -> None:
+    """Refuse a sample rate outside ``MIN_SR``-``MAX_SR`` Hz and a channel count outside 1-``MAX_CHANNELS``."""
+    if not MIN_SR <= native_sr <= MAX_SR:
+        raise AudioError(
+            f"{label!r} reports a sample rate of {native_sr:,} Hz; accepted: {MIN_SR:,}-{MAX_SR:,} Hz "
+            "(its header is corrupt, or it is not a recording)"
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise AudioError(f"{label!r} reports {channels:,} channels; accepted: 1-{MAX_CHANNELS}")
+
+
+def _check_budget(label: str, frames: int, channels: int, native_sr: int, sr: int, max_samples: int) -> None:
+    """Refuse, before anything is read, a decode of more than ``max_samples`` samples in or out."""
+    samples = frames * channels
+    out = int(np.ceil(frames * sr / native_sr))
+    if samples <= max_samples and out <= max_samples:
+        return
+    if samples > max_samples:
+        size = f"{frames:,} frames x {channels} channel{'s' if channels > 1 else ''} = {samples:,} samples"
+    else:
+        size = f"{out:,} samples once resampled to {sr:,} Hz"
+    raise AudioError(
+        f"{label!r} would decode {size} ({frames / native_sr:,.0f} s at {native_sr:,} Hz), over the decode "
+        f"budget of max_samples={max_samples:,} samples; decode fewer seconds (max_duration), or convert it "
+        "to a lower rate or fewer channels"
+    )
+
+
+def _read_mono(
+    f, label: str, *, frames: int | None, channels: int, native_sr: int, budget: int
+) -> tuple[np.ndarray, bool]:
+    """Read ``frames`` frames (or, when None, until the end) in blocks, mixing each to mono as it comes.
+
+    Returns the mono samples and whether the source holds more after them. Without a
+    known length the budget (``budget`` frames) is enforced as the blocks arrive. A
+    decoder that fails part-way (a FLAC whose header claims more than it holds) is an
+    error, as a truncated WAV is.
+    """
+    cap = budget if frames is None else frames
+    y = np.empty(min(cap, BLOCK_FRAMES) if frames is None else frames, np.float32)
+    block = np.empty((min(BLOCK_FRAMES, max(cap, 1)), channels), np.float32)
+    n = 0
+    while n < cap:
+        try:
+            got = f.read(frames=min(len(block), cap - n), dtype="float32", always_2d=True, out=block)
+        except sf.LibsndfileError as e:
+            raise AudioError(
+                f"{label!r} is corrupt or truncated: decoding failed after {n / native_sr:.2f} s ({_reason(e)})"
+            ) from e
+        if len(got) == 0:
+            break
+        if not np.all(np.isfinite(got)):
+            raise AudioError(f"{label!r} holds non-finite samples (NaN or infinity); it is corrupt")
+        if n + len(got) > len(y):  # no known length: grow geometrically, never past the budget
+            y = np.resize(y, min(cap, max(2 * len(y), n + len(got))))
+        y[n : n + len(got)] = got.mean(axis=1, dtype=np.float32) if channels > 1 else got[:, 0]
+        n += len(got)
+    try:
+        more = n == cap and len(f.read(frames=1, dtype="float32", always_2d=True)) > 0
+    except sf.LibsndfileError:  # the end of a stream whose header claims more: nothing more to read
+        more = False
+    if more and frames is None:
+        raise AudioError(
+            f"{label!r} holds more than {budget:,} frames of {channels} channel(s) and gives no length: over "
+            "the decode budget (max_samples); decode fewer seconds (max_duration)"
+        )
+    return y[:n], more
 
 
 def resample(y: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -147,20 +259,25 @@ def decode(
     *,
     sr: int = SR,
     max_duration: float | None = None,
+    max_samples: int = MAX_SAMPLES,
     name: str | None = None,
 ) -> Decoded:
-    """Decode a file, bytes or file object to mono float32 at ``sr``.
+    """Decode a file, bytes or file object to mono float32 at ``sr``, within the decode budget.
 
     Parameters
     ----------
     source : path, bytes or binary file object
         The audio. Containers: WAV (8/16/24/32-bit int and float), AU, FLAC,
         OGG/Vorbis and MP3.
-    sr : int > 0
+    sr : int in [1, MAX_SR]
         Target sample rate in Hz; the signal is resampled only when it differs.
     max_duration : float > 0 or None
-        Decode at most this many seconds from the start (bounds the work on huge
-        files). ``None`` decodes everything.
+        Decode at most this many seconds from the start (bounds the work on long
+        files). ``None`` decodes everything the budget allows.
+    max_samples : int > 0
+        The decode budget: at most this many samples (frames x channels) are read,
+        and at most this many come out of the resampler. Checked against the header
+        before anything is read; for a container without a length, as it is read.
     name : str or None
         Name used in error messages (an upload's file name); never opened.
 
@@ -171,48 +288,51 @@ def decode(
     Raises
     ------
     AudioError
-        Not audio, empty, corrupt or truncated, no samples, or non-finite samples.
+        Not audio, empty, corrupt or truncated; a sample rate outside
+        ``MIN_SR``-``MAX_SR`` or a channel count outside 1-``MAX_CHANNELS``; over the
+        decode budget; no samples, or non-finite samples.
     ParameterError
-        ``sr`` or ``max_duration`` out of range.
+        ``sr``, ``max_duration`` or ``max_samples`` out of range.
     """
-    check_positive_int("sr", sr, unit="Hz")
+    check_positive_int("sr", sr, upper=MAX_SR, unit="Hz")
+    check_positive_int("max_samples", max_samples)
     if max_duration is not None and not max_duration > 0:
         raise ParameterError(f"max_duration={max_duration!r} must be a positive number of seconds or None")
+    sr = int(sr)
     label = _describe(source, name)
     handle = _open(source, label)
     _check_truncated(source, label)
     try:
         with sf.SoundFile(handle) as f:
-            native_sr, channels, total = f.samplerate, f.channels, f.frames
-            frames = -1
-            truncated = False
-            if max_duration is not None:
-                limit = int(np.ceil(max_duration * native_sr))
-                if total > limit:
-                    frames, truncated = limit, True
-            data = f.read(frames=frames, dtype="float32", always_2d=True)
+            native_sr, channels, total = int(f.samplerate), int(f.channels), int(f.frames)
+            _check_header(label, native_sr, channels)
+            known = 0 < total < 2**62  # the length libsndfile gives a stream without one is 0 or huge
+            limit = None if max_duration is None else int(np.ceil(max_duration * native_sr))
+            if known:
+                frames = total if limit is None else min(total, limit)
+            else:
+                frames = limit
+            if frames is not None:
+                _check_budget(label, frames, channels, native_sr, sr, max_samples)
+            budget = min(max_samples // channels, int(max_samples * native_sr / sr))
+            y, more = _read_mono(f, label, frames=frames, channels=channels, native_sr=native_sr, budget=budget)
     except sf.LibsndfileError as e:
         raise AudioError(
-            f"could not decode {label!r}: it is not a readable audio file "
-            f"({getattr(e, 'error_string', e)}); accepted: {ACCEPTED}"
+            f"could not decode {label!r}: it is not a readable audio file ({_reason(e)}); accepted: {ACCEPTED}"
         ) from e
     except (RuntimeError, ValueError, OSError, EOFError) as e:
         raise AudioError(f"could not decode {label!r}: the file is corrupt or truncated ({e})") from e
-    if native_sr <= 0:
-        raise AudioError(f"could not decode {label!r}: it reports a sample rate of {native_sr} Hz")
-    if data.size == 0:
+    if y.size == 0:
         raise AudioError(f"{label!r} holds no audio samples")
-    if not np.all(np.isfinite(data)):
-        raise AudioError(f"{label!r} holds non-finite samples (NaN or infinity); it is corrupt")
-    y = data.mean(axis=1, dtype=np.float32) if channels > 1 else data[:, 0]
-    y = resample(y, orig_sr=native_sr, target_sr=int(sr))
+    read = len(y)
+    y = resample(y, orig_sr=native_sr, target_sr=sr)
     return Decoded(
         y=np.ascontiguousarray(y, dtype=np.float32),
-        sr=int(sr),
-        native_sr=int(native_sr),
-        channels=int(channels),
-        source_duration=(total if total > 0 else data.shape[0]) / native_sr,
-        truncated=truncated,
+        sr=sr,
+        native_sr=native_sr,
+        channels=channels,
+        source_duration=(total if known else read) / native_sr,
+        truncated=more,
     )
 
 
@@ -241,10 +361,14 @@ class AudioInfo:
 def info(path: str | os.PathLike) -> AudioInfo:
     """Read an audio file's header (duration, rate, channels, container).
 
+    Only the header: a file it accepts can still fail :func:`usable` (truncated,
+    non-finite or silent samples).
+
     Raises
     ------
     AudioError
-        The file is missing, empty or not a readable audio file.
+        The file is missing, empty or not a readable audio file, or its header
+        reports a sample rate or channel count out of range.
     """
     label = Path(path).name
     _open(path, label)
@@ -252,16 +376,16 @@ def info(path: str | os.PathLike) -> AudioInfo:
         i = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as e:
         raise AudioError(
-            f"could not read {label!r}: not a readable audio file ({getattr(e, 'error_string', e)}); "
-            f"accepted: {ACCEPTED}"
+            f"could not read {label!r}: not a readable audio file ({_reason(e)}); accepted: {ACCEPTED}"
         ) from e
     if i.samplerate <= 0 or i.frames <= 0:
         raise AudioError(f"{label!r} holds no audio samples")
+    _check_header(label, int(i.samplerate), int(i.channels))
     return AudioInfo(duration=i.frames / i.samplerate, samplerate=i.samplerate, channels=i.channels, format=i.format)
 
 
 def check_signal(y: np.ndarray, *, sr: int, min_duration: float = 0.0, name: str = "audio") -> None:
-    """Check that a decoded signal is usable for classification.
+    """Check that a decoded signal is usable: long enough, and not silent.
 
     Parameters
     ----------
@@ -275,7 +399,7 @@ def check_signal(y: np.ndarray, *, sr: int, min_duration: float = 0.0, name: str
     Raises
     ------
     AudioError
-        Too short, or silent (peak below -80 dBFS).
+        Too short, or silent (peak below :data:`SILENCE_PEAK`, -80 dBFS).
     """
     duration = len(y) / sr
     if duration < min_duration:
@@ -283,6 +407,47 @@ def check_signal(y: np.ndarray, *, sr: int, min_duration: float = 0.0, name: str
             f"{name!r} lasts {duration:.2f} s; at least {min_duration:.2f} s is needed (one analysis window)"
         )
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
-    if peak < 1e-4:
+    if peak < SILENCE_PEAK:
         level = 20 * np.log10(max(peak, 1e-12))
-        raise AudioError(f"{name!r} is silent (peak level {level:.0f} dBFS); nothing to classify")
+        raise AudioError(
+            f"{name!r} is silent (peak level {level:.0f} dBFS); under -80 dBFS there is nothing to analyse"
+        )
+
+
+def usable(
+    source: Source,
+    *,
+    sr: int = SR,
+    max_duration: float | None = None,
+    min_duration: float = 0.0,
+    name: str | None = None,
+) -> Decoded:
+    """The one rule for whether a clip can be used: it decodes within the budget, and is long enough and not silent.
+
+    ``mgc info``, feature extraction, Explore and Classify all apply it, so a file one
+    of them accepts, the others accept too.
+
+    Parameters
+    ----------
+    source : path, bytes or binary file object
+    sr : int
+        Target rate (see :func:`decode`).
+    max_duration : float or None
+        Seconds decoded and checked, from the start (the part that will be used).
+    min_duration : float
+        Shortest accepted duration of that part, in seconds.
+    name : str or None
+        Shown in messages.
+
+    Returns
+    -------
+    Decoded
+
+    Raises
+    ------
+    AudioError
+        Whatever :func:`decode` or :func:`check_signal` refuses.
+    """
+    d = decode(source, sr=sr, max_duration=max_duration, name=name)
+    check_signal(d.y, sr=d.sr, min_duration=min_duration, name=_describe(source, name))
+    return d

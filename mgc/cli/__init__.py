@@ -34,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     except MgcError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except MemoryError:  # the inputs are bounded; this is a machine with less memory than the work needs
+        print(f"error: out of memory running {args.command!r}; free memory or use a smaller input", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: what finished is stored (a training run as 'stopped'); nothing more runs
+        sys.stdout.flush()
         print("interrupted", file=sys.stderr)
         return 130
 

@@ -19,7 +19,7 @@ from .common import load_features
 def cmd_train(args) -> int:
     from ..dataset import suggested_split
     from ..features import kind_of
-    from ..training import TrainConfig, train
+    from ..training import TrainConfig, TrainingInterrupted, train
 
     models = list(MODEL_NAMES) if args.model == "all" else [args.model]
     # each model hears its kind of features: the study's networks MFCCs, the transfer head embeddings
@@ -58,7 +58,7 @@ def cmd_train(args) -> int:
         for m in models
         if MODEL_FEATURES[m] in features
     ]
-    for cfg in configs:
+    for i, cfg in enumerate(configs):
         fs = features[MODEL_FEATURES[cfg.model]]
 
         def report(e, m=cfg.model):
@@ -71,7 +71,19 @@ def cmd_train(args) -> int:
                 flush=True,
             )
 
-        run = train(fs, cfg, on_epoch=report, root=args.runs, dataset_note=args.note or "")
+        try:
+            run = train(fs, cfg, on_epoch=report, root=args.runs, dataset_note=args.note or "")
+        except TrainingInterrupted as e:
+            # the epochs that finished are stored; the models after this one are not begun
+            run = e.run
+            print(
+                f"run {run.id} (stopped by Ctrl-C after {run.manifest['epochs_run']} of "
+                f"{run.manifest['epochs_requested']} epochs, {run.protocol} split): " + _scores(run.metrics)
+            )
+            rest = [c.model for c in configs[i + 1 :]]
+            if rest:
+                print(f"not trained: {', '.join(rest)}")
+            raise
         print(f"run {run.id} ({run.manifest['status']}, {run.protocol} split): " + _scores(run.metrics))
         _print_thin(run.manifest["split"])
     return 0
@@ -128,15 +140,42 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _audio_files(arguments: list[str]) -> list[tuple[str, str]]:
+    """(file, problem) for each argument: a file as it is, a folder as the audio files under it (sorted)."""
+    from pathlib import Path
+
+    from ..config import AUDIO_EXTENSIONS
+
+    out = []
+    for arg in arguments:
+        folder = Path(arg)
+        if not folder.is_dir():
+            out.append((arg, ""))
+            continue
+        found = sorted(
+            p
+            for p in folder.rglob("*")
+            if p.suffix.lower() in AUDIO_EXTENSIONS
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        )
+        if not found:
+            out.append((arg, f"{arg!r} is a folder with no audio file in it (endings: {', '.join(AUDIO_EXTENSIONS)})"))
+        out += [(str(p), "") for p in found]
+    return out
+
+
 def cmd_classify(args) -> int:
     from ..analysis import classify
     from ..runs import load_run
 
     runs = [load_run(r, root=args.runs) for r in args.run]
     rows, clips = [], []
-    for path in args.files:
+    for path, problem in _audio_files(args.files):
         try:
-            res = classify(path, runs)
+            if problem:
+                raise MgcError(problem)
+            res = classify(path, runs, max_duration=args.max_duration)
         except MgcError as e:
             rows.append({"file": path, "run": "", "predicted": "", "confidence": "", "windows": 0, "error": str(e)})
             clips.append({"file": path, "error": str(e)})
@@ -227,7 +266,10 @@ def cmd_classify(args) -> int:
         for c in clips:
             for f in c.get("flags", []):
                 print(f"  {c['file']}: {f['message']}")
-    return 0 if any(not r["error"] for r in rows) else 2
+    failed = sum(bool(c.get("error")) for c in clips)
+    if failed:
+        print(f"{failed} of {len(clips)} file(s) could not be classified", file=sys.stderr)
+    return 0 if not failed else (1 if failed < len(clips) else 2)
 
 
 def cmd_runs(args) -> int:
@@ -282,6 +324,19 @@ def cmd_compare(args) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summarize(rows, baseline=recipes[0]).to_string(index=False))
     return 0
+
+
+def _positive_seconds(text: str) -> float:
+    """``--max-duration``: a positive number of seconds (argparse reports anything else)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def add_commands(sub) -> None:
@@ -348,10 +403,21 @@ def add_commands(sub) -> None:
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.set_defaults(func=cmd_compare)
 
-    s = sub.add_parser("classify", help="classify audio files with one or more runs")
-    s.add_argument("files", nargs="+", help="audio files")
+    s = sub.add_parser(
+        "classify",
+        help="classify audio files with one or more runs; exit 0 when every file was classified, "
+        "1 when some failed (their rows say why), 2 when none was",
+    )
+    s.add_argument("files", nargs="+", help="audio files, or folders (every audio file under them)")
     s.add_argument("--run", action="append", required=True, help="run id or folder (repeat for several)")
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.add_argument(
+        "--max-duration",
+        type=_positive_seconds,
+        default=600.0,
+        help="seconds decoded from the start of each file (default 600); a file over the decode budget "
+        "at this length (high rates, many channels) asks for fewer",
+    )
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")
     s.set_defaults(func=cmd_classify)
 

@@ -3,7 +3,7 @@
 - :mod:`mgc.dataset.layout`: :func:`find_tracks` in GTZAN / Kaggle folder layouts (:class:`Track`, :class:`Dataset`).
 - :mod:`mgc.dataset.splits`: the ``segment``, ``track`` and ``fault-filtered`` protocols (:func:`make_split`),
   track folds, refits, and the embedded fault-filtered lists (``data/fault_filtered``).
-- :mod:`mgc.dataset.survey`: what the audio headers of a dataset say.
+- :mod:`mgc.dataset.survey`: which tracks of a dataset can be used (:func:`check_track`), and why not.
 - :mod:`mgc.dataset.demo`: a synthetic dataset in GTZAN's layout, for offline use (imported on demand).
 """
 
@@ -23,7 +23,7 @@ from .splits import (
     track_folds,
     tracks_per_class,
 )
-from .survey import DatasetSurvey, dataset_survey
+from .survey import DatasetSurvey, check_track, dataset_survey
 
 __all__ = [
     "EVALUATE_ON",
@@ -35,6 +35,7 @@ __all__ = [
     "DatasetSurvey",
     "Split",
     "Track",
+    "check_track",
     "dataset_survey",
     "fault_filtered_lists",
     "find_tracks",

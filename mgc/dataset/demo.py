@@ -41,6 +41,7 @@ from scipy import signal
 
 from ..config import SR, TRACK_DURATION
 from ..errors import DatasetError, ParameterError, check_positive_int
+from ..fileio import atomic_write
 
 __all__ = ["DEMO_STYLES", "synthesize_clip", "write_demo_dataset"]
 
@@ -775,10 +776,8 @@ def write_demo_dataset(
             if nxt is not None:
                 pending.append((nxt, pool.submit(render, nxt)))
             path = genres / style / f"{style}.{i:05d}.wav"
-            partial = path.with_name(path.name + ".partial")  # never a half-written .wav
-            try:
-                sf.write(partial, y, sr, subtype="PCM_16", format="WAV")
-                os.replace(partial, path)
+            try:  # never a half-written .wav, and a temporary name no other writer uses
+                atomic_write(path, lambda f, y=y: sf.write(f, y, sr, subtype="PCM_16", format="WAV"))
             except (OSError, sf.SoundFileError) as e:
                 raise DatasetError(f"cannot write {str(path)!r}: {e}") from e
             done += 1

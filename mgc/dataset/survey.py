@@ -1,17 +1,22 @@
-"""What a dataset's audio headers say: tracks per class, durations, files that cannot be read.
+"""What a dataset's audio says: tracks per class, durations, files that cannot be used.
 
-Headers only, so it is fast; a file whose header reads can still fail to decode
-further in, which feature extraction (:mod:`mgc.features.extract`) reports.
+Each file is judged by the rule every part of the project applies
+(:func:`check_track`, i.e. :func:`mgc.audio.usable` over the part the features use),
+so ``mgc info``, the Explore overview, extraction and Classify agree on which files are
+readable: a truncated, non-finite or silent file is unreadable for all of them.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ..audio import info
+from .. import config
+from ..audio import AudioInfo, info, usable
 from ..errors import AudioError
 from .layout import Dataset
 
@@ -45,27 +50,56 @@ class DatasetSurvey:
         return self.table[self.table["error"] != ""]
 
 
+def check_track(path) -> AudioInfo:
+    """Header facts of a track, once it passes the project's one readability rule.
+
+    The rule: the header is sane and the first ``TRACK_DURATION`` seconds (what the
+    study's features use) decode within the budget to finite samples, last at least one
+    segment (3 s) and are not silent (:func:`mgc.audio.usable`).
+
+    Returns
+    -------
+    AudioInfo
+        Of the whole file (duration from the header).
+
+    Raises
+    ------
+    AudioError
+        Why the track cannot be used.
+    """
+    header = info(path)
+    _check_usable(path)
+    return header
+
+
+def _check_usable(path) -> None:
+    usable(
+        path,
+        max_duration=float(config.TRACK_DURATION),
+        min_duration=config.TRACK_DURATION / config.SEGMENTS_PER_TRACK,
+    )
+
+
 def dataset_survey(dataset: Dataset, *, on_progress: Callable[[int, int, str], None] | None = None) -> DatasetSurvey:
-    """Read the header of every track of a dataset (fast: no decoding).
+    """Check every track of a dataset with :func:`check_track` (its first 30 s are decoded).
 
     Parameters
     ----------
     dataset : Dataset
         From :func:`mgc.dataset.find_tracks`.
     on_progress : callable(done, total, message) or None
-        Called after each file.
+        Called after each file, in the dataset's order (the files are checked by a
+        pool of threads).
 
     Returns
     -------
     DatasetSurvey
-        A file whose header reads may still fail to decode further in; a full
-        decode of every file is what feature extraction does.
+        A file is reported with the reason it cannot be used, the same reason feature
+        extraction and Classify give.
     """
     import pandas as pd
 
-    rows = []
-    total = len(dataset.tracks)
-    for i, track in enumerate(dataset.tracks):
+    def survey_one(track) -> dict:
         row = {
             "track_id": track.track_id,
             "label": track.label,
@@ -78,14 +112,22 @@ def dataset_survey(dataset: Dataset, *, on_progress: Callable[[int, int, str], N
         }
         try:
             header = info(track.path)
-            row.update(
+            row.update(  # what the header says is shown even when the audio then fails the rule
                 duration=header.duration, samplerate=header.samplerate, channels=header.channels, format=header.format
             )
+            _check_usable(track.path)
         except AudioError as e:
             row["error"] = str(e)
-        rows.append(row)
-        if on_progress is not None:
-            on_progress(i + 1, total, track.track_id)
+        return row
+
+    rows = []
+    total = len(dataset.tracks)
+    # threads: the decoder releases the GIL, so the files are decoded on every core
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for i, row in enumerate(pool.map(survey_one, dataset.tracks)):
+            rows.append(row)
+            if on_progress is not None:
+                on_progress(i + 1, total, row["track_id"])
     table = pd.DataFrame(
         rows, columns=["track_id", "label", "file", "duration", "samplerate", "channels", "format", "error"]
     )

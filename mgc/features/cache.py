@@ -4,23 +4,24 @@ Each audio file's entry is keyed by its path relative to the dataset and its
 identity (size in bytes and modification time in ns): a second extraction with
 nothing changed reads only the cache, and a changed or added file is extracted
 again alone. Files that failed to decode are cached too, with their reason, so a
-warm run does not retry them. Writes go to a temporary file and are renamed into
-place (atomic); a file that is damaged, foreign or of another version is ignored
-and rebuilt. Arrays are loaded with ``allow_pickle=False``.
+warm run does not retry them. Writes go to a uniquely named temporary file and are
+renamed into place (atomic); :func:`update` merges new entries into what is on disk
+under a lock, so extractions running at once into one cache lose nothing. A file
+that is damaged, foreign or of another version is ignored and rebuilt. Arrays are
+loaded with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..fileio import atomic_write, locked
 from .mfcc import FeatureParams
 
 FORMAT = "mgc-feature-cache"
@@ -79,8 +80,13 @@ def read(path: Path, params: FeatureParams) -> tuple[dict[str, Entry], str]:
 
 
 def write(path: Path, entries: dict[str, Entry], params: FeatureParams) -> None:
-    """Write all entries to ``path`` atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write all entries to ``path`` atomically (a uniquely named temporary file, then rename).
+
+    Raises
+    ------
+    OSError
+        The cache folder or file cannot be written.
+    """
     keys = sorted(entries)
     shape = params.shape
     X = [entries[k].X for k in keys]
@@ -97,16 +103,41 @@ def write(path: Path, entries: dict[str, Entry], params: FeatureParams) -> None:
         if keys
         else np.zeros(0, np.int64),
     )
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def update(path: Path, new: dict[str, Entry], params: FeatureParams, *, known: dict[str, Entry] | None = None) -> int:
+    """Merge ``new`` entries into the cache file under a lock, and write it back.
+
+    Another process may have written entries since this one read the cache: they are
+    read again under the lock and kept, so concurrent extractions of different classes
+    into one cache lose nothing. Precedence: ``new``, then what is on disk now, then
+    ``known`` (what this process read before; it fills in for a damaged file).
+
+    Parameters
+    ----------
+    path : Path
+    new : dict
+        Relative path -> Entry computed by this process.
+    params : FeatureParams
+    known : dict or None
+        Entries read earlier by this process.
+
+    Returns
+    -------
+    int
+        Entries in the file written.
+
+    Raises
+    ------
+    OSError
+        The cache folder or file cannot be written (or locked).
+    """
+    with locked(path):
+        on_disk, _ = read(path, params)
+        merged = {**(known or {}), **on_disk, **new}
+        write(path, merged, params)
+    return len(merged)
 
 
 def status(path: Path) -> dict:

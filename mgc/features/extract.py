@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -33,17 +34,27 @@ from .table import FeatureSet, Skipped
 Progress = Callable[[int, int, str], None]
 
 
+#: Seconds decoded past the features' span (``params.track_duration``), so that the resampler's
+#: filter sees the same samples near the end of the last segment as in a whole-file decode.
+DECODE_MARGIN = 1.0
+
+
 def extract_file(path: str | os.PathLike, *, params: Params = STUDY_PARAMS) -> tuple[np.ndarray, np.ndarray]:
     """The segment features of one audio file: decode at ``params.sr``, then the study's MFCCs
     (:func:`~mgc.features.track_segments`) or the tagger's embeddings
     (:func:`~mgc.features.embed.embedding_segments`), as ``params`` says.
 
+    Only what the features use is decoded: the first ``params.track_duration`` seconds
+    (plus :data:`DECODE_MARGIN`), within the decoder's budget, so a one-hour file costs
+    what a 30-s clip does. The file must pass :func:`mgc.audio.usable` (the rule Classify
+    applies too): a silent track gives no training segments.
+
     Raises
     ------
     AudioError
-        The file cannot be decoded or gives no full segment.
+        The file cannot be decoded, is silent, or gives no full segment.
     """
-    y = audio.load(path, sr=params.sr)
+    y = audio.usable(path, sr=params.sr, max_duration=params.track_duration + DECODE_MARGIN).y
     X, seg = segments_of(y, params)
     if len(X) == 0:
         raise AudioError(
@@ -143,6 +154,13 @@ def extract_dataset(
     ------
     DatasetError
         No dataset there, an unknown class asked for, or not a single track readable.
+
+    Warns
+    -----
+    RuntimeWarning
+        The cache cannot be written (its folder is a file, its file a folder, no
+        permission): the features are returned all the same, and
+        ``cache_stats["cache_problem"]`` says why.
     """
     ds = root if isinstance(root, Dataset) else find_tracks(root)
     names = list(ds.classes)
@@ -173,12 +191,20 @@ def extract_dataset(
         if on_progress:
             on_progress(done[0], total, rel)
 
+    new = {}
     for rel, (X, seg, err) in _run(todo, params, workers, report).items():
         if X is None:
             X, seg = np.zeros((0, *params.shape), np.float32), np.zeros(0, np.int64)
-        entries[rel] = cache.Entry(*ident[rel], X=X, segment_index=seg, error=err)
+        new[rel] = cache.Entry(*ident[rel], X=X, segment_index=seg, error=err)
+    known = dict(entries)
+    entries.update(new)
     if use_cache and (todo or problem):
-        cache.write(cpath, entries, params)
+        try:  # merged under a lock with what other extractions wrote meanwhile
+            cache.update(cpath, new, params, known=known)
+        except OSError as e:  # the features are made: a cache that cannot be written costs time, not them
+            failed = f"could not write the feature cache {str(cpath)!r} ({e}); these files will be extracted again"
+            warnings.warn(failed, RuntimeWarning, stacklevel=2)
+            problem = f"{problem}; {failed}" if problem else failed
 
     parts, skipped, paths = [], [], {}
     for t in tracks:

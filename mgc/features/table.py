@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArtifactError, ParameterError
+from ..fileio import atomic_write
 from .kinds import Params, params_from_dict
 from .mfcc import STUDY_PARAMS, FeatureParams
 
@@ -87,23 +88,25 @@ class FeatureSet:
 
     # --- files -------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write ``X``, ``y``, ``track_ids``, ``segment_index``, ``classes`` (and metadata) to ``.npz``.
+        """Write ``X``, ``y``, ``track_ids``, ``segment_index``, ``classes`` (and metadata) to ``.npz``, atomically.
 
         The file loads with ``np.load(path, allow_pickle=False)``.
+
+        Raises
+        ------
+        ArtifactError
+            The file cannot be written.
         """
         path = Path(path)
         if path.suffix != ".npz":
             raise ParameterError(f"out={str(path)!r} must end in .npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "params": self.params.to_dict(),
             "source": self.source,
             "fingerprint": self.fingerprint,
             "skipped": self.skipped_table(),
         }
-        tmp = path.with_name(f".tmp-{path.name}")
-        np.savez_compressed(
-            tmp,
+        arrays = dict(
             X=self.X,
             y=self.y,
             track_ids=self.track_ids.astype(str),
@@ -111,8 +114,10 @@ class FeatureSet:
             classes=np.array(self.classes, dtype=str),
             meta=np.array(json.dumps(meta)),
         )
-        os.replace(tmp, path)
-        return path
+        try:  # a unique temporary name: two saves to one path at once both succeed
+            return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+        except OSError as e:
+            raise ArtifactError(f"could not write features to {str(path)!r}: {e}") from e
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FeatureSet":
@@ -140,9 +145,11 @@ class FeatureSet:
     def to_study_json(self, path: str | os.PathLike) -> Path:
         """Write the study's JSON layout: ``{"mapping", "labels", "mfcc"}``."""
         path = Path(path)
-        data = {"mapping": list(self.classes), "labels": self.y.tolist(), "mfcc": self.X.tolist()}
-        path.write_text(json.dumps(data))
-        return path
+        text = json.dumps({"mapping": list(self.classes), "labels": self.y.tolist(), "mfcc": self.X.tolist()})
+        try:
+            return atomic_write(path, lambda f: f.write(text.encode()))
+        except OSError as e:
+            raise ArtifactError(f"could not write features to {str(path)!r}: {e}") from e
 
     @classmethod
     def from_study_json(cls, path: str | os.PathLike) -> "FeatureSet":

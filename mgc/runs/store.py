@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +96,8 @@ class Run:
         ``CNN · fault-filtered (tested on valid) · improved · 10 classes · track acc 0.62, balanced 0.48 · <id>``."""
         m = self.manifest
         status = "" if m.get("status") == "finished" else f" · {m.get('status')}"
+        if m.get("stopped_by") == "interrupt":
+            status += " (interrupted)"
         return (
             f"{model_title(m['model'])} · {self.protocol} · {self.recipe_label} · "
             f"{len(self.classes)} classes · {self.score_text}{status} · {self.id}"
@@ -108,9 +111,16 @@ class Run:
     def model(self):
         """The Keras model (loaded once, ``safe_mode=True``, uncompiled)."""
         if self._model is None:
+            path = self.path / "model.keras"
+            if not zipfile.is_zipfile(path):  # Keras would call a file that is there but not a zip "not found"
+                raise ArtifactError(
+                    f"run {self.id!r}: model.keras could not be loaded safely: it is not a readable Keras archive "
+                    f"(a .keras file is a zip; these {path.stat().st_size:,} bytes are not one, or one cut short): "
+                    "the run is damaged, train it again"
+                )
             keras = keras_module()
             try:
-                self._model = keras.models.load_model(self.path / "model.keras", compile=False, safe_mode=True)
+                self._model = keras.models.load_model(path, compile=False, safe_mode=True)
             except (OSError, ValueError, TypeError, KeyError) as e:
                 raise ArtifactError(f"run {self.id!r}: model.keras could not be loaded safely: {e}") from e
         return self._model
@@ -171,13 +181,24 @@ def load_run(run: str | os.PathLike, *, root: str | os.PathLike | None = None) -
 
 
 def list_runs(root: str | os.PathLike | None = None) -> tuple[list[Run], list[str]]:
-    """All runs under ``root``, newest first, and a message per damaged folder."""
+    """All runs under ``root``, newest first, and a message per folder that is not listed.
+
+    A folder whose name is not a valid run id (:func:`check_id`) is reported and never
+    listed: every run listed can be loaded again by its id (pickers, defaults, the CLI).
+    Hidden folders (a run being written) are passed over.
+    """
     base = runs_dir(root)
     runs, problems = [], []
     if not base.is_dir():
         return runs, problems
     for d in sorted(base.iterdir()):
         if not d.is_dir() or d.name.startswith("."):
+            continue
+        if not _ID.match(d.name) or ".." in d.name:
+            problems.append(
+                f"folder {d.name!r} in {base} is not a valid run id (1-128 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit): not listed; rename it to use it"
+            )
             continue
         try:
             runs.append(load_run(d))

@@ -41,7 +41,6 @@ JSON, no pickle); :func:`fit_trust` writes it and :func:`load_trust` reads it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +48,7 @@ import numpy as np
 
 from ..config import model_title
 from ..errors import ArtifactError, MgcError, ParameterError
+from ..fileio import atomic_write
 from .store import load_run
 
 FILE = "trust.json"
@@ -333,9 +333,8 @@ def fit_trust(run, features, *, twin=None) -> Path:
 
 
 def _write(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    text = json.dumps(data)
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def load_trust(run) -> Trust | None:

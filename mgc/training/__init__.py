@@ -10,7 +10,7 @@ Importing this package does not import TensorFlow; :func:`train` does.
 """
 
 from .crossval import cross_validate, load_comparisons, load_results, summarize, variant_settings
-from .fit import EpochReport, EpochSampler, train
+from .fit import EpochReport, EpochSampler, TrainingInterrupted, train
 from .jobs import JobBoard, TrainingJob, clock
 from .recipes import (
     LR_SCHEDULES,
@@ -32,6 +32,7 @@ __all__ = [
     "EpochSampler",
     "JobBoard",
     "TrainConfig",
+    "TrainingInterrupted",
     "TrainingJob",
     "clock",
     "cross_validate",

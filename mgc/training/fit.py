@@ -36,6 +36,23 @@ from .recipes import TrainConfig
 LOGS = ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse")
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`train`, raised once the epochs that finished are stored as a ``stopped`` run.
+
+    A ``KeyboardInterrupt``, so that whatever loops over runs (``mgc train --model all``,
+    cross-validation) stops too, unless it catches this to report :attr:`run` first.
+
+    Attributes
+    ----------
+    run : Run
+        The stored run (``manifest["status"] == "stopped"``, ``manifest["stopped_by"] == "interrupt"``).
+    """
+
+    def __init__(self, run: Run):
+        super().__init__(f"training interrupted; run {run.id} stored as stopped")
+        self.run = run
+
+
 @dataclass(frozen=True)
 class EpochReport:
     """What ``on_epoch`` receives after each epoch."""
@@ -268,7 +285,9 @@ def train(
         Called after every epoch (progress, live curves).
     should_stop : callable() -> bool or None
         Polled after every epoch; when it returns True the run ends cleanly there
-        and is stored with status ``stopped``. Ctrl-C does the same.
+        and is stored with status ``stopped`` (``stopped_by: "request"``). Ctrl-C
+        stores the epochs that finished the same way (``stopped_by: "interrupt"``),
+        then raises :class:`TrainingInterrupted`.
     root : path or None
         Runs folder (default ``artifacts/runs``).
     run_id : str or None
@@ -297,6 +316,9 @@ def train(
         The split leaves a needed part empty.
     ParameterError
         Bad configuration.
+    TrainingInterrupted
+        Ctrl-C after at least one epoch, once the run is stored (before the first
+        epoch ends, the plain ``KeyboardInterrupt`` goes on and nothing is stored).
     """
     cfg = config.resolved()
     needs, has = MODEL_FEATURES[cfg.model], kind_of(features.params)
@@ -332,6 +354,7 @@ def train(
         )
         callbacks.append(early)
     started = dt.datetime.now().isoformat(timespec="seconds")
+    interrupted = False
     try:
         weights = _class_weights(y_train, n_classes) if cfg.class_weight else None
         if cfg.random_windows or cfg.mixup or cfg.balanced_sampling or cfg.spec_mask:
@@ -354,7 +377,7 @@ def train(
     except KeyboardInterrupt:
         if not history["epoch"]:
             raise
-        recorder.user_stop = True
+        recorder.user_stop = interrupted = True
     fit_seconds = time.perf_counter() - recorder.t0
 
     # test metrics: the run's own, or (a refit) those of its train-only twin
@@ -375,6 +398,7 @@ def train(
         values = np.array(history[cfg.monitor], dtype=float)
         best_epoch = int(np.nanargmin(values) if cfg.monitor == "val_loss" else np.nanargmax(values)) + 1
     status = "stopped" if recorder.user_stop and len(history["epoch"]) < cfg.epochs else "finished"
+    stopped_by = ("interrupt" if interrupted else "request") if status == "stopped" else None
     manifest = _manifest(
         cfg,
         config,
@@ -392,6 +416,7 @@ def train(
     )
     run_id = run_id or _new_id(cfg, root)
     manifest["id"] = run_id
+    manifest["stopped_by"] = stopped_by
     # store an uncompiled copy built from the config: no optimizer state in the file
     # (clone_model compiles its clone like the original, and the Adam moments triple the size)
     export = keras.Model.from_config(model.get_config())
@@ -402,6 +427,8 @@ def train(
     run = load_run(run_id, root=root)
     if not np.any(features.track_ids == ""):  # the checks need held-out tracks; JSON features have none
         fit_trust(run, features, twin=metrics_from)
+    if interrupted:
+        raise TrainingInterrupted(run)
     return run
 
 

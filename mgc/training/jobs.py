@@ -47,9 +47,20 @@ class TrainingJob:
         Runs folder.
     dataset_note : str
         Stored in every run's manifest.
+    owner : str or None
+        Who started the job (a dashboard session); only they see and stop it unless the
+        board is shared.
     """
 
-    def __init__(self, features: FeatureSet | dict, configs: list[TrainConfig], *, root=None, dataset_note: str = ""):
+    def __init__(
+        self,
+        features: FeatureSet | dict,
+        configs: list[TrainConfig],
+        *,
+        root=None,
+        dataset_note: str = "",
+        owner: str | None = None,
+    ):
         if not configs:
             raise ParameterError("configs is empty: choose at least one model to train")
         if isinstance(features, dict):
@@ -57,6 +68,7 @@ class TrainingJob:
             if missing:
                 raise ParameterError(f"features: no {', '.join(missing)} features given for the models asked")
         self.id = uuid.uuid4().hex[:8]
+        self.owner = owner
         self.features, self.configs, self.root, self.note = features, list(configs), root, dataset_note
         self.models = [ModelProgress(c.model, c.resolved().epochs) for c in self.configs]
         self.status = "created"  # created, running, finished, stopped, failed
@@ -174,27 +186,56 @@ class TrainingJob:
 
 
 class JobBoard:
-    """The jobs of one process; at most one runs at a time (the CPU is shared)."""
+    """The jobs of one process; at most one runs at a time (the CPU is shared).
 
-    def __init__(self):
+    Each job has an owner (a dashboard session). Who asks is told about their own jobs
+    only: another owner's job is neither returned nor named, unless the board was made
+    with ``shared=True`` (the server's owner allows it).
+
+    Parameters
+    ----------
+    shared : bool
+        Every owner sees, and may stop, every job.
+    """
+
+    def __init__(self, *, shared: bool = False):
+        self.shared = shared
         self._jobs: dict[str, TrainingJob] = {}
         self._lock = threading.Lock()
 
-    def start(self, features: FeatureSet, configs: list[TrainConfig], **kwargs) -> TrainingJob:
-        """Create and start a job, unless one is running."""
+    def start(
+        self, features: FeatureSet, configs: list[TrainConfig], *, owner: str | None = None, **kwargs
+    ) -> TrainingJob:
+        """Create and start a job for ``owner``, unless one is running (anyone's: the CPU is shared)."""
         with self._lock:
             busy = [j for j in self._jobs.values() if j.running]
             if busy:
-                raise ParameterError(f"a training job ({busy[0].id}) is running; stop it or wait for it to finish")
-            job = TrainingJob(features, configs, **kwargs)
+                if self.visible(busy[0], owner):
+                    raise ParameterError(f"a training job ({busy[0].id}) is running; stop it or wait for it to finish")
+                raise ParameterError(
+                    "another session's training job is running (this server trains one job at a time); "
+                    "wait for it to finish"
+                )
+            job = TrainingJob(features, configs, owner=owner, **kwargs)
             self._jobs[job.id] = job
             return job.start()
 
-    def get(self, job_id: str | None) -> TrainingJob | None:
-        return self._jobs.get(job_id) if job_id else None
+    def visible(self, job: TrainingJob, owner: str | None) -> bool:
+        """Whether ``owner`` may see and stop ``job``: their own, or any on a shared board."""
+        return self.shared or job.owner == owner
 
-    def latest(self) -> TrainingJob | None:
-        return next(reversed(self._jobs.values()), None) if self._jobs else None
+    def get(self, job_id: str | None, *, owner: str | None = None) -> TrainingJob | None:
+        """The job ``job_id`` if ``owner`` may see it, else None."""
+        job = self._jobs.get(job_id) if job_id else None
+        return job if job is not None and self.visible(job, owner) else None
+
+    def latest(self, *, owner: str | None = None) -> TrainingJob | None:
+        """The newest job ``owner`` may see, or None."""
+        return next((j for j in reversed(self._jobs.values()) if self.visible(j, owner)), None)
+
+    def busy(self) -> bool:
+        """Whether any job runs (someone else's included; nothing else is said about it)."""
+        return any(j.running for j in self._jobs.values())
 
 
 def clock(seconds: float | None) -> str:
