@@ -41,7 +41,12 @@ if ladder is None:
     st.caption("Choose runs of one network and recipe under several protocols to see the ladder.")
 else:
     st.plotly_chart(plots.leakage_ladder(ladder), width="stretch")
-    st.dataframe(ladder, hide_index=True, width="stretch")
+    st.dataframe(
+        ladder,
+        hide_index=True,
+        width="stretch",
+        column_config={c: st.column_config.Column(pinned=True) for c in ("model", "protocol")},
+    )
     st.caption(
         "Each protocol tests other tracks (the segment split tests segments of almost every track, the "
         "fault-filtered split only artists absent from training), so the rungs are the same model under three "
@@ -59,7 +64,9 @@ st.markdown(
     "probabilities. Δ columns compare with the paper only for runs of its task and protocol: GTZAN's ten genres "
     "(chance 10 %) under the segment split. The ladder above shows how far the honest protocols fall below it."
 )
-st.dataframe(report.table2(selected), hide_index=True, width="stretch")
+# the first columns stay in view while the table scrolls sideways to the losses, epochs and run ids
+PINNED = {c: st.column_config.Column(pinned=True) for c in ("model", "protocol", "recipe")}
+st.dataframe(report.table2(selected), hide_index=True, width="stretch", column_config=PINNED)
 notes = {r.manifest.get("deviation") for r in selected if r.manifest.get("deviation")}
 for n in notes:
     st.info(f"CNN deviation from the study's text: {n}")

@@ -184,3 +184,35 @@ def test_a_run_without_track_ids_shows_its_segment_matrix_and_no_ladder_bar():
     table = leakage_ladder([run])
     assert table["track accuracy"].isna().all()
     assert len(ladder_figure(table).data) == 0  # nothing to draw, and no error
+
+
+def test_study_curves_put_each_model_in_its_own_panel_with_one_legend_entry_per_line_kind():
+    from mgc.plots import study_curves
+
+    runs = []
+    for i, (model, split) in enumerate(
+        (("mlp", "segment"), ("cnn", "segment"), ("cnn", "track"), ("transfer", "track"))
+    ):
+        r = fake_run(f"r{i}", model, split)
+        r.history.update(
+            epoch=[1, 2, 3],
+            accuracy=[0.3, 0.5, 0.6],
+            val_accuracy=[0.2, 0.4, None],
+            loss=[2, 1, 0.5],
+            val_loss=[3, 2, 1],
+        )
+        runs.append(r)
+    fig = study_curves(runs, "accuracy")
+    assert [a.text for a in fig.layout.annotations] == ["MLP", "CNN", "Transfer (musicnn)"]
+    # two protocols x train/validation: four legend entries, however many models share them
+    assert sorted(t.name for t in fig.data if t.showlegend) == [
+        "segment · study · train",
+        "segment · study · validation",
+        "track · study · train",
+        "track · study · validation",
+    ]
+    assert len(fig.data) == 8
+    assert {t.line.dash for t in fig.data if t.name.endswith("train")} == {"solid"}
+    assert {t.line.dash for t in fig.data if t.name.endswith("validation")} == {"dash"}
+    assert fig.layout.yaxis2.matches == "y" and fig.layout.yaxis3.matches == "y"  # one accuracy scale for all panels
+    assert study_curves(runs, "loss").layout.yaxis.type == "log"

@@ -57,48 +57,69 @@ def live_curves(histories: Mapping[str, list[dict]]) -> go.Figure:
     return apply_style(fig, title="Live training curves (solid: train, dashed: validation)", height=420)
 
 
+#: Line colours of the (protocol, recipe) pairs in the learning-curve panels, in order of appearance.
+_RUN_COLORS = ("#1F77B4", "#D62728", "#2CA02C", "#9467BD", "#FF7F0E", "#8C564B", "#E377C2", "#17BECF", "#7F7F7F")
+
+
 def study_curves(runs: list, metric: str) -> go.Figure:
-    """The study's Figures 6 (accuracy) and 7 (error) rebuilt: ``metric`` per epoch, train and validation.
+    """The study's Figures 6 (accuracy) and 7 (error) rebuilt: ``metric`` per epoch, one small panel per model.
+
+    As in the study's figures, each model has its own panel (shared axes); within a
+    panel a colour is one protocol and recipe, train solid and validation dashed.
 
     Parameters
     ----------
     runs : list of mgc.runs.Run
     metric : {'accuracy', 'loss', 'rmse'}
     """
-    fig = go.Figure()
+    from plotly.subplots import make_subplots
+
+    models = [m for m in MODEL_NAMES if any(r.model_name == m for r in runs)]
+    models += sorted({r.model_name for r in runs} - set(models))
+    tags: dict[str, str] = {}
     for r in runs:
-        h = r.history
-        color = MODEL_COLORS.get(r.model_name)
-        tag = f"{model_title(r.model_name)} · {r.manifest['split']['name']} · {r.recipe_label}"
-        dash_base = "solid" if r.manifest["split"]["name"] == "segment" else "dot"
-        mode = "lines+markers" if len(h["epoch"]) < 20 else "lines"  # a short run shows its points
-        fig.add_trace(
-            go.Scatter(
-                x=h["epoch"],
-                y=h[metric],
-                mode=mode,
-                name=f"{tag} · train",
-                line=dict(color=color, dash=dash_base, width=2),
-                marker=dict(size=5),
-            )
-        )
-        if any(v is not None for v in h.get("val_" + metric, [])):
-            fig.add_trace(
-                go.Scatter(
-                    x=h["epoch"],
-                    y=h["val_" + metric],
-                    mode=mode,
-                    name=f"{tag} · validation",
-                    line=dict(color=color, dash="dash" if dash_base == "solid" else "dashdot", width=1.5),
-                    opacity=0.8,
+        tags.setdefault(f"{r.protocol} · {r.recipe_label}", _RUN_COLORS[len(tags) % len(_RUN_COLORS)])
+    fig = make_subplots(
+        rows=1,
+        cols=max(1, len(models)),
+        shared_yaxes=True,
+        shared_xaxes=True,
+        subplot_titles=[model_title(m) for m in models],
+        horizontal_spacing=0.03,
+    )
+    shown: set[str] = set()
+    for col, model in enumerate(models, start=1):
+        for r in (r for r in runs if r.model_name == model):
+            h = r.history
+            tag = f"{r.protocol} · {r.recipe_label}"
+            mode = "lines+markers" if len(h["epoch"]) < 20 else "lines"  # a short run shows its points
+            for prefix, dash, part in (("", "solid", "train"), ("val_", "dash", "validation")):
+                values = h.get(prefix + metric, [])
+                if not any(v is not None for v in values):
+                    continue
+                fig.add_trace(
+                    go.Scatter(
+                        x=h["epoch"],
+                        y=values,
+                        mode=mode,
+                        name=f"{tag} · {part}",
+                        legendgroup=f"{tag} · {part}",
+                        showlegend=f"{tag} · {part}" not in shown,
+                        line=dict(color=tags[tag], dash=dash, width=2 if part == "train" else 1.5),
+                        marker=dict(size=4),
+                        hovertemplate=f"{model_title(model)} · {tag} · {part}<br>epoch %{{x}}: %{{y:.3f}}"
+                        f"<br>{r.id}<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
                 )
-            )
+                shown.add(f"{tag} · {part}")
     unit = {"accuracy": "Accuracy (fraction)", "loss": "Cross-entropy loss (nats)", "rmse": "RMSE"}[metric]
     number = "Figure 6" if metric == "accuracy" else "Figure 7"
-    fig = apply_style(
-        fig, title=f"{number}: {_METRIC_TITLES[metric].lower()} per epoch", x_title="Epoch", y_title=unit, height=460
-    )
-    fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=11)))
+    fig = apply_style(fig, title=f"{number}: {_METRIC_TITLES[metric].lower()} per epoch", height=440)
+    fig.update_xaxes(title_text="Epoch")
+    fig.update_yaxes(title_text=unit, row=1, col=1)
+    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.22, yanchor="top", font=dict(size=11)))
     if metric == "loss":
         # the study's raw-MFCC MLP starts near 50 nats: a log axis keeps the later epochs readable
         ticks = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
