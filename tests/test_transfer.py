@@ -152,3 +152,27 @@ def test_cli_trains_all_four_models_and_classifies_with_them(tiny_dataset, tmp_p
     assert code == 0
     clips = json.loads(capsys.readouterr().out)
     assert clips[0]["answers"][0]["model"] == "transfer"
+
+
+def test_a_transfer_run_also_gets_the_mfcc_not_music_check(emb, tiny_features, tmp_path):
+    from mgc.analysis.classify import ModelAnswer
+    from mgc.runs import assess
+
+    run = train(
+        emb,
+        TrainConfig(model="transfer", recipe="improved", split="track", epochs=2),
+        root=tmp_path,
+        trust_mfcc=tiny_features,  # the same track ids, as MFCC segments
+    )
+    t = load_trust(run)
+    assert t.mfcc_params == tiny_features.params.to_dict()
+    assert t.data["music_mfcc"]["variation_threshold"] is not None  # MFCC frames: stationarity applies
+    heard = emb.X[:10]  # what the tagger hears is music-like ...
+    assert not t.music_check(heard)["atypical"]
+    odd = np.full((10, 130, 13), -50.0, np.float32)  # ... but the MFCCs are nothing like the training music
+    odd[:, :, 0] += np.linspace(0, 1, 130, dtype=np.float32)[None, :]
+    probs = run.model().predict(heard, verbose=0).astype(float)
+    answer = ModelAnswer(run.id, run.label, "transfer", run.classes, probs, probs.mean(axis=0), None)
+    kinds = [f["kind"] for f in assess([answer], [heard], [t], mfcc=odd)]
+    assert "not-music" in kinds
+    assert "not-music" not in [f["kind"] for f in assess([answer], [heard], [t], mfcc=None)]

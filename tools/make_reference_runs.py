@@ -89,7 +89,10 @@ def main() -> int:
                         tested_on_valid=twin.manifest["split"]["settings"].get("evaluated_on") == "valid",
                     ),
                 }
-            run = train(fs, cfg, run_id=run_id, dataset_note=NOTE, tags=("reference",), **kwargs)
+            if kind == "embedding" and "mfcc" not in features:  # the transfer run's MFCC not-music check
+                features["mfcc"] = extract_dataset(args.data, params=kinds["mfcc"])
+            trust_mfcc = features["mfcc"] if kind == "embedding" else None
+            run = train(fs, cfg, run_id=run_id, dataset_note=NOTE, tags=("reference",), trust_mfcc=trust_mfcc, **kwargs)
             _report(run)
     return 0
 

@@ -173,9 +173,12 @@ def _answers(y: np.ndarray, params: Params, runs: list[Run], name: str, max_wind
     return X, starts, answers
 
 
-def _flags(runs: list[Run], answers: list, heard: list) -> list[dict]:
+def _flags(runs: list[Run], answers: list, heard: list, mfcc_windows=None) -> list[dict]:
+    """The trust flags; ``mfcc_windows(params)`` gives the clip's MFCC windows for runs on embeddings."""
     trusts = [load_trust(run) for run in runs]
-    flags = assess(answers, heard, trusts)
+    wanted = next((t.mfcc_params for t in trusts if t is not None and t.mfcc_params), None)
+    mfcc = mfcc_windows(params_from_dict(wanted)) if wanted and mfcc_windows is not None else None
+    flags = assess(answers, heard, trusts, mfcc=mfcc)
     for run, t in zip(runs, trusts, strict=True):
         if t is None:
             flags.append(
@@ -212,7 +215,8 @@ def classify_signal(
     if sr != params.sr:
         raise ParameterError(f"sr={sr} does not match the runs' feature rate {params.sr} Hz")
     X, starts, answers = _answers(y, params, runs, name, max_windows)
-    return starts, answers, _flags(runs, answers, [X] * len(answers))
+    mfcc = None if kind_of(params) == "embedding" else (lambda p: X if p == params else None)
+    return starts, answers, _flags(runs, answers, [X] * len(answers), mfcc)
 
 
 def classify(
@@ -270,5 +274,14 @@ def classify(
     if d.truncated:
         notes.insert(0, f"only the first {max_duration:.0f} s of {d.source_duration:.0f} s were analysed")
     answers = [by_run[r.id] for r in runs]
-    flags = _flags(runs, answers, [heard[r.id] for r in runs])
+
+    def mfcc_windows(p):
+        # the MFCC windows the study's networks heard, else computed here for the not-music check alone
+        for params, group in groups:
+            if params == p:
+                return heard[group[0].id]
+        y = usable(data, sr=p.sr, max_duration=max_duration, min_duration=p.segment_duration, name=label).y
+        return windows_of(y, p, max_windows=max_windows)[0]
+
+    flags = _flags(runs, answers, [heard[r.id] for r in runs], mfcc_windows)
     return ClipResult(label, d.duration, d.native_sr, d.channels, d.truncated, starts, answers, notes, flags)

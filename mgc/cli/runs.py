@@ -40,6 +40,9 @@ def cmd_train(args) -> int:
             f"{kind} features: {len(fs.X)} segments, {fs.n_tracks} tracks, classes {', '.join(fs.classes)}"
             f" ({len(fs.skipped)} files skipped)"
         )
+    if "embedding" in features and "mfcc" not in features and not args.data.endswith((".npz", ".json")):
+        # the transfer run's not-music check also listens to the MFCCs (the tagger hears speech as music)
+        features["mfcc"] = load_features(args, kind="mfcc")
     any_fs = next(iter(features.values()))
     split = args.split or suggested_split(any_fs.track_ids)
     if not args.split:
@@ -72,7 +75,14 @@ def cmd_train(args) -> int:
             )
 
         try:
-            run = train(fs, cfg, on_epoch=report, root=args.runs, dataset_note=args.note or "")
+            run = train(
+                fs,
+                cfg,
+                on_epoch=report,
+                root=args.runs,
+                dataset_note=args.note or "",
+                trust_mfcc=features.get("mfcc") if cfg.model == "transfer" else None,
+            )
         except TrainingInterrupted as e:
             # the epochs that finished are stored; the models after this one are not begun
             run = e.run

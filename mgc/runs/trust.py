@@ -177,6 +177,17 @@ class Trust:
         d = descriptors(X, m.get("projection")) - np.asarray(m["location"])
         return np.sqrt(np.maximum(0.0, np.einsum("ij,jk,ik->i", d, np.asarray(m["precision"]), d)))
 
+    @property
+    def mfcc_params(self) -> dict | None:
+        """Feature parameters of the extra MFCC not-music check (runs on embeddings), or None."""
+        extra = self.data.get("music_mfcc")
+        return None if extra is None else extra["params"]
+
+    def mfcc_music_check(self, X_mfcc: np.ndarray) -> dict | None:
+        """The extra MFCC not-music check on MFCC windows of the clip; None when the run has none."""
+        extra = self.data.get("music_mfcc")
+        return None if extra is None else Trust({"music": extra}).music_check(X_mfcc)
+
     def music_check(self, X: np.ndarray) -> dict:
         """Clip-level scores of the not-music check: ``distance``, ``variation``, ``atypical``, ``stationary``."""
         m = self.data["music"]
@@ -233,11 +244,37 @@ def fit(
     dict
         The content of ``trust.json``.
     """
-    from sklearn.covariance import LedoitWolf
-
     eval_track_ids = np.asarray(eval_track_ids).astype(str)
     if len(X_train) < 2 or len(X_eval) == 0:
         raise ParameterError(f"trust needs training windows and held-out windows; got {len(X_train)} and {len(X_eval)}")
+    music = fit_music(X_train=X_train, X_eval=X_eval, eval_track_ids=eval_track_ids)
+    conf, agree, right = _track_scores(np.asarray(eval_probs, float), np.asarray(eval_y), eval_track_ids)
+    return {
+        "version": 1,
+        "fitted_on": f"{fitted_on} ({len(np.unique(eval_track_ids))} tracks)",
+        "music": music,
+        "confidence": _youden(conf, right, FALLBACK["confidence"]),
+        "agreement": _youden(agree, right, FALLBACK["agreement"]),
+    }
+
+
+def fit_music(*, X_train: np.ndarray, X_eval: np.ndarray, eval_track_ids: np.ndarray) -> dict:
+    """The not-music check alone: the descriptor Gaussian on training windows, thresholds on held-out tracks.
+
+    Parameters
+    ----------
+    X_train : np.ndarray [shape=(n, frames, n_mfcc) or (n, width)]
+    X_eval : np.ndarray [shape=(m, frames, n_mfcc) or (m, width)]
+    eval_track_ids : np.ndarray [shape=(m,)]
+
+    Returns
+    -------
+    dict
+        ``trust.json``'s ``music`` part.
+    """
+    from sklearn.covariance import LedoitWolf
+
+    eval_track_ids = np.asarray(eval_track_ids).astype(str)
     projection = fit_projection(X_train) if np.asarray(X_train).ndim == 2 else None
     lw = LedoitWolf().fit(descriptors(X_train, projection))
     music = {"location": lw.location_.tolist(), "precision": lw.precision_.tolist()}
@@ -255,23 +292,16 @@ def fit(
         flagged = (dist > d_thr) | (var < v_thr)
     else:  # embeddings have no frames: no stationarity part
         v_thr, flagged = None, dist > d_thr
-    conf, agree, right = _track_scores(np.asarray(eval_probs, float), np.asarray(eval_y), eval_track_ids)
     return {
-        "version": 1,
-        "fitted_on": f"{fitted_on} ({len(tracks)} tracks)",
-        "music": {
-            **trust.data["music"],
-            "distance_threshold": d_thr,
-            "variation_threshold": v_thr,
-            "outlier_sd": OUTLIER_SD,
-            "held_out_flagged": int(np.sum(flagged)),
-        },
-        "confidence": _youden(conf, right, FALLBACK["confidence"]),
-        "agreement": _youden(agree, right, FALLBACK["agreement"]),
+        **music,
+        "distance_threshold": d_thr,
+        "variation_threshold": v_thr,
+        "outlier_sd": OUTLIER_SD,
+        "held_out_flagged": int(np.sum(flagged)),
     }
 
 
-def fit_trust(run, features, *, twin=None) -> Path:
+def fit_trust(run, features, *, twin=None, mfcc=None) -> Path:
     """Fit a stored run's checks on ``features`` (the ones it was trained on) and write its ``trust.json``.
 
     The Gaussian comes from the run's training tracks, the thresholds from its test
@@ -284,6 +314,12 @@ def fit_trust(run, features, *, twin=None) -> Path:
     features : FeatureSet
     twin : Run or None
         A refit's twin; default: the run of that id beside the refit.
+    mfcc : FeatureSet or None
+        For a run on embeddings: the study's MFCCs of the same tracks. The
+        tagger's embeddings place speech among the music (measured: speech lies
+        near the 95th percentile of unseen-artist music), so such a run also gets
+        the MFCC not-music check (``music_mfcc``), fitted on the same training and
+        held-out tracks.
 
     Raises
     ------
@@ -328,6 +364,15 @@ def fit_trust(run, features, *, twin=None) -> Path:
         eval_y=pred["y_true"],
         fitted_on=f"{label} split, {part}",
     )
+    if mfcc is not None and np.asarray(features.X).ndim == 2:
+        held = np.isin(mfcc.track_ids, np.unique(pred["track_ids"]))
+        mtrain = np.isin(mfcc.track_ids, ids["train"])
+        if not held.any() or not mtrain.any():
+            raise ArtifactError(f"mfcc features lack run {run.id!r}'s training or held-out tracks")
+        data["music_mfcc"] = {
+            **fit_music(X_train=mfcc.X[mtrain], X_eval=mfcc.X[held], eval_track_ids=mfcc.track_ids[held]),
+            "params": mfcc.params.to_dict(),
+        }
     _write(target, data)
     return target
 
@@ -361,12 +406,14 @@ def load_trust(run) -> Trust | None:
             float(m["variation_threshold"])
         if "projection" in m and np.asarray(m["projection"]["components"], float).shape[0] != n:
             raise ValueError("projection does not fit the location")
+        if "music_mfcc" in data:
+            float(data["music_mfcc"]["distance_threshold"]), dict(data["music_mfcc"]["params"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ArtifactError(f"run {run.id!r}: {FILE} is damaged: {e}") from e
     return Trust(data)
 
 
-def assess(answers: list, X: np.ndarray | list, trusts: list) -> list[dict]:
+def assess(answers: list, X: np.ndarray | list, trusts: list, *, mfcc: np.ndarray | None = None) -> list[dict]:
     """The flags of one clip.
 
     Parameters
@@ -378,6 +425,9 @@ def assess(answers: list, X: np.ndarray | list, trusts: list) -> list[dict]:
         MFCCs and on embeddings hear different features of the same windows).
     trusts : list of (Trust or None)
         Each run's checks, in the order of ``answers``.
+    mfcc : np.ndarray [shape=(k, frames, n_mfcc)] or None
+        MFCC windows of the clip, for the extra check of runs on embeddings
+        (:attr:`Trust.mfcc_params`); a run's not-music verdict is then either of its two checks.
 
     Returns
     -------
@@ -391,7 +441,13 @@ def assess(answers: list, X: np.ndarray | list, trusts: list) -> list[dict]:
         raise ParameterError(f"X holds {len(heard)} window arrays for {len(answers)} answers")
     fitted = [(a, t, x) for a, t, x in zip(answers, trusts, heard, strict=True) if t is not None]
     if fitted:
-        checks = [t.music_check(x) for _, t, x in fitted]
+        checks = []
+        for _, t, x in fitted:
+            c = t.music_check(x)
+            extra = t.mfcc_music_check(mfcc) if mfcc is not None else None
+            if extra is not None and not c["atypical"] and (extra["atypical"] or extra["stationary"]):
+                c = extra  # the tagger heard music, the MFCCs did not: say what the MFCCs found
+            checks.append(c)
         atypical = sum(c["atypical"] for c in checks) * 2 > len(checks)
         stationary = sum(c["stationary"] for c in checks) * 2 > len(checks)
         if atypical or stationary:

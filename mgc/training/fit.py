@@ -273,6 +273,7 @@ def train(
     split: Split | None = None,
     metrics_from: Run | None = None,
     tags: tuple[str, ...] = (),
+    trust_mfcc: FeatureSet | None = None,
 ) -> Run:
     """Train one model on extracted features and store the run.
 
@@ -304,6 +305,9 @@ def train(
         as such (``manifest["metrics_from"]``). Required exactly then.
     tags : tuple of str
         Stored in the manifest (``"reference"`` marks the shipped runs).
+    trust_mfcc : FeatureSet or None
+        For a transfer run: the study's MFCCs of the same tracks, so that its trust
+        checks also include the MFCC not-music check (see :func:`mgc.runs.fit_trust`).
 
     Returns
     -------
@@ -426,7 +430,7 @@ def train(
     )
     run = load_run(run_id, root=root)
     if not np.any(features.track_ids == ""):  # the checks need held-out tracks; JSON features have none
-        fit_trust(run, features, twin=metrics_from)
+        fit_trust(run, features, twin=metrics_from, mfcc=trust_mfcc)
     if interrupted:
         raise TrainingInterrupted(run)
     return run

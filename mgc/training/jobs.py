@@ -123,6 +123,9 @@ class TrainingJob:
                     should_stop=self._stop.is_set,
                     root=self.root,
                     dataset_note=self.note,
+                    trust_mfcc=self.features.get("mfcc")
+                    if isinstance(self.features, dict) and cfg.model == "transfer"
+                    else None,
                 )
                 with self._lock:
                     prog.run_id, prog.status = run.id, run.manifest["status"]
