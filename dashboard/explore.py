@@ -1,0 +1,126 @@
+"""The Explore page's sections and figures, cached once per clip and parameter set.
+
+A clip is known by :func:`clip_key`, a digest of its samples, so a dataset track,
+an upload and a recording are cached alike. Each figure is made once per clip and
+per parameter it depends on (the MFCCs by ``n_fft``, ``hop_length``, ``n_mels``
+and ``n_mfcc``; the waveform by none), so moving one slider redraws only the
+figures that slider changes.
+
+Figures are kept with ``st.cache_resource``: the page hands them to
+``st.plotly_chart`` and never changes them, and ``st.cache_data`` would unpickle
+and re-validate every figure on every rerun (about 60 ms each). The taggram, a
+network run, is kept with ``st.cache_data`` (plain arrays).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+
+import streamlit as st
+
+from mgc import plots
+from mgc.audio import represent
+
+#: Figures kept per step (clips x parameter sets), across sessions.
+MAX_FIGURES = 48
+
+
+def clip_key(y, sr: int) -> str:
+    """A short digest of a clip's samples and rate: the cache key of its figures."""
+    digest = hashlib.blake2b(memoryview(y).cast("B"), digest_size=12)
+    digest.update(str(sr).encode())
+    return digest.hexdigest()
+
+
+@st.cache_data(show_spinner="Decoding audio...", max_entries=8)
+def decoded_bytes(data: bytes, name: str, max_duration: float):
+    """:func:`mgc.audio.decode` of an upload or a recording, cached on its bytes (reruns do not decode it again)."""
+    from mgc.audio import decode
+
+    return decode(data, name=name, max_duration=max_duration)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def wav_bytes(key: str, _y, sr: int) -> bytes:
+    """The clip as 16-bit WAV for ``st.audio``, encoded once per clip (not on every rerun)."""
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, _y, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+@contextmanager
+def section(label: str, *, key: str, expanded: bool = False):
+    """An expander whose content runs only while it is open; yields whether it is open.
+
+    Opening or closing it reruns the page, so a closed section costs nothing.
+    """
+    box = st.expander(label, expanded=expanded, key=f"explore_{key}", on_change="rerun")
+    with box:
+        yield bool(box.open)
+
+
+@st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
+def waveform_figure(key: str, _y, sr: int):
+    """:func:`mgc.plots.waveform` of the clip."""
+    return plots.waveform(represent.waveform(_y, sr=sr))
+
+
+@st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
+def spectrum_figure(key: str, _y, sr: int, db: bool):
+    """:func:`mgc.plots.power_spectrum` of the clip, in dB or linear magnitude."""
+    return plots.power_spectrum(represent.power_spectrum(_y, sr=sr), db=db)
+
+
+@st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
+def stft_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, db: bool):
+    """:func:`mgc.plots.spectrogram` of the clip's STFT, linear (``db=False``) or in dB."""
+    compute = represent.log_spectrogram if db else represent.stft
+    return plots.spectrogram(compute(_y, sr=sr, n_fft=n_fft, hop_length=hop_length))
+
+
+@st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
+def filterbank_figure(sr: int, n_fft: int, n_mels: int):
+    """:func:`mgc.plots.mel_filterbank` (no clip: the filters depend on the parameters only)."""
+    return plots.mel_filterbank(represent.mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels))
+
+
+@st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
+def mel_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, n_mels: int):
+    """:func:`mgc.plots.spectrogram` of the clip's mel spectrogram in dB."""
+    return plots.spectrogram(represent.mel_spectrogram(_y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels))
+
+
+@st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
+def mfcc_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, n_mels: int, n_mfcc: int):
+    """:func:`mgc.plots.mfcc` of the clip, with the study's segments marked."""
+    segments, _ = represent.segment_bounds(min(len(_y), int(represent.MAX_DURATION * sr)), sr=sr)
+    m = represent.mfcc(_y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, n_mfcc=n_mfcc)
+    return plots.mfcc(m, segments=segments)
+
+
+@st.cache_data(
+    max_entries=MAX_FIGURES,
+    show_spinner="Running the musicnn tagger over the clip (the first run also loads TensorFlow and the model)...",
+)
+def _taggram(key: str, _y, sr: int, _on_progress=None):
+    from mgc.features import taggram as compute
+
+    return compute(_y, sr=sr, on_progress=_on_progress)
+
+
+def taggram(key: str, y, sr: int):
+    """:func:`mgc.features.taggram` of the clip, cached; a progress bar while the tagger runs (first time only)."""
+    slot = st.empty()
+
+    def update(done: int, total: int, message: str) -> None:
+        slot.progress(done / total if total else 1.0, text=f"Tagger: {done}/{total} {message}")
+
+    try:
+        return _taggram(key, y, sr, _on_progress=update)
+    finally:
+        slot.empty()
