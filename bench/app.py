@@ -229,7 +229,8 @@ def step_slider(page, label: str, key: str) -> None:
 
 def closed_sections(page) -> list[str]:
     """Labels of the clip's collapsed expanders, in page order (none before sections could be collapsed)."""
-    return page.locator("[data-testid=stExpander] details:not([open]) summary").all_inner_texts()
+    texts = page.locator("[data-testid=stExpander] details:not([open]) summary").all_inner_texts()
+    return [[line for line in t.splitlines() if line.strip()][-1].strip() for t in texts]  # without the icon's name
 
 
 def open_section(page, label: str) -> None:
@@ -248,7 +249,7 @@ def explore_session(page, url: str, tracks: list[str], values: dict) -> dict:
     for label in sections:
         shown = page.locator("[data-testid=stMain] [data-testid=stPlotlyChart]:visible").count()
         res["open"].append(timed(lambda label=label: open_section(page, label), page, "", shown + 1))
-        res["open_names"].append(label.splitlines()[0])
+        res["open_names"].append(label)
     res["all_track"] = timed(lambda: choose_track(page, tracks[2]), page, f"{tracks[2]}:")
     tagger = [s for s in closed_sections(page) if "tagger" in s.lower()]
     if tagger:

@@ -9,12 +9,15 @@ figures that slider changes.
 Figures are kept with ``st.cache_resource``: the page hands them to
 ``st.plotly_chart`` and never changes them, and ``st.cache_data`` would unpickle
 and re-validate every figure on every rerun (about 60 ms each). The taggram, a
-network run, is kept with ``st.cache_data`` (plain arrays).
+network run of seconds, is kept once per clip in a store of the server's own, so
+that its first run can show a progress bar.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 
 import streamlit as st
@@ -22,8 +25,12 @@ import streamlit as st
 from mgc import plots
 from mgc.audio import represent
 
+from .widgets import progress_bar
+
 #: Figures kept per step (clips x parameter sets), across sessions.
 MAX_FIGURES = 48
+#: Taggrams kept, across sessions (one per clip).
+MAX_TAGGRAMS = 32
 
 
 def clip_key(y, sr: int) -> str:
@@ -103,24 +110,31 @@ def mfcc_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, n_mels: int,
     return plots.mfcc(m, segments=segments)
 
 
-@st.cache_data(
-    max_entries=MAX_FIGURES,
-    show_spinner="Running the musicnn tagger over the clip (the first run also loads TensorFlow and the model)...",
-)
-def _taggram(key: str, _y, sr: int, _on_progress=None):
-    from mgc.features import taggram as compute
-
-    return compute(_y, sr=sr, on_progress=_on_progress)
+@st.cache_resource(show_spinner=False)
+def _taggrams() -> tuple[OrderedDict, threading.Lock]:
+    """The taggrams made on this server, newest last (at most :data:`MAX_TAGGRAMS`), and their lock."""
+    return OrderedDict(), threading.Lock()
 
 
 def taggram(key: str, y, sr: int):
-    """:func:`mgc.features.taggram` of the clip, cached; a progress bar while the tagger runs (first time only)."""
-    slot = st.empty()
+    """:func:`mgc.features.taggram` of the clip, once per clip on this server, with a progress bar while it runs.
 
-    def update(done: int, total: int, message: str) -> None:
-        slot.progress(done / total if total else 1.0, text=f"Tagger: {done}/{total} {message}")
+    Kept in a store of this server's own rather than ``st.cache_data``: a cached
+    function may not draw into the page (its progress bar), and the taggram is
+    worth one.
+    """
+    from mgc.features import taggram as compute
 
-    try:
-        return _taggram(key, y, sr, _on_progress=update)
-    finally:
-        slot.empty()
+    store, lock = _taggrams()
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    text = "Running the musicnn tagger over the clip's windows (the first run also loads TensorFlow and the model):"
+    with progress_bar(text) as update:
+        result = compute(y, sr=sr, on_progress=update)
+    with lock:
+        store[key] = result
+        while len(store) > MAX_TAGGRAMS:
+            store.popitem(last=False)
+    return result
