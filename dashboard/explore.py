@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 
+import numpy as np
 import streamlit as st
 
 from mgc import plots
@@ -35,7 +36,7 @@ MAX_TAGGRAMS = 32
 
 def clip_key(y, sr: int) -> str:
     """A short digest of a clip's samples and rate: the cache key of its figures."""
-    digest = hashlib.blake2b(memoryview(y).cast("B"), digest_size=12)
+    digest = hashlib.blake2b(np.ascontiguousarray(y).data, digest_size=12)
     digest.update(str(sr).encode())
     return digest.hexdigest()
 
