@@ -25,6 +25,7 @@ import streamlit as st
 
 from mgc import plots
 from mgc.audio import represent
+from mgc.plots.explore import PLOT_WIDTH
 
 from .widgets import progress_bar
 
@@ -32,6 +33,8 @@ from .widgets import progress_bar
 MAX_FIGURES = 48
 #: Taggrams kept, across sessions (one per clip).
 MAX_TAGGRAMS = 32
+#: Points of the waveform envelope and the spectrum: two per pixel of the plot area is all a screen shows.
+LINE_POINTS = 2 * PLOT_WIDTH
 
 
 def clip_key(y, sr: int) -> str:
@@ -75,13 +78,13 @@ def section(label: str, *, key: str, expanded: bool = False):
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
 def waveform_figure(key: str, _y, sr: int):
     """:func:`mgc.plots.waveform` of the clip."""
-    return plots.waveform(represent.waveform(_y, sr=sr))
+    return plots.waveform(represent.waveform(_y, sr=sr, max_points=LINE_POINTS))
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
 def spectrum_figure(key: str, _y, sr: int, db: bool):
     """:func:`mgc.plots.power_spectrum` of the clip, in dB or linear magnitude."""
-    return plots.power_spectrum(represent.power_spectrum(_y, sr=sr), db=db)
+    return plots.power_spectrum(represent.power_spectrum(_y, sr=sr, max_points=LINE_POINTS), db=db)
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
