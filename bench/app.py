@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Benchmark of the dashboard as a user sees it: the real server, driven in Debian's Chromium.
 
-    .venv/bin/python bench/app.py            # from the project root
+    .venv/bin/python bench/app.py                                # from the project root
+    .venv/bin/python bench/app.py --pages explore --repeat 5     # only the Explore page, 5 sessions
 
 Measures, once each, and prints a markdown table:
 
@@ -14,6 +15,15 @@ Measures, once each, and prints a markdown table:
   result is reused. "Page complete" adds the probability chart and the three timelines.
   The waits poll the page on every animation frame: Playwright's default polling backs off to 0.5 s
   and overstated these times by up to that much.
+
+* Explore page (``--pages explore``; ``--repeat N`` fresh browser sessions, at 1440x900, the first one
+  right after the server start and so cold): the first clip drawn (until the last change to any chart, once
+  the script has finished, every chart is drawn and nothing changes for a second), another track of the
+  same class (timed from the click on it: typing its name into the list is not), an ``n_mfcc`` step, an
+  ``n_fft`` step, each section opened in turn (the taggram, a network run, last), then another track and
+  an ``n_mfcc`` step with every section open. Targets: first clip < 3 s warm, a parameter change < 1 s.
+  Each session takes new tracks, so only the first clip (the page's default) can come from the cache.
+  Printed: median and range over the warm sessions, and the cold value.
 
 Runs: the shipped reference runs ``artifacts/runs/gtzan10-*`` when the three models are there
 (one per model, linked into a temporary artifacts folder so no other run interferes), else three
@@ -40,6 +50,7 @@ from mgc.config import MODEL_NAMES as MODELS
 PROJECT = Path(__file__).resolve().parents[1]
 
 SHARED = PROJECT.parent / "shared" / "data" / "gtzan-mini"
+SHOTS = PROJECT / "artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,6 +60,9 @@ CHROMIUM_ARGS = [
 ]
 TARGET_HOME = 3.0
 TARGET_WARM = 0.5
+TARGET_EXPLORE_FIRST = 3.0
+TARGET_EXPLORE_CHANGE = 1.0
+EXPLORE_VIEWPORT = {"width": 1440, "height": 900}
 TIMEOUT_MS = 300_000
 
 
@@ -160,7 +174,189 @@ def open_classify(page, url: str) -> None:
     page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(timeout=TIMEOUT_MS)
 
 
-def measure(data_dir: Path, artifacts: Path, cold: Path, warm: Path, fresh: Path, log: Path) -> dict:
+# --------------------------------------------------------------------------- #
+# Explore
+# --------------------------------------------------------------------------- #
+#: Installed in every Explore page before it loads: the page's clock time of the last change to any chart
+#: (a chart added, drawn, resized, a heatmap painted) and of the script's last finish.
+WATCH_JS = """window.__mgc = {chart: 0, idle: 0};
+new MutationObserver(changes => {
+    for (const m of changes) {
+        const t = m.target;
+        if (t.nodeType === 1 && t.closest && t.closest('.js-plotly-plot, [data-testid=stPlotlyChart]')) {
+            window.__mgc.chart = performance.now();
+        } else if (m.attributeName === 'data-test-script-state' && t.getAttribute(m.attributeName) === 'notRunning') {
+            window.__mgc.idle = performance.now();
+        }
+    }
+}).observe(document, {subtree: true, childList: true, attributes: true});"""
+
+#: Milliseconds since the page was last drawn, once the script has finished, no element is stale, every chart
+#: holds its drawing (its heatmaps painted), the page shows ``needle`` (in at least ``charts`` charts when
+#: given, else anywhere) and nothing has changed for ``quiet`` ms; else false. Quiet matters: Streamlit
+#: lays a chart out again once its width is known, and the plotly bundle loads after the first elements.
+SETTLED_JS = """([needle, charts, quiet]) => {
+    const app = document.querySelector('[data-testid=stApp]');
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    if (document.querySelector('[data-stale=true]')) return false;
+    const main = document.querySelector('[data-testid=stMain]');
+    const all = [...main.querySelectorAll('[data-testid=stPlotlyChart]')];
+    for (const c of all) {
+        const gd = c.querySelector('.js-plotly-plot');
+        if (!gd || !gd._fullLayout || !gd.querySelector('.main-svg')) return false;
+        const heatmaps = (gd.data || []).filter(t => t.type === 'heatmap').length;
+        if (gd.querySelectorAll('.hm image').length < heatmaps) return false;
+    }
+    const shown = all.filter(c => c.checkVisibility());
+    if (charts === null ? !main.textContent.includes(needle)
+                        : shown.filter(c => c.textContent.includes(needle)).length < charts) return false;
+    const ago = performance.now() - Math.max(window.__mgc.chart, window.__mgc.idle);
+    return ago >= quiet ? ago : false;
+}"""
+#: Milliseconds without a change before a step counts as drawn (not part of the time measured).
+QUIET_MS = 1000
+
+
+def settle(page, needle: str, charts: int | None = None) -> float:
+    """Wait until the page is drawn, shows ``needle`` and stays still; return ``time.perf_counter()`` of
+    its last change."""
+    ago = page.wait_for_function(SETTLED_JS, arg=[needle, charts, QUIET_MS], polling="raf", timeout=TIMEOUT_MS)
+    now = time.perf_counter()
+    return now - ago.json_value() / 1000
+
+
+def timed(action, page, needle: str, charts: int | None = None) -> float:
+    """Seconds from the start of ``action`` to the page's last change once it settles on ``needle``."""
+    t0 = time.perf_counter()
+    action()
+    return settle(page, needle, charts) - t0
+
+
+def explore_tracks(data_dir: Path, n: int) -> list[str]:
+    """File names of the Explore page's first class, its default track first (at most ``n``)."""
+    from mgc.dataset import find_tracks
+
+    dataset = find_tracks(data_dir)
+    first = dataset.classes[0]
+    return [t.path.name for t in dataset.tracks if t.label == first][:n]
+
+
+def track_option(page, name: str):
+    """Open the Track list and filter it down to ``name`` (it is virtualised); return the option to click."""
+    page.locator("[data-testid=stSelectbox]", has_text="Track").click()
+    page.keyboard.type(name)
+    option = page.get_by_role("option", name=name, exact=True)
+    option.wait_for(timeout=TIMEOUT_MS)
+    return option
+
+
+def step_slider(page, label: str, key: str) -> None:
+    page.locator("[data-testid=stSlider]", has_text=label).get_by_role("slider").focus()
+    page.keyboard.press(key)
+
+
+def closed_sections(page) -> list[str]:
+    """Labels of the clip's collapsed expanders, in page order (none before sections could be collapsed)."""
+    texts = page.locator("[data-testid=stExpander] details:not([open]) summary").all_inner_texts()
+    return [[line for line in t.splitlines() if line.strip()][-1].strip() for t in texts]  # without the icon's name
+
+
+def open_section(page, label: str) -> None:
+    page.locator("[data-testid=stExpander] summary", has_text=label).click()
+
+
+def explore_session(page, url: str, tracks: list[str], values: dict) -> dict:
+    """One visitor on Explore; returns seconds per step (lists where a step repeats)."""
+    res: dict = {}
+    res["first"] = timed(lambda: page.goto(f"{url}/explore"), page, f"{tracks[0]}:")
+    option = track_option(page, tracks[1])
+    res["track"] = timed(option.click, page, f"{tracks[1]}:")
+    res["n_mfcc"] = timed(lambda: step_slider(page, "n_mfcc", "ArrowRight"), page, "n_mfcc=14", 1)
+    res["n_fft"] = timed(lambda: step_slider(page, "n_fft", "ArrowLeft"), page, "n_fft=1024", 1)
+    res["open"], res["open_names"] = [], []
+    sections = [s for s in closed_sections(page) if "tagger" not in s.lower()]
+    for label in sections:
+        shown = page.locator("[data-testid=stMain] [data-testid=stPlotlyChart]:visible").count()
+        res["open"].append(timed(lambda label=label: open_section(page, label), page, "", shown + 1))
+        res["open_names"].append(label)
+    option = track_option(page, tracks[2])
+    res["all_track"] = timed(option.click, page, f"{tracks[2]}:")
+    tagger = [s for s in closed_sections(page) if "tagger" in s.lower()]
+    if tagger:
+        res["taggram"] = timed(lambda: open_section(page, tagger[0]), page, "Taggram", 1)
+    res["all_n_mfcc"] = timed(lambda: step_slider(page, "n_mfcc", "ArrowRight"), page, "n_mfcc=15", 1)
+    if page.locator("[data-testid=stException], [data-testid=stAlertContentError]").count():
+        raise RuntimeError("the Explore page shows an error")
+    values.setdefault("charts", page.locator("[data-testid=stMain] [data-testid=stPlotlyChart]:visible").count())
+    return res
+
+
+def measure_explore(browser, url: str, data_dir: Path, repeat: int) -> list[dict]:
+    """``repeat`` fresh sessions on Explore (new browser pages), each with tracks no other session used."""
+    tracks = explore_tracks(data_dir, 1 + 2 * repeat)
+    if len(tracks) < 1 + 2 * repeat:
+        raise RuntimeError(f"Explore needs {1 + 2 * repeat} tracks in the first class; {data_dir} has {len(tracks)}")
+    out, values = [], {}
+    for i in range(repeat):
+        context = browser.new_context(viewport=EXPLORE_VIEWPORT)
+        context.add_init_script(WATCH_JS)
+        page = context.new_page()
+        try:
+            mine = [tracks[0], tracks[1 + 2 * i], tracks[2 + 2 * i]]
+            out.append(explore_session(page, url, mine, values))
+            if i == 0:
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SHOTS / "bench-explore.png"))
+        finally:
+            context.close()
+    return out
+
+
+def spread(values: list[float]) -> str:
+    """``median (min-max, n)`` of some seconds."""
+    if not values:
+        return "-"
+    v = sorted(values)
+    mid = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    return f"{mid:.2f} ({v[0]:.2f}-{v[-1]:.2f}, n={len(v)})"
+
+
+def median(values: list[float]) -> float:
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def explore_rows(sessions: list[dict]) -> list[tuple[str, str, str, str]]:
+    """Table rows: (measurement, cold, warm median (range), verdict)."""
+    cold, warm = sessions[0], sessions[1:]
+    rows = []
+    steps = [
+        ("first", "**first clip drawn** (fresh session, the default track)", TARGET_EXPLORE_FIRST),
+        ("track", "another track, default sections", None),
+        ("n_mfcc", "**n_mfcc** step, default sections", TARGET_EXPLORE_CHANGE),
+        ("n_fft", "**n_fft** step, default sections", TARGET_EXPLORE_CHANGE),
+        ("open", "open one more section (each)", None),
+        ("all_track", "another track, every section open (taggram closed)", None),
+        ("taggram", "open the taggram (musicnn run on the clip)", None),
+        ("all_n_mfcc", "**n_mfcc** step, every section open", TARGET_EXPLORE_CHANGE),
+    ]
+    for key, name, target in steps:
+        if key not in cold:
+            continue
+
+        def flat(s, key=key):
+            return s[key] if isinstance(s[key], list) else [s[key]]
+
+        w = [x for s in warm for x in flat(s)]
+        c = spread(flat(cold)) if isinstance(cold[key], list) else f"{cold[key]:.2f}"
+        v = verdict(median(w), target) if w and target else ""
+        rows.append((name, c, spread(w), ("< %.0f s " % target if target else "") + v))
+    return rows
+
+
+def measure(
+    data_dir: Path, artifacts: Path, clips_: tuple[Path, Path, Path] | None, log: Path, *, explore: int = 0
+) -> dict:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -213,11 +409,15 @@ def measure(data_dir: Path, artifacts: Path, cold: Path, warm: Path, fresh: Path
                 page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(timeout=TIMEOUT_MS)
                 res["home_done"] = time.perf_counter() - t0
 
-                open_classify(page, url)
-                res["cold"] = upload_and_wait(page, cold)
-                res["warm"] = upload_and_wait(page, warm)
-                open_classify(page, url)
-                res["fresh"] = upload_and_wait(page, fresh)
+                if explore:
+                    res["explore"] = measure_explore(browser, url, data_dir, explore)
+                if clips_ is not None:
+                    cold, warm, fresh = clips_
+                    open_classify(page, url)
+                    res["cold"] = upload_and_wait(page, cold)
+                    res["warm"] = upload_and_wait(page, warm)
+                    open_classify(page, url)
+                    res["fresh"] = upload_and_wait(page, fresh)
             finally:
                 proc.terminate()
                 try:
@@ -238,23 +438,42 @@ def verdict(value: float, target: float | None) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, runs)")
+    ap.add_argument(
+        "--pages", nargs="+", choices=("classify", "explore"), default=["classify", "explore"], help="pages measured"
+    )
+    ap.add_argument("--repeat", type=int, default=5, help="Explore: fresh sessions (the first is cold)")
     args = ap.parse_args()
+    if args.repeat < 2:
+        ap.error(f"--repeat={args.repeat} must be at least 2 (one cold session, then warm ones)")
     load_before = uptime()
     work = Path(tempfile.mkdtemp(prefix="mgc-bench-app-"))
+    classify = "classify" in args.pages
     try:
         artifacts = work / "artifacts"
-        runs = shipped_runs()
+        artifacts.mkdir()
+        pretrained = PROJECT / "artifacts" / "pretrained"
+        if pretrained.is_dir():  # the tagger built once already: not rebuilt by the Explore's taggram
+            (artifacts / "pretrained").symlink_to(pretrained, target_is_directory=True)
+        runs = shipped_runs() if classify else {}
         if runs:
             (artifacts / "runs").mkdir(parents=True)
             for d in runs.values():
                 (artifacts / "runs" / d.name).symlink_to(d, target_is_directory=True)
             data_dir = SHARED if SHARED.is_dir() else PROJECT / "artifacts" / "demo"
             origin = "shipped reference runs"
-        else:
+        elif classify:
             runs, data_dir = tiny_runs(work)
             origin = "1-epoch runs trained here on a synthetic demo dataset (no complete shipped set)"
-        cold, warm, fresh = clips(work)
-        res = measure(data_dir, artifacts, cold, warm, fresh, work / "streamlit.log")
+        else:
+            data_dir, origin = SHARED, "none (Classify not measured)"
+            if not SHARED.is_dir():
+                from mgc.dataset.demo import write_demo_dataset
+
+                data_dir = work / "data"
+                write_demo_dataset(data_dir, clips_per_style=1 + 2 * args.repeat)
+        found = clips(work) if classify else None
+        explore = args.repeat if "explore" in args.pages else 0
+        res = measure(data_dir, artifacts, found, work / "streamlit.log", explore=explore)
         load_after = uptime()
     except BaseException:
         print(f"(temporary folder kept for inspection: {work})", file=sys.stderr)
@@ -263,32 +482,47 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
-    (cold_shown, cold_done, cold_pred), (warm_shown, warm_done, warm_pred) = res["cold"], res["warm"]
-    fresh_shown, fresh_done, fresh_pred = res["fresh"]
     rows = [
         ("server process start -> /_stcore/health ok", res["health"], None),
         ("health ok -> home title visible in the browser", res["home"] - res["health"], None),
         ("**home**: process start -> home title visible", res["home"], TARGET_HOME),
         ("home: process start -> home script finished (runs table, chart)", res["home_done"], None),
-        (f"classify cold: upload {cold.name} -> 3 predictions shown", cold_shown, None),
-        ("classify cold: upload -> page complete (2 charts)", cold_done, None),
-        (
-            f"**classify warm**, same page: upload {warm.name} (replacing the first clip) -> 3 predictions shown",
-            warm_shown,
-            TARGET_WARM,
-        ),
-        ("classify warm, same page: upload -> page complete (2 charts)", warm_done, None),
-        (f"**classify warm**, fresh page: upload {fresh.name} -> 3 predictions shown", fresh_shown, TARGET_WARM),
-        ("classify warm, fresh page: upload -> page complete (2 charts)", fresh_done, None),
     ]
+    if classify:
+        cold, warm, fresh = found
+        (cold_shown, cold_done, cold_pred), (warm_shown, warm_done, warm_pred) = res["cold"], res["warm"]
+        fresh_shown, fresh_done, fresh_pred = res["fresh"]
+        rows += [
+            (f"classify cold: upload {cold.name} -> 3 predictions shown", cold_shown, None),
+            ("classify cold: upload -> page complete (2 charts)", cold_done, None),
+            (
+                f"**classify warm**, same page: upload {warm.name} (replacing the first clip) -> 3 predictions shown",
+                warm_shown,
+                TARGET_WARM,
+            ),
+            ("classify warm, same page: upload -> page complete (2 charts)", warm_done, None),
+            (f"**classify warm**, fresh page: upload {fresh.name} -> 3 predictions shown", fresh_shown, TARGET_WARM),
+            ("classify warm, fresh page: upload -> page complete (2 charts)", fresh_done, None),
+        ]
     print(f"Dashboard benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs)\n")
     print("| measurement | seconds | target | |")
     print("|---|---:|---:|---|")
     for name, value, target in rows:
         print(f"| {name} | {value:.2f} | {'< %.1f s' % target if target else ''} | {verdict(value, target)} |")
     print()
-    print(f"- runs: {origin}: {', '.join(p.name for p in runs.values())}")
-    print(f"- predictions: cold {cold_pred}, warm {warm_pred}, fresh page {fresh_pred}")
+    if explore:
+        sessions = res["explore"]
+        print(f"Explore ({len(sessions)} fresh sessions at 1440x900; seconds; warm: median (range, n))\n")
+        print("| measurement | cold (1st session) | warm | target |")
+        print("|---|---:|---:|---|")
+        for name, cold_s, warm_s, target in explore_rows(sessions):
+            print(f"| {name} | {cold_s} | {warm_s} | {target} |")
+        print()
+        opened = ", ".join(sessions[0]["open_names"]) or "none (every section is drawn from the start)"
+        print(f"- Explore data: `{data_dir}`; sections opened in turn: {opened}")
+    if classify:
+        print(f"- runs: {origin}: {', '.join(p.name for p in runs.values())}")
+        print(f"- predictions: cold {cold_pred}, warm {warm_pred}, fresh page {fresh_pred}")
     print(f"- load before: `{load_before}`")
     print(f"- load after:  `{load_after}`")
     return 0

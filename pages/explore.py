@@ -1,13 +1,13 @@
-"""Explore: one clip from waveform to MFCCs, the study's path, plus a dataset overview."""
+"""Explore: one clip from waveform to MFCCs, the study's path, then what a pretrained tagger hears; the dataset."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, widgets
+from dashboard import data, explore, widgets
 from dashboard.widgets import fail
 from mgc import config, plots
-from mgc.audio import example_path, represent, usable
+from mgc.audio import example_path, represent
 from mgc.errors import MgcError
 
 SOURCES = ("Dataset", "Upload", "Microphone", "librosa example")
@@ -72,85 +72,111 @@ def pick_clip():
         upload = st.file_uploader("Audio file", type=widgets.UPLOAD_TYPES, help="Decoded in memory; never stored.")
         if upload is None:
             return None
-        return upload.name, usable(upload.getvalue(), name=upload.name, max_duration=limit)
+        return upload.name, explore.decoded_bytes(upload.getvalue(), upload.name, limit)
     if source == "Microphone":
         recording = st.audio_input("Record a clip", sample_rate=None)
         if recording is None:
             return None
-        return "microphone recording", usable(recording.getvalue(), name="microphone recording", max_duration=limit)
+        return "microphone recording", explore.decoded_bytes(recording.getvalue(), "microphone recording", limit)
     clip = st.selectbox("Example", examples, format_func=lambda c: f"{c.key}: {c.description}")
     return f"librosa example {clip.key!r}", data.decoded(str(example_path(clip.key)), limit)
 
 
-def section(title: str, sentence: str, figure=None) -> None:
-    """One step: a heading, one sentence, and its figure (drawn later when None)."""
-    st.subheader(title)
-    st.markdown(sentence)
-    if figure is not None:
-        st.plotly_chart(figure, theme=None)
+def clip_caption(name: str, clip) -> str:
+    """What is analysed: name, duration, rates, channels, and how much of a longer file."""
+    longer = clip.truncated and clip.source_duration - clip.duration > 0.5  # GTZAN's 30.01-s clips are not "longer"
+    note = f", its first {clip.duration:.0f} s of {clip.source_duration:.1f} s" if longer else ""
+    channels = f"{clip.channels} channel{'s' if clip.channels > 1 else ''}"
+    return f"**{name}**: {clip.duration:.1f} s at {clip.sr} Hz analysed (source {clip.native_sr} Hz, {channels}{note})."
 
 
 def show_representations(name: str, clip, p: dict) -> None:
-    """The study's walk from waveform to MFCCs, one figure and one sentence per step."""
-    note = f", first {clip.duration:.0f} s of a longer file" if clip.truncated else ""
-    st.caption(
-        f"**{name}**: {clip.duration:.1f} s at {clip.sr} Hz analysed (source {clip.native_sr} Hz, "
-        f"{clip.channels} channel{'s' if clip.channels > 1 else ''}{note})."
-    )
-    st.audio(clip.y, sample_rate=clip.sr)
+    """The study's walk from waveform to MFCCs, then the tagger's view: one section per step, drawn when open."""
     y, sr = clip.y, clip.sr
+    key = explore.clip_key(y, sr)
+    st.caption(clip_caption(name, clip))
+    st.audio(explore.wav_bytes(key, y, sr), format="audio/wav")
+    st.caption(
+        "Each step of the study's path is a section: open the ones you want. A section is computed when it is "
+        "opened and kept for this clip and these parameters."
+    )
     frames = dict(sr=sr, n_fft=p["n_fft"], hop_length=p["hop_length"])
     n_bins = 1 + p["n_fft"] // 2
 
-    wave = represent.waveform(y, sr=sr)
-    section(
-        "1. Waveform",
-        "Amplitude over time, with the 10 three-second segments the study cuts each 30-s clip into "
-        "(each segment is one training example); raw samples show loudness but hide pitch and timbre, "
-        "so the study turns to frequency.",
-        plots.waveform(wave),
+    with explore.section("1. Waveform", key="waveform", expanded=True) as shown:
+        if shown:
+            st.markdown(
+                "Amplitude over time, with the 10 three-second segments the study cuts each 30-s clip into "
+                "(each segment is one training example); raw samples show loudness but hide pitch and timbre, "
+                "so the study turns to frequency."
+            )
+            st.plotly_chart(explore.waveform_figure(key, y, sr), theme=None)
+    with explore.section("2. FFT spectrum of the whole clip", key="spectrum") as shown:
+        if shown:
+            st.markdown(
+                "How much energy each frequency holds over the whole clip; it tells which pitches and timbres "
+                "are present but averages away *when* they occur, so the study moves to short windows."
+            )
+            db = st.toggle("Power in dB", value=True, help="Off: linear magnitude, as in the study's tutorial figure.")
+            st.plotly_chart(explore.spectrum_figure(key, y, sr, db), theme=None)
+    with explore.section("3. STFT spectrogram", key="stft") as shown:
+        if shown:
+            st.markdown(
+                f"One FFT per {p['n_fft']}-sample window every {p['hop_length']} samples keeps time and "
+                "frequency, but on a linear scale a few loud low bins dominate and most of the picture looks "
+                "empty, so the study takes the logarithm."
+            )
+            st.plotly_chart(explore.stft_figure(key, y, **frames, db=False), theme=None)
+    with explore.section("4. Log-spectrogram (dB)", key="log") as shown:
+        if shown:
+            st.markdown(
+                f"The same STFT in decibels, closer to how loudness is heard, reveals quiet harmonics and drums; "
+                f"but its {n_bins} bins per frame spend most rows on high frequencies the ear resolves coarsely, "
+                "so the study pools them into mel bands."
+            )
+            st.plotly_chart(explore.stft_figure(key, y, **frames, db=True), theme=None)
+    with explore.section("5. Mel filterbank", key="filterbank") as shown:
+        if shown:
+            st.markdown(
+                f"The study's Figure 1: {p['n_mels']} triangular filters, narrow at low frequencies and wide at "
+                f"high ones like the ear's resolution, each pooling FFT bins into one band; they shrink {n_bins} "
+                f"bins to {p['n_mels']} bands, which are still many and strongly correlated."
+            )
+            st.plotly_chart(explore.filterbank_figure(sr, p["n_fft"], p["n_mels"]), theme=None)
+    with explore.section("6. Mel spectrogram (dB)", key="mel") as shown:
+        if shown:
+            st.markdown(
+                "The power spectrogram seen through those filters: compact and perceptually spaced, but "
+                "neighbouring bands move together, so the study decorrelates each frame with a DCT into MFCCs."
+            )
+            st.plotly_chart(explore.mel_figure(key, y, **frames, n_mels=p["n_mels"]), theme=None)
+    with explore.section("7. MFCCs", key="mfcc", expanded=True) as shown:
+        if shown:
+            st.markdown(
+                f"The study's Figure 2: the first {p['n_mfcc']} DCT coefficients of each log-mel frame summarise "
+                "its spectral envelope (timbre); these, in 3-s segments (dotted), are what the study's MLP, CNN "
+                "and LSTM classify, so the study's path ends here."
+            )
+            figure = explore.mfcc_figure(key, y, **frames, n_mels=p["n_mels"], n_mfcc=p["n_mfcc"])
+            st.plotly_chart(figure, theme=None)
+    with explore.section("8. What a pretrained tagger hears: the taggram", key="taggram") as shown:
+        if shown:
+            show_taggram(key, clip)
+
+
+def show_taggram(key: str, clip) -> None:
+    """The musicnn tagger's 50 tags over the clip, its top tags, and what the tagger is."""
+    st.caption(
+        "The tagger is **musicnn** (Pons & Serra, 2019), a network trained on the **Million Song Dataset**'s 50 "
+        "most frequent tags (weights from its PyPI wheel, ISC licence). Its tags are genres, moods, eras and "
+        "instruments; it has no *classical*, *disco* or *reggae* tag, so for those genres read its neighbours "
+        "(*instrumental*, *dance*, *chill*...). Each column is one 3-s window, as the study's segments, every 1.5 s."
     )
-    section(
-        "2. FFT power spectrum",
-        "How much energy each frequency holds over the whole clip; it tells which pitches and timbres "
-        "are present but averages away *when* they occur, so the study moves to short windows.",
-    )
-    db = st.toggle("Power in dB", value=True, help="Off: linear magnitude, as in the study's tutorial figure.")
-    st.plotly_chart(plots.power_spectrum(represent.power_spectrum(y, sr=sr), db=db), theme=None)
-    section(
-        "3. STFT spectrogram",
-        f"One FFT per {p['n_fft']}-sample window every {p['hop_length']} samples keeps time and frequency, "
-        "but on a linear scale a few loud low bins dominate and most of the picture looks empty, "
-        "so the study takes the logarithm.",
-        plots.spectrogram(represent.stft(y, **frames)),
-    )
-    section(
-        "4. Log-spectrogram (dB)",
-        f"The same STFT in decibels, closer to how loudness is heard, reveals quiet harmonics and drums; "
-        f"but its {n_bins} bins per frame spend most rows on high frequencies the ear resolves coarsely, "
-        "so the study pools them into mel bands.",
-        plots.spectrogram(represent.log_spectrogram(y, **frames)),
-    )
-    section(
-        "5. Mel filterbank",
-        f"The study's Figure 1: {p['n_mels']} triangular filters, narrow at low frequencies and wide at high "
-        f"ones like the ear's resolution, each pooling FFT bins into one band; they shrink {n_bins} bins to "
-        f"{p['n_mels']} bands, which are still many and strongly correlated.",
-        plots.mel_filterbank(represent.mel_filterbank(sr=sr, n_fft=p["n_fft"], n_mels=p["n_mels"])),
-    )
-    section(
-        "6. Mel spectrogram (dB)",
-        "The power spectrogram seen through those filters: compact and perceptually spaced, but "
-        "neighbouring bands move together, so the study decorrelates each frame with a DCT into MFCCs.",
-        plots.spectrogram(represent.mel_spectrogram(y, **frames, n_mels=p["n_mels"])),
-    )
-    section(
-        "7. MFCCs",
-        f"The study's Figure 2: the first {p['n_mfcc']} DCT coefficients of each log-mel frame summarise its "
-        "spectral envelope (timbre); these, in 3-s segments (dotted), are what the study's MLP, CNN and "
-        "LSTM classify, so the path ends here.",
-        plots.mfcc(represent.mfcc(y, **frames, n_mels=p["n_mels"], n_mfcc=p["n_mfcc"]), segments=wave.segments),
-    )
+    tg = explore.taggram(key, clip.y, clip.sr)
+    top = ", ".join(f"**{tag}** {prob:.2f}" for tag, prob in tg.top(5))
+    st.markdown(f"Top tags of the clip (mean probability over its {len(tg.times)} windows): {top}.")
+    every = st.toggle("All 50 tags", value=False, help="Off: the 20 tags most probable over this clip.")
+    st.plotly_chart(plots.taggram(tg, n_tags=None if every else 20), theme=None)
 
 
 def dataset_overview() -> None:
@@ -191,21 +217,23 @@ def dataset_overview() -> None:
 
 widgets.page_header("Explore: from sound to MFCCs")
 params = controls()
-clip_tab, overview_tab = st.tabs(["Clip", "Dataset overview"])
+# only the open tab runs (on_change="rerun"): the overview reads every file's header, the clip runs its sections
+clip_tab, overview_tab = st.tabs(["Clip", "Dataset overview"], key="explore_tab", on_change="rerun")
 
-# The overview is drawn first so that an error in the clip tab (which stops the script) leaves it shown.
-with overview_tab:
-    dataset_overview()
+if overview_tab.open:
+    with overview_tab:
+        dataset_overview()
 
-with clip_tab:
-    try:
-        picked = pick_clip()
-    except MgcError as e:
-        fail(e)
-    if picked is None:
-        st.info("Choose a file or record a clip to see its representations.")
-    else:
+if clip_tab.open:
+    with clip_tab:
         try:
-            show_representations(*picked, params)
+            picked = pick_clip()
         except MgcError as e:
             fail(e)
+        if picked is None:
+            st.info("Choose a file or record a clip to see its representations.")
+        else:
+            try:
+                show_representations(*picked, params)
+            except MgcError as e:
+                fail(e)

@@ -3,6 +3,7 @@
 - :mod:`mgc.features.mfcc`: :class:`FeatureParams` and the study's 13 MFCCs over 3-s segments, batched.
 - :mod:`mgc.features.musicnn`: the pretrained musicnn tagger (MSD) rebuilt as a Keras 3 model, the embeddings' source.
 - :mod:`mgc.features.embed`: :class:`EmbeddingParams`, the pretrained tagger's embeddings per 3-s segment.
+- :mod:`mgc.features.tagger`: :func:`taggram`, the tagger's 50 tag probabilities over a clip's windows.
 - :mod:`mgc.features.kinds`: the two kinds behind one interface (:func:`params_from_dict`, :func:`segments_of`).
 - :mod:`mgc.features.table`: :class:`FeatureSet`, the segment table every later stage takes.
 - :mod:`mgc.features.extract`: :func:`extract_dataset`, parallel over worker processes and cached.
@@ -14,6 +15,7 @@ from .extract import extract_dataset, extract_file, extraction_status
 from .kinds import Params, kind_of, params_from_dict, segments_of, windows_of
 from .mfcc import STUDY_PARAMS, FeatureParams, clip_windows, mfcc_batch, track_segments
 from .table import FeatureSet, Skipped
+from .tagger import Taggram, taggram
 
 __all__ = [
     "EMBEDDING_PARAMS",
@@ -29,10 +31,12 @@ __all__ = [
     "FeatureParams",
     "FeatureSet",
     "Skipped",
+    "Taggram",
     "clip_windows",
     "extract_dataset",
     "extract_file",
     "extraction_status",
     "mfcc_batch",
+    "taggram",
     "track_segments",
 ]

@@ -4,7 +4,7 @@ Every figure of the dashboard comes from here, so they share one look
 (:mod:`mgc.plots.style`: the ``"mgc"`` template, titles with units, one colour per
 class and per model).
 
-- :mod:`mgc.plots.explore`: the Explore page's representations and the dataset overview.
+- :mod:`mgc.plots.explore`: the Explore page's representations, the taggram and the dataset overview.
 - :mod:`mgc.plots.results`: training curves, the study's Figures 6-7, confusion matrices,
   classification answers, recipe comparisons and the leakage ladder.
 
@@ -12,7 +12,16 @@ A new figure goes into the file of the page family that shows it, built with
 :func:`apply_style` and :func:`class_colors`, and is exported here.
 """
 
-from .explore import class_counts, durations_by_class, mel_filterbank, mfcc, power_spectrum, spectrogram, waveform
+from .explore import (
+    class_counts,
+    durations_by_class,
+    mel_filterbank,
+    mfcc,
+    power_spectrum,
+    spectrogram,
+    taggram,
+    waveform,
+)
 from .results import (
     PROTOCOL_COLORS,
     class_probabilities,
@@ -46,6 +55,7 @@ __all__ = [
     "recipe_comparison",
     "spectrogram",
     "study_curves",
+    "taggram",
     "waveform",
     "window_timelines",
 ]

@@ -1,4 +1,5 @@
-"""Figures of the Explore page: one per representation of :mod:`mgc.audio.represent`, and the dataset overview."""
+"""Figures of the Explore page: one per representation of :mod:`mgc.audio.represent`, the tagger's taggram
+(:mod:`mgc.features.tagger`) and the dataset overview."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import apply_style, class_colors
+from .style import HEIGHT, apply_style, class_colors
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..audio.represent import MFCC, MelFilterbank, Spectrogram, Spectrum, Waveform
+    from ..features.tagger import Taggram
+
+
+#: Plot area of a full-width figure on a 1440-px wide screen, in pixels (the page's column less the margins
+#: and the colour bar): heatmaps hold at most one cell per pixel.
+PLOT_WIDTH, PLOT_HEIGHT = 800, 250
 
 
 def _pool(values: np.ndarray, axis_values: np.ndarray, *, axis: int, max_size: int, how: str):
@@ -41,13 +48,16 @@ def _heatmap(
     colorscale: str,
     colorbar_title: str,
     hover: str,
-    max_x: int = 800,
-    max_y: int = 300,
+    max_x: int = PLOT_WIDTH,
+    max_y: int = PLOT_HEIGHT,
     how: str = "max",
     **kwargs,
 ) -> go.Heatmap:
     values, x = _pool(values, x, axis=1, max_size=max_x, how=how)
     values, y = _pool(values, y, axis=0, max_size=max_y, how=how)
+    if "zmin" not in kwargs and values.size:
+        # the colour range from numpy here, so the browser does not scan every cell for it
+        kwargs.update(zmin=float(np.nanmin(values)), zmax=float(np.nanmax(values)))
     return go.Heatmap(
         z=values.astype(np.float32),
         x=x.astype(np.float32),
@@ -100,29 +110,33 @@ def waveform(wave: "Waveform", *, title: str = "Waveform and the study's 10 segm
             hovertemplate="%{x:.2f} s<extra></extra>",
         )
     )
+    shapes, labels = [], []
+    line = dict(color="#888", width=1, dash="dot")
     for i, ((start, end), full) in enumerate(zip(wave.segments, wave.segment_full, strict=True)):
         fill = ("rgba(0,0,0,0.05)" if i % 2 == 0 else "rgba(0,0,0,0)") if full else "rgba(225,87,89,0.12)"
-        fig.add_vrect(x0=start, x1=end, fillcolor=fill, line_width=0, layer="below")
-        fig.add_vline(x=start, line=dict(color="#888", width=1, dash="dot"))
-        label = str(i + 1) if full else f"{i + 1} (short: dropped)"
-        fig.add_annotation(
-            x=(start + end) / 2,
-            y=1.0,
-            yref="paper",
-            yanchor="bottom",
-            text=label,
-            showarrow=False,
-            font=dict(size=12, color="#555" if full else "#E15759"),
+        band = dict(xref="x", yref="paper", y0=0, y1=1)
+        shapes.append(dict(type="rect", x0=start, x1=end, fillcolor=fill, line_width=0, layer="below", **band))
+        shapes.append(dict(type="line", x0=start, x1=start, line=line, **band))
+        labels.append(
+            dict(
+                x=(start + end) / 2,
+                y=1.0,
+                yref="paper",
+                yanchor="bottom",
+                text=str(i + 1) if full else f"{i + 1} (short: dropped)",
+                showarrow=False,
+                font=dict(size=12, color="#555" if full else "#E15759"),
+            )
         )
     if len(wave.segments):
-        fig.add_vline(x=wave.segments[-1][1], line=dict(color="#888", width=1, dash="dot"))
+        end = wave.segments[-1][1]
+        shapes.append(dict(type="line", xref="x", yref="paper", x0=end, x1=end, y0=0, y1=1, line=line))
+    fig.update_layout(shapes=shapes, annotations=labels)
     fig.update_xaxes(range=[0, max(wave.duration, 1e-3)])
     return apply_style(fig, title=title, x_title="Time (s)", y_title="Amplitude", subtitle=_truncation_note(wave))
 
 
-def power_spectrum(
-    spec: Spectrum, *, db: bool = True, title: str = "FFT: power spectrum of the whole clip"
-) -> go.Figure:
+def power_spectrum(spec: Spectrum, *, db: bool = True, title: str | None = None) -> go.Figure:
     """The FFT of the whole clip over frequency.
 
     Parameters
@@ -131,7 +145,8 @@ def power_spectrum(
     db : bool
         Power in dB relative to the peak (True) or linear magnitude (False, as in
         the study's tutorial figure).
-    title : str
+    title : str or None
+        Defaults to a title naming what is drawn (power or magnitude).
 
     Returns
     -------
@@ -139,6 +154,7 @@ def power_spectrum(
     """
     y = spec.power_db if db else spec.magnitude
     y_title = "Power (dB re. peak)" if db else "Magnitude |FFT|"
+    title = title or ("FFT: power spectrum of the whole clip" if db else "FFT: magnitude spectrum of the whole clip")
     fig = go.Figure(
         go.Scatter(
             x=spec.frequencies,
@@ -296,9 +312,11 @@ def mfcc(m: "MFCC", *, segments: np.ndarray | None = None, title: str | None = N
         zmax=span,
     )
     fig = go.Figure(trace)
-    for start, _ in segments if segments is not None else []:
-        if start > 0:
-            fig.add_vline(x=start, line=dict(color="#222", width=1, dash="dot"))
+    starts = [float(start) for start, _ in (segments if segments is not None else []) if start > 0]
+    line = dict(color="#222", width=1, dash="dot")
+    fig.update_layout(
+        shapes=[dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, line=line) for x in starts]
+    )
     fig.update_yaxes(dtick=1 if len(m.coefficients) <= 20 else None)
     notes = [
         f"n_mfcc={len(m.coefficients)}, n_mels={m.n_mels}, n_fft={m.n_fft}, hop_length={m.hop_length}",
@@ -311,6 +329,56 @@ def mfcc(m: "MFCC", *, segments: np.ndarray | None = None, title: str | None = N
         x_title="Time (s)",
         y_title="Coefficient",
         subtitle=", ".join(n for n in notes if n),
+    )
+
+
+def taggram(tg: "Taggram", *, n_tags: int | None = 20, title: str | None = None) -> go.Figure:
+    """The tagger's tag probabilities over time, most probable tags on top.
+
+    Parameters
+    ----------
+    tg : mgc.features.Taggram
+    n_tags : int > 0 or None
+        Rows drawn: the tags with the highest mean probability over the clip;
+        None draws all 50.
+    title : str or None
+
+    Returns
+    -------
+    go.Figure
+        A heatmap, one row per tag and one column per window (drawn at the
+        window's centre), its time axis spanning the clip as the MFCCs' does.
+    """
+    n = len(tg.tags) if n_tags is None else max(1, min(int(n_tags), len(tg.tags)))
+    order = np.argsort(-tg.probabilities.mean(axis=0), kind="stable")[:n]
+    z = tg.probabilities[:, order].T.astype(np.float32)
+    top = float(z.max()) if z.size else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=tg.times.astype(np.float32),
+            y=[tg.tags[i] for i in order],
+            colorscale="Viridis",
+            zmin=0.0,
+            zmax=max(top, 0.05),
+            colorbar=dict(title=dict(text="probability", side="right"), thickness=14),
+            hovertemplate="window centred at %{x:.1f} s<br>%{y}: %{z:.2f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", tickfont=dict(size=12), type="category")
+    fig.update_xaxes(range=[0, max(tg.duration, 1e-3)])
+    which = "all 50 tags" if n == len(tg.tags) else f"the {n} of {len(tg.tags)} tags most probable over the clip"
+    subtitle = (
+        f"{len(tg.times)} windows of {tg.window:.0f} s every {tg.hop:.2g} s; {which}; "
+        f"colours up to the clip's highest probability ({top:.2f})"
+    )
+    return apply_style(
+        fig,
+        title=title or "Taggram: musicnn's Million Song Dataset tags over time",
+        x_title="Time (s)",
+        y_title="Tag",
+        subtitle=subtitle,
+        height=max(HEIGHT, 130 + 17 * n),
     )
 
 
