@@ -123,9 +123,7 @@ class TrainingJob:
                     should_stop=self._stop.is_set,
                     root=self.root,
                     dataset_note=self.note,
-                    trust_mfcc=self.features.get("mfcc")
-                    if isinstance(self.features, dict) and cfg.model == "transfer"
-                    else None,
+                    **self._trust_kwargs(cfg),
                 )
                 with self._lock:
                     prog.run_id, prog.status = run.id, run.manifest["status"]
@@ -140,6 +138,12 @@ class TrainingJob:
                 if p.status in ("queued", "running"):
                     p.status = "failed" if final == "failed" else ("skipped" if p.status == "queued" else "stopped")
             self.status, self.ended = final, time.time()
+
+    def _trust_kwargs(self, cfg: TrainConfig) -> dict:
+        # a transfer run's trust checks also listen to the MFCCs, when the job has them
+        if cfg.model == "transfer" and isinstance(self.features, dict) and "mfcc" in self.features:
+            return {"trust_mfcc": self.features["mfcc"]}
+        return {}
 
     # --- reading -----------------------------------------------------------------------
     def snapshot(self) -> dict:
