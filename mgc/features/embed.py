@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import ParameterError, check_positive_int
+from .mfcc import SegmentGrid
 
 #: Embedding layers a segment can be described by, and their width.
 LAYERS = {"pool": 1506, "penultimate": 200}
@@ -41,7 +42,7 @@ PATCH_SHAPE = (187, 96)
 
 
 @dataclass(frozen=True)
-class EmbeddingParams:
+class EmbeddingParams(SegmentGrid):
     """Parameters of the embedding features; the defaults are musicnn's front-end and the study's segments.
 
     Attributes
@@ -92,16 +93,6 @@ class EmbeddingParams:
                 f"a segment of {self.segment_duration:.2f} s is shorter than one {self.patch_frames}-frame patch "
                 f"({self.min_samples / self.sr:.2f} s): use fewer segments or a longer track_duration"
             )
-
-    @property
-    def samples_per_segment(self) -> int:
-        """Samples in one segment (48000 for 3 s at 16 kHz)."""
-        return int(self.sr * self.track_duration / self.n_segments)
-
-    @property
-    def segment_duration(self) -> float:
-        """Duration of one segment, in seconds."""
-        return self.samples_per_segment / self.sr
 
     @property
     def min_samples(self) -> int:

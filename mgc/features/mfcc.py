@@ -22,8 +22,30 @@ from .. import config
 from ..errors import ParameterError, check_positive_int
 
 
+class SegmentGrid:
+    """How a track is cut: ``n_segments`` equal segments of a ``track_duration``-s clip at ``sr`` Hz.
+
+    Shared by the two kinds of feature parameters (a mixin of frozen dataclasses
+    with those three fields).
+    """
+
+    sr: int
+    n_segments: int
+    track_duration: float
+
+    @property
+    def samples_per_segment(self) -> int:
+        """Samples in one segment (66150 for the study's MFCCs, 48000 for the tagger at 16 kHz)."""
+        return int(self.sr * self.track_duration / self.n_segments)
+
+    @property
+    def segment_duration(self) -> float:
+        """Duration of one segment, in seconds."""
+        return self.samples_per_segment / self.sr
+
+
 @dataclass(frozen=True)
-class FeatureParams:
+class FeatureParams(SegmentGrid):
     """Parameters of the MFCC segment features; the defaults are the study's.
 
     Attributes
@@ -64,16 +86,6 @@ class FeatureParams:
             raise ParameterError(
                 f"a segment of {self.samples_per_segment} samples is shorter than hop_length={self.hop_length}"
             )
-
-    @property
-    def samples_per_segment(self) -> int:
-        """Samples in one segment (66150 for the study)."""
-        return int(self.sr * self.track_duration / self.n_segments)
-
-    @property
-    def segment_duration(self) -> float:
-        """Duration of one segment, in seconds."""
-        return self.samples_per_segment / self.sr
 
     @property
     def frames_per_segment(self) -> int:
