@@ -1,4 +1,4 @@
-"""The dashboard's Streamlit-aware helpers: the one place beside ``app.py`` and ``pages/`` that imports Streamlit.
+"""The dashboard's Streamlit-aware helpers: the one place beside ``app.py`` and ``views/`` that imports Streamlit.
 
 - :mod:`dashboard.keras_guard`: keeps Keras' state across script runs (installed on import of this package).
 - :mod:`dashboard.data`: the dataset folder (set by whoever starts the server), the demo, cached loaders.

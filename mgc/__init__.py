@@ -15,7 +15,7 @@ stage imports only the stages before it:
 
 :mod:`mgc.config` (the study's constants) and :mod:`mgc.errors` (the exception
 tree and shared checks) sit under every stage. The library never imports
-Streamlit (the dashboard in ``dashboard/``, ``app.py`` and ``pages/`` sits on top
+Streamlit (the dashboard in ``dashboard/``, ``app.py`` and ``views/`` sits on top
 of it), and importing a package of it never imports TensorFlow.
 """
 

@@ -1,4 +1,4 @@
-"""AppTest of the home page (``pages/home.py``) and of the Train, Results and Classify pages.
+"""AppTest of the home page (``views/home.py``) and of the Train, Results and Classify pages.
 
 Runs come from ``tiny_runs_artifacts`` (conftest: 2-epoch MLP, CNN and LSTM runs on the tiny
 dataset, track split, made once per session). AppTest cannot upload files: the browser tests cover uploads.
@@ -20,11 +20,11 @@ TIMEOUT = 120  # the first run of a page imports TensorFlow, slow on a loaded ma
 
 
 def _run(page: str | None = None) -> AppTest:
-    """Run the app at the home page, or at ``pages/<page>.py`` (entered through ``app.py``, as in the server:
+    """Run the app at the home page, or at ``views/<page>.py`` (entered through ``app.py``, as in the server:
     ``app.py`` routes with ``st.navigation``, and a page runs only as one of its registered pages)."""
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=TIMEOUT)
     if page:
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

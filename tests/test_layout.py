@@ -74,3 +74,13 @@ def test_every_library_module_imports_without_tensorflow_or_streamlit():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_no_pages_folder_beside_the_entry_point():
+    """Streamlit discovers a ``pages/`` folder beside ``app.py`` by itself, besides ``st.navigation``'s pages:
+    a first visit to a page's URL on a fresh server then showed a menu of raw file names (app, classify, ...)."""
+    assert not (ROOT / "pages").exists()
+    routed = {p.name for p in (ROOT / "views").glob("*.py")}
+    assert routed == {"home.py", "explore.py", "train.py", "results.py", "classify.py"}
+    app = (ROOT / "app.py").read_text()
+    assert all(f'"views/{name}"' in app for name in routed)

@@ -10,7 +10,7 @@ import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = "pages/explore.py"
+PAGE = "views/explore.py"
 SR = 22050
 
 
