@@ -162,7 +162,7 @@ def _window_limit(params: Params, max_windows: int | None) -> int | None:
 
 
 def _answers(y: np.ndarray, params: Params, runs: list[Run], name: str, max_windows):
-    check_signal(y, sr=params.sr, min_duration=params.segment_duration, name=name)
+    """Every run's window probabilities for a signal already checked as usable (:func:`mgc.audio.usable`)."""
     X, starts = windows_of(y, params, max_windows=_window_limit(params, max_windows))
     if len(X) == 0:
         raise ParameterError(f"{name!r} gives no full {params.segment_duration:.1f}-s window")
@@ -214,6 +214,7 @@ def classify_signal(
     params = check_compatible(runs)
     if sr != params.sr:
         raise ParameterError(f"sr={sr} does not match the runs' feature rate {params.sr} Hz")
+    check_signal(y, sr=sr, min_duration=params.segment_duration, name=name)
     X, starts, answers = _answers(y, params, runs, name, max_windows)
     mfcc = None if kind_of(params) == "embedding" else (lambda p: X if p == params else None)
     return starts, answers, _flags(runs, answers, [X] * len(answers), mfcc)

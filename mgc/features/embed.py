@@ -146,7 +146,7 @@ def mel_patches(segments: np.ndarray, *, params: EmbeddingParams = EMBEDDING_PAR
 
 
 @functools.lru_cache(maxsize=1)
-def _backbone_fn():
+def backbone_function():
     """The tagger as one traced function for any number of patches (no padding, no retracing per batch size)."""
     import tensorflow as tf
 
@@ -158,7 +158,7 @@ def _backbone_fn():
 
 
 def _embed(patches: np.ndarray, params: EmbeddingParams, *, with_tags: bool):
-    fn = _backbone_fn()
+    fn = backbone_function()
     emb, tags = [], []
     for start in range(0, len(patches), EMBED_BATCH):
         t, mean_pool, max_pool, penultimate = (np.asarray(o) for o in fn(patches[start : start + EMBED_BATCH]))

@@ -138,20 +138,16 @@ def window_starts(n_samples: int, *, sr: int, hop: float = TAGGRAM_HOP, max_wind
 
 def _tag_probabilities(patches: np.ndarray, on_progress) -> np.ndarray:
     """The tagger's ``tags`` output for ``patches``, in equal calls of at most :data:`TAGGRAM_BATCH` patches."""
-    from .musicnn import load_backbone
+    from .embed import backbone_function
 
-    model = load_backbone()
+    fn = backbone_function()  # one traced graph for any number of patches: no padding to a fixed batch
     k = len(patches)
     size = math.ceil(k / math.ceil(k / TAGGRAM_BATCH))  # 19 patches: three calls of 7, not 8 + 8 + 3
     out = []
     for start in range(0, k, size):
-        chunk = patches[start : start + size]
-        n = len(chunk)
-        if n < size:
-            chunk = np.concatenate([chunk, np.zeros((size - n, *patches.shape[1:]), np.float32)])
-        out.append(np.asarray(model.predict_on_batch(chunk)[0])[:n])
+        out.append(np.asarray(fn(patches[start : start + size])[0]))
         if on_progress is not None:
-            on_progress(start + n, k, "windows")
+            on_progress(min(start + size, k), k, "windows")
     return np.concatenate(out).astype(np.float32)
 
 
