@@ -533,3 +533,16 @@ def test_a_refit_of_a_twin_tested_on_the_test_list_leaves_that_list_out():
     assert on_test.train.tolist() == [0, 1]  # train + valid: the test list stays held out
     on_valid = refit_split(track_ids=ids, twin_tracks=tracks, twin_id="t", name="fault-filtered")
     assert on_valid.train.tolist() == [0, 1, 2]  # the twin's test part was the valid list: it joins
+
+
+def test_faulty_tracks_are_the_gtzan_tracks_in_no_fault_filtered_list():
+    from mgc.config import GTZAN_GENRES
+    from mgc.dataset import fault_filtered_lists, faulty_tracks
+
+    every = [f"{g}.{i:05d}" for g in GTZAN_GENRES for i in range(100)]
+    faulty = faulty_tracks(every)
+    listed = set().union(*fault_filtered_lists().values())
+    assert len(faulty) == len(every) - len(listed & set(every))
+    assert faulty and not faulty & listed
+    # other collections' names are never faulty, whatever they are absent from
+    assert faulty_tracks(["a.00001", "song-3", "jazz.1", "rock.000001"]) == set()

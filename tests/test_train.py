@@ -161,6 +161,26 @@ def test_evaluate_run_on_all_segments_scores_only_the_tracks_it_never_heard(run,
         evaluate_run(run, other)
 
 
+@pytest.mark.slow
+def test_evaluate_run_on_all_tracks_leaves_out_gtzan_faulty_tracks_unless_asked(run, tiny_features):
+    from dataclasses import replace
+
+    from mgc.config import GTZAN_GENRES
+    from mgc.dataset import faulty_tracks
+
+    every = [f"{g}.{i:05d}" for g in GTZAN_GENRES for i in range(100)]
+    faulty = sorted(faulty_tracks(every))[:3]
+    test = sorted(run.manifest["split"]["track_ids"]["test"])
+    renamed = dict(zip(test[:3], faulty, strict=True))  # three of the 12 unheard tracks get faulty GTZAN names
+    fs = replace(tiny_features, track_ids=np.array([renamed.get(t, t) for t in tiny_features.track_ids]))
+    m = evaluate_run(run, fs)
+    assert m["faulty_excluded"] == 3 and m["n_tracks"] == 12 - 3
+    assert not {t["track_id"] for t in m["tracks"]} & set(faulty)
+    kept = evaluate_run(run, fs, keep_faulty=True)
+    assert kept["faulty_excluded"] == 0 and kept["n_tracks"] == 12
+    assert evaluate_run(run, fs, split="track")["faulty_excluded"] == 0  # a split's test part is the protocol's
+
+
 # --------------------------------------------------------------------------- #
 # Stopping, determinism, recipes
 # --------------------------------------------------------------------------- #

@@ -182,6 +182,11 @@ with st.expander("Score this run on the dataset folder"):
                     f"{m['excluded_tracks']} track(s) the run trained or selected on were excluded "
                     f"(e.g. {', '.join(m['excluded_examples'][:3])})."
                 )
+            if m.get("faulty_excluded"):
+                st.info(
+                    f"{m['faulty_excluded']} of GTZAN's faulty track(s) (in no fault-filtered list: repetitions, "
+                    "mislabellings, distortions) were left out."
+                )
             st.dataframe(report.score_row(m), hide_index=True)
 with st.expander("Manifest: data, split, parameters, versions"):
     st.json(run.manifest)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dataset import make_split
+from ..dataset import faulty_tracks, make_split
 from ..errors import DatasetError, ParameterError
 from ..features import FeatureSet
 from ..runs import Run, evaluate_predictions
@@ -26,19 +26,43 @@ def seen_tracks(run: Run) -> set[str] | None:
     return None if "" in seen else seen  # features without track ids (the study's JSON): unknown, not "all heard"
 
 
-def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, seed: int | None = None) -> dict:
+def evaluate_run(
+    run: Run,
+    features: FeatureSet,
+    *,
+    split: str | None = None,
+    seed: int | None = None,
+    keep_faulty: bool = False,
+) -> dict:
     """Metrics of a stored run's model on other features (all of them, or a split's test part).
 
     Classes are matched by name; every class of ``features`` must be one the run
     knows. Tracks the run trained or selected on are never scored: they are
-    dropped, and counted in the result's ``excluded_tracks``.
+    dropped, and counted in the result's ``excluded_tracks``. Scoring all of
+    ``features`` (no ``split``) also leaves out GTZAN's faulty tracks
+    (:func:`mgc.dataset.faulty_tracks`: repetitions, mislabellings, distortions)
+    unless ``keep_faulty``; a split's test part is scored as the protocol made it.
+
+    Parameters
+    ----------
+    run : Run
+    features : FeatureSet
+        Of the kind and shape the run learned from.
+    split : str or None
+        One of :data:`mgc.dataset.SPLITS`: score its test part (made with the
+        run's fractions and seed); None: every track of ``features``.
+    seed : int or None
+        Overrides the run's seed for ``split``.
+    keep_faulty : bool
+        With no ``split``, score GTZAN's faulty tracks too.
 
     Returns
     -------
     dict
         As :func:`mgc.runs.evaluate_predictions`, plus ``excluded_tracks``
         (number of tracks dropped because the run had heard them; None when the
-        run does not record its tracks) and ``excluded_examples`` (a few of their ids).
+        run does not record its tracks), ``excluded_examples`` (a few of their ids)
+        and ``faulty_excluded`` (GTZAN's faulty tracks left out).
 
     Raises
     ------
@@ -70,6 +94,15 @@ def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, se
             classes=features.classes,
         )
         rows = s.test
+    faulty: set[str] = set()
+    if not split and not keep_faulty:
+        faulty = faulty_tracks(set(features.track_ids[rows]))
+        rows = rows[~np.isin(features.track_ids[rows], list(faulty))]
+        if len(rows) == 0:
+            raise DatasetError(
+                f"every track asked for is one of GTZAN's faulty tracks ({len(faulty)}); "
+                "score them with keep_faulty=True (CLI: --keep-faulty)"
+            )
     seen = seen_tracks(run)
     excluded: list[str] = []
     if seen is not None:
@@ -86,4 +119,5 @@ def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, se
     out = evaluate_predictions(probs, mapping[features.y[rows]], features.track_ids[rows], known)
     out["excluded_tracks"] = None if seen is None else len(excluded)
     out["excluded_examples"] = excluded[:5]
+    out["faulty_excluded"] = len(faulty)
     return out

@@ -130,7 +130,10 @@ def cmd_evaluate(args) -> int:
 
     run = load_run(args.run, root=args.runs)
     m = evaluate_run(
-        run, load_features(args, kind=kind_of(params_from_dict(run.manifest["features"]))), split=args.split
+        run,
+        load_features(args, kind=kind_of(params_from_dict(run.manifest["features"]))),
+        split=args.split,
+        keep_faulty=args.keep_faulty,
     )
     print(
         f"run {run.id} on {args.data} ({args.split + ' split, test part' if args.split else 'all segments'}): "
@@ -145,6 +148,11 @@ def cmd_evaluate(args) -> int:
         print(
             f"  excluded {m['excluded_tracks']} track(s) the run trained or selected on "
             f"(e.g. {', '.join(m['excluded_examples'][:3])})"
+        )
+    if m["faulty_excluded"]:
+        print(
+            f"  left out {m['faulty_excluded']} of GTZAN's faulty track(s) (in no fault-filtered list: "
+            "repetitions, mislabellings, distortions); --keep-faulty scores them"
         )
     print(_scores(m))
     return 0
@@ -398,6 +406,11 @@ def add_commands(sub) -> None:
     s.add_argument("run", help="run id or folder")
     s.add_argument("--data", required=True, help="dataset folder or features file")
     s.add_argument("--split", choices=SPLITS, default=None, help="evaluate on this split's test part (default: all)")
+    s.add_argument(
+        "--keep-faulty",
+        action="store_true",
+        help="without --split, also score GTZAN's 70 faulty tracks (left out by default)",
+    )
     s.add_argument("--classes", help="comma-separated classes to keep")
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")
     s.set_defaults(func=cmd_evaluate)

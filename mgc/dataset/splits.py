@@ -33,6 +33,7 @@ from importlib import resources
 
 import numpy as np
 
+from ..config import GTZAN_GENRES
 from ..errors import DatasetError, ParameterError
 
 SPLITS = ("segment", "track", "fault-filtered")
@@ -97,6 +98,33 @@ def fault_filtered_lists() -> dict[str, frozenset[str]]:
     for part, fname in (("train", "train.txt"), ("validation", "valid.txt"), ("test", "test.txt")):
         text = (base / fname).read_text()
         out[part] = frozenset(line.strip() for line in text.splitlines() if line.strip())
+    return out
+
+
+def faulty_tracks(track_ids) -> set[str]:
+    """Which of ``track_ids`` are GTZAN tracks in none of the fault-filtered lists: the 70 faulty ones.
+
+    Sturm (2013) found GTZAN's faults: repetitions, recordings of one song twice,
+    mislabellings and distortions; the fault-filtered lists leave those tracks out.
+    A track counts as faulty only when it is named as GTZAN names tracks
+    (``<genre>.000NN`` with one of GTZAN's ten genres) and is absent from all three
+    lists; other collections have none.
+
+    Parameters
+    ----------
+    track_ids : iterable of str
+
+    Returns
+    -------
+    set of str
+    """
+    lists = fault_filtered_lists()
+    listed = lists["train"] | lists["validation"] | lists["test"]
+    out = set()
+    for t in map(str, track_ids):
+        genre, _, number = t.partition(".")
+        if genre in GTZAN_GENRES and len(number) == 5 and number.isdigit() and t not in listed:
+            out.add(t)
     return out
 
 
