@@ -17,7 +17,8 @@ import pytest
 
 from mgc.errors import ParameterError
 from mgc.features import EMBEDDING_PARAMS, EmbeddingParams, embedding_segments, embedding_windows, musicnn
-from mgc.features.embed import mel_patches
+from mgc.features.embed import backbone_function, mel_patches
+from mgc.features.musicnn_gemm import MusicnnGemm
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +77,57 @@ def test_port_gives_the_original_outputs_on_the_synthetic_clip(model, ref):
     _close(out["penultimate"], ref["synthetic/penultimate"], scale=1e-5)
 
 
+@pytest.fixture(scope="module")
+def gemm(model):
+    return MusicnnGemm(model, workers=2)
+
+
+def _gemm_outputs(gemm, mel: np.ndarray) -> dict:
+    return dict(zip(musicnn.OUTPUTS, gemm(mel), strict=True))
+
+
+def test_matrix_product_path_gives_the_original_outputs_on_the_synthetic_clip(gemm, ref):
+    # the forward pass the project runs (DFT over bands, banded products, batch norm after the max)
+    out = _gemm_outputs(gemm, ref["synthetic/mel"])
+    assert all(v.dtype == np.float32 for v in out.values())
+    _close(out["tags"], ref["synthetic/taggram"], scale=1e-5)
+    _close(out["mean_pool"], ref["synthetic/mean_pool"], scale=1e-5)
+    _close(out["max_pool"], ref["synthetic/max_pool"], scale=1e-5)
+    _close(out["penultimate"], ref["synthetic/penultimate"], scale=1e-5)
+
+
+def test_matrix_product_path_equals_the_keras_model_whatever_the_batch(model, gemm):
+    rng = np.random.default_rng(7)
+    # log-mel-like values, and a patch of zeros (silence); batches split over threads unevenly
+    mel = rng.uniform(0, 4, (7, 187, 96)).astype(np.float32)
+    mel[3] = 0
+    keras_out = _outputs(model, mel)
+    for batch in (mel, mel[:1], mel[2:5]):
+        out = _gemm_outputs(gemm, batch)
+        want = _outputs(model, batch) if len(batch) != len(mel) else keras_out
+        for name in musicnn.OUTPUTS:
+            _close(out[name], want[name], scale=1e-5)
+    one_thread = _gemm_outputs(MusicnnGemm(model, workers=1), mel)
+    for name in musicnn.OUTPUTS:  # a patch's outputs do not depend on the others in its call
+        _close(one_thread[name], _gemm_outputs(gemm, mel)[name], scale=1e-6)
+
+
+def test_matrix_product_path_refuses_other_shapes(gemm):
+    with pytest.raises(ParameterError, match=r"mel must have shape \(k, 187, 96\)"):
+        gemm(np.zeros((2, 96, 187), np.float32))
+    with pytest.raises(ParameterError, match="workers=0 must be"):
+        MusicnnGemm(musicnn.build_musicnn(), workers=0)
+
+
+def test_embeddings_are_the_keras_models_pooled_outputs():
+    y = _reference_tool().synthetic_clip(seconds=10.0)
+    X, _ = embedding_segments(y)
+    mel = mel_patches(np.stack([y[i * 48000 : (i + 1) * 48000] for i in range(3)]))
+    out = _outputs(musicnn.load_backbone(), mel)
+    assert isinstance(backbone_function(), MusicnnGemm)
+    _close(X, np.concatenate([out["mean_pool"], out["max_pool"]], axis=1), scale=1e-5)
+
+
 def test_front_end_matches_the_reference_mel(ref):
     tool = _reference_tool()
     y = tool.synthetic_clip()
@@ -95,11 +147,11 @@ def test_port_on_real_recordings(model, ref, shared_data):
         y = audio.load(shared_data / "librosa" / file, sr=16000, max_duration=tool.RECORDING_SECONDS)
         mel = tool.patches(tool.log_mel(y[: int(tool.RECORDING_SECONDS * 16000)]))
         np.testing.assert_allclose(mel[0].mean(axis=0), ref[f"{name}/mel_patch0_band_mean"], rtol=0, atol=2e-3)
-        out = _outputs(model, mel)
-        _close(out["tags"], ref[f"{name}/taggram"], scale=2e-3)
-        _close(out["penultimate"], ref[f"{name}/penultimate"], scale=2e-3)
-        top = musicnn.MSD_TAGS[int(out["tags"].mean(axis=0).argmax())]
-        assert top == musicnn.MSD_TAGS[int(ref[f"{name}/taggram"].mean(axis=0).argmax())]
+        for out in (_outputs(model, mel), _gemm_outputs(MusicnnGemm(model), mel)):  # the port, the fast path
+            _close(out["tags"], ref[f"{name}/taggram"], scale=2e-3)
+            _close(out["penultimate"], ref[f"{name}/penultimate"], scale=2e-3)
+            top = musicnn.MSD_TAGS[int(out["tags"].mean(axis=0).argmax())]
+            assert top == musicnn.MSD_TAGS[int(ref[f"{name}/taggram"].mean(axis=0).argmax())]
 
 
 def test_saved_backbone_records_source_checksums_and_licence(model, tmp_path):

@@ -29,7 +29,7 @@ from ..runs import Run, assess, load_trust
 #: TensorFlow traces a new graph for every new batch size, which costs 0.2-1 s per
 #: model, far more than classifying the windows; one fixed size is traced once.
 PREDICT_BATCH = 16
-#: Windows the pretrained tagger embeds per clip at most (about 0.1 s each on a 2-core CPU), spread over it.
+#: Windows the pretrained tagger embeds per clip at most (about 0.05 CPU-seconds each), spread over it.
 MAX_EMBEDDING_WINDOWS = 30
 
 

@@ -30,7 +30,7 @@ from .embed import EMBEDDING_PARAMS, mel_patches
 TAGGRAM_HOP = 1.5
 #: Most windows a taggram runs the network on, by default (the hop widens beyond it): about 1.4 GMAC each.
 MAX_TAGGRAM_WINDOWS = 40
-#: Most patches per call of the network (the calls of one taggram are made equally long: one traced graph).
+#: Most patches per call of the network (progress is reported after each call; the calls are made equally long).
 TAGGRAM_BATCH = 8
 
 
@@ -140,7 +140,7 @@ def _tag_probabilities(patches: np.ndarray, on_progress) -> np.ndarray:
     """The tagger's ``tags`` output for ``patches``, in equal calls of at most :data:`TAGGRAM_BATCH` patches."""
     from .embed import backbone_function
 
-    fn = backbone_function()  # one traced graph for any number of patches: no padding to a fixed batch
+    fn = backbone_function()  # any number of patches per call: no padding to a fixed batch
     k = len(patches)
     size = math.ceil(k / math.ceil(k / TAGGRAM_BATCH))  # 19 patches: three calls of 7, not 8 + 8 + 3
     out = []
