@@ -76,6 +76,97 @@ def pick_source(upload, recording) -> tuple[object, str] | None:
     return sources[kind]
 
 
+def classes_text(classes) -> str:
+    """A class list for a picker: ``'10 classes: blues, classical, ...'``, saying when they are the synthetic demo's."""
+    from mgc.config import GTZAN_GENRES
+    from mgc.dataset.demo import DEMO_STYLES
+
+    if set(classes) == set(GTZAN_GENRES):
+        return f"GTZAN's {len(classes)} genres"
+    demo = " (synthetic demo, not GTZAN)" if set(classes) <= set(DEMO_STYLES) else ""
+    return f"{len(classes)} classes{demo}: {', '.join(classes)}"
+
+
+def runs_legend(runs, names: dict[str, str]) -> None:
+    """Under a run picker with short chips: each chosen run's chip, scores and id, one line each."""
+    st.caption(
+        "  \n".join(f"**{names[r.id]}**: {r.protocol}, {r.score_text} · `{r.id}`" for r in runs),
+    )
+
+
+#: The facets of the Results page's run choice: (title, the run's value, help).
+FACETS = (
+    ("Networks", "network", "The study's MLP, CNN and RNN-LSTM; Transfer: a head on musicnn's embeddings (beyond it)"),
+    (
+        "Protocols",
+        "protocol",
+        "segment: the study's split (leaky); track: whole songs held out (artist-leaky); ff: fault-filtered, "
+        "artist-conditional (honest); valid: tested on its valid list; refit: refit on train + valid, scored by "
+        "its train-only twin",
+    ),
+    ("Recipes", "recipe", "study: the study's training as is; improved: see the recipes below (*: overridden)"),
+    ("Classes", "classes", "The class list a run was trained on"),
+    ("Source", "source", "reference: the runs that ship (real GTZAN audio); trained here: your own runs"),
+)
+
+
+def _facet(run, what: str) -> str:
+    from mgc.config import model_title
+
+    if what == "network":
+        return model_title(run.model_name).split(" (")[0]
+    if what == "protocol":
+        return run.protocol_short
+    if what == "recipe":
+        return run.recipe_label
+    if what == "classes":
+        return classes_text(run.classes).split(":")[0]  # "GTZAN's 10 genres", "5 classes (synthetic demo...)"
+    return "reference" if "reference" in run.manifest.get("tags", []) else "trained here"
+
+
+def choose_runs(runs, *, default: list[str], key: str) -> list[str]:
+    """A run choice that stays readable with many runs: a row of facets, then an optional narrower pick.
+
+    The facets (network, protocol, recipe, and class list and source where the runs differ in
+    them) are pills, every value shown in full and chosen with one click; the runs chosen are
+    those whose every facet is on. ``Only these runs`` narrows them to single runs, by short,
+    distinct labels (:func:`mgc.runs.short_labels`) that fit their chips. The defaults are the
+    facets of ``default``. Returns run ids, in the order of ``runs``.
+    """
+    from mgc.runs import short_labels
+
+    order = {
+        "network": ["MLP", "CNN", "RNN-LSTM", "Transfer"],
+        "protocol": ["segment", "track", "ff test", "ff valid"],
+        "recipe": ["study", "improved"],
+    }
+    facets = []
+    for title, what, help_ in FACETS:
+        values = {_facet(r, what) for r in runs}
+        if len(values) < 2 and what in ("classes", "source"):
+            continue
+        rank = order.get(what, [])
+        options = sorted(values, key=lambda v: (rank.index(v) if v in rank else len(rank), v))
+        facets.append((title, what, help_, options))
+    chosen_default = [r for r in runs if r.id in default] or runs
+    cols = st.columns([4, 5, 3, 3, 3][: len(facets)])
+    picked = {}
+    for col, (title, what, help_, options) in zip(cols, facets, strict=True):
+        on = sorted({_facet(r, what) for r in chosen_default}, key=options.index)
+        picked[what] = set(
+            col.pills(title, options, selection_mode="multi", default=on, key=f"{key}-{what}", help=help_) or []
+        )
+    matching = [r for r in runs if all(_facet(r, what) in picked[what] for _, what, _, _ in facets)]
+    names = short_labels(runs)
+    narrow = st.multiselect(
+        f"Only these runs ({len(matching)} match; empty: all of them)",
+        [r.id for r in matching],
+        format_func=names.get,
+        placeholder="Type to search: network, protocol, recipe",
+    )
+    return narrow or [r.id for r in matching]
+
+
 def show_feature_summary(fs) -> None:
     """Segments and tracks per class, cache use, and the skipped files with reasons."""
     import pandas as pd
