@@ -39,7 +39,7 @@ with right:
         placeholder="Type to search: network, protocol, recipe",
         help="Each run as network · protocol (ff: fault-filtered, the artist-conditional split; valid: tested "
         "on its valid list; refit: refit on train + valid, scored by its train-only twin) · recipe. "
-        "The full names, scores and ids are in the table below the choice.",
+        "Each chosen run's protocol, scores and id are listed below the choice.",
     )
     by_id = {r.id: r for r in groups[classes]}
     if chosen:
