@@ -192,7 +192,8 @@ new MutationObserver(changes => {
     }
 }).observe(document, {subtree: true, childList: true, attributes: true});"""
 
-#: Milliseconds since the page was last drawn, once the script has finished, no element is stale, every chart
+#: Milliseconds since the page was last drawn, once the script has finished, no element is stale or a skeleton
+#: (an element whose code is still loading), every chart
 #: holds its drawing (its heatmaps painted), the page shows ``needle`` (in at least ``charts`` charts when
 #: given, else anywhere) and nothing has changed for ``quiet`` ms; else false. Quiet matters: Streamlit
 #: lays a chart out again once its width is known, and the plotly bundle loads after the first elements.
@@ -200,6 +201,8 @@ SETTLED_JS = """([needle, charts, quiet]) => {
     const app = document.querySelector('[data-testid=stApp]');
     if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
     if (document.querySelector('[data-stale=true]')) return false;
+    // a lazily loaded element (pills, a chart's bundle) shows a skeleton until its code has arrived
+    if (document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement]')) return false;
     const main = document.querySelector('[data-testid=stMain]');
     const all = [...main.querySelectorAll('[data-testid=stPlotlyChart]')];
     for (const c of all) {
