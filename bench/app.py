@@ -46,6 +46,7 @@ import urllib.request
 from pathlib import Path
 
 from mgc.config import MODEL_NAMES as MODELS
+from mgc.config import STUDY_MODELS
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -67,17 +68,16 @@ TIMEOUT_MS = 300_000
 
 
 def shipped_runs() -> dict[str, Path]:
-    """One shipped reference run per model (the Classify default, the refit, preferred), or {}."""
+    """Every shipped reference run (``gtzan10-*``, about 20: what a user's Home, Results and Classify list),
+    by folder name; {} unless each model has one."""
     runs = PROJECT / "artifacts" / "runs"
-    preference = ("ff-improved-refit", "ff-improved", "ff-study", "segment-study")
-    out = {}
-    for model in MODELS:
-        for p in preference:
-            d = runs / f"gtzan10-{p}-{model}"
-            if (d / "model.keras").is_file() and (d / "manifest.json").is_file():
-                out[model] = d
-                break
-    return out if len(out) == len(MODELS) else {}
+    out = {
+        d.name: d
+        for d in sorted(runs.glob("gtzan10-*"))
+        if (d / "model.keras").is_file() and (d / "manifest.json").is_file()
+    }
+    models = {name.rsplit("-", 1)[-1] for name in out}
+    return out if models >= set(MODELS) else {}
 
 
 def tiny_runs(work: Path) -> tuple[dict[str, Path], Path]:
@@ -90,7 +90,7 @@ def tiny_runs(work: Path) -> tuple[dict[str, Path], Path]:
     write_demo_dataset(data, clips_per_style=4, styles=list(DEMO_STYLES)[:3])
     fs = extract_dataset(data, cache_dir=work / "artifacts" / "cache")
     out = {}
-    for model in MODELS:
+    for model in STUDY_MODELS:  # the transfer head hears embeddings, not these MFCCs
         run = train(
             fs,
             TrainConfig(model=model, split="track", epochs=1, batch_size=64),
@@ -146,7 +146,8 @@ def uptime() -> str:
 
 
 def upload_and_wait(page, clip: Path) -> tuple[float, float, list[str]]:
-    """Seconds from upload to the predictions of ``clip`` shown, to the page complete; and the predictions."""
+    """Seconds from upload to the predictions of ``clip`` shown (the page's default runs), to the page complete;
+    and the predictions."""
     t0 = time.perf_counter()
     page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(clip))
     # the caption naming this clip is written just before the metrics, in the same script run;
@@ -155,7 +156,7 @@ def upload_and_wait(page, clip: Path) -> tuple[float, float, list[str]]:
         """([name, n]) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]
                 .some(e => e.innerText.includes(name + ':'))
             && document.querySelectorAll('[data-testid=stMetric]').length >= n""",
-        arg=[clip.name, len(MODELS)],
+        arg=[clip.name, 1],
         polling="raf",
         timeout=TIMEOUT_MS,
     )
@@ -191,7 +192,8 @@ new MutationObserver(changes => {
     }
 }).observe(document, {subtree: true, childList: true, attributes: true});"""
 
-#: Milliseconds since the page was last drawn, once the script has finished, no element is stale, every chart
+#: Milliseconds since the page was last drawn, once the script has finished, no element is stale or a skeleton
+#: (an element whose code is still loading), every chart
 #: holds its drawing (its heatmaps painted), the page shows ``needle`` (in at least ``charts`` charts when
 #: given, else anywhere) and nothing has changed for ``quiet`` ms; else false. Quiet matters: Streamlit
 #: lays a chart out again once its width is known, and the plotly bundle loads after the first elements.
@@ -199,6 +201,8 @@ SETTLED_JS = """([needle, charts, quiet]) => {
     const app = document.querySelector('[data-testid=stApp]');
     if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
     if (document.querySelector('[data-stale=true]')) return false;
+    // a lazily loaded element (pills, a chart's bundle) shows a skeleton until its code has arrived
+    if (document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement]')) return false;
     const main = document.querySelector('[data-testid=stMain]');
     const all = [...main.querySelectorAll('[data-testid=stPlotlyChart]')];
     for (const c of all) {
@@ -312,6 +316,59 @@ def measure_explore(browser, url: str, data_dir: Path, repeat: int) -> list[dict
     return out
 
 
+#: Pages measured fully drawn, with the heading each one shows (Train is left out: its work is a training job).
+PAGES = {
+    "home": ("", "GTZAN genre lab"),
+    "explore": ("explore", "Explore: from sound to MFCCs"),
+    "results": ("results", "Results"),
+    "classify": ("classify", "Classify a clip"),
+}
+TARGET_PAGE = 3.0
+
+
+def measure_pages(browser, url: str, repeat: int) -> dict[str, list[float]]:
+    """Each page of :data:`PAGES` opened ``repeat`` times, in turn (home, explore, results, classify, then again),
+    each visit a new tab and so a new Streamlit session (as a reload is) in one browser profile at 1440x900, its
+    HTTP cache kept as a user's is; seconds from navigation to fully drawn: the script finished, every chart drawn,
+    nothing changed for a second (:func:`settle`). The first visit of each page is the cold one (the server's first
+    run of that page: imports, first reads)."""
+    out: dict[str, list[float]] = {name: [] for name in PAGES}
+    context = browser.new_context(viewport=EXPLORE_VIEWPORT)
+    context.add_init_script(WATCH_JS)
+    try:
+        for i in range(repeat):
+            for name, (path, heading) in PAGES.items():
+                page = context.new_page()
+                try:
+                    out[name].append(timed(lambda path=path, page=page: page.goto(f"{url}/{path}"), page, heading))
+                    if page.locator("[data-testid=stException], [data-testid=stAlertContentError]").count():
+                        raise RuntimeError(f"the {name} page shows an error")
+                    if i == 0:
+                        SHOTS.mkdir(parents=True, exist_ok=True)
+                        page.screenshot(path=str(SHOTS / f"bench-page-{name}.png"))
+                finally:
+                    page.close()
+    finally:
+        context.close()
+    return out
+
+
+def page_rows(times: dict[str, list[float]]) -> list[tuple[str, str, str, str]]:
+    """Table rows: (page, cold, warm median (range, n), target and verdict)."""
+    rows = []
+    for name, values in times.items():
+        cold, warm = values[0], values[1:]
+        rows.append(
+            (
+                f"**{name}** fully drawn",
+                f"{cold:.2f}",
+                spread(warm),
+                f"< {TARGET_PAGE:.0f} s " + verdict(median(warm), TARGET_PAGE),
+            )
+        )
+    return rows
+
+
 def spread(values: list[float]) -> str:
     """``median (min-max, n)`` of some seconds."""
     if not values:
@@ -355,7 +412,13 @@ def explore_rows(sessions: list[dict]) -> list[tuple[str, str, str, str]]:
 
 
 def measure(
-    data_dir: Path, artifacts: Path, clips_: tuple[Path, Path, Path] | None, log: Path, *, explore: int = 0
+    data_dir: Path,
+    artifacts: Path,
+    clips_: tuple[Path, Path, Path] | None,
+    log: Path,
+    *,
+    explore: int = 0,
+    pages: int = 0,
 ) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -409,6 +472,8 @@ def measure(
                 page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(timeout=TIMEOUT_MS)
                 res["home_done"] = time.perf_counter() - t0
 
+                if pages:
+                    res["pages"] = measure_pages(browser, url, pages)
                 if explore:
                     res["explore"] = measure_explore(browser, url, data_dir, explore)
                 if clips_ is not None:
@@ -439,29 +504,37 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, runs)")
     ap.add_argument(
-        "--pages", nargs="+", choices=("classify", "explore"), default=["classify", "explore"], help="pages measured"
+        "--pages",
+        nargs="+",
+        choices=("pages", "classify", "explore"),
+        default=["pages", "classify", "explore"],
+        help="what is measured: pages (Home, Explore, Results and Classify each fully drawn, --repeat visits), "
+        "classify (uploads), explore (a session's steps)",
     )
-    ap.add_argument("--repeat", type=int, default=5, help="Explore: fresh sessions (the first is cold)")
+    ap.add_argument(
+        "--repeat", type=int, default=5, help="visits of each page, and Explore sessions (the first is cold)"
+    )
     args = ap.parse_args()
     if args.repeat < 2:
         ap.error(f"--repeat={args.repeat} must be at least 2 (one cold session, then warm ones)")
     load_before = uptime()
     work = Path(tempfile.mkdtemp(prefix="mgc-bench-app-"))
     classify = "classify" in args.pages
+    page_visits = args.repeat if "pages" in args.pages else 0
     try:
         artifacts = work / "artifacts"
         artifacts.mkdir()
         pretrained = PROJECT / "artifacts" / "pretrained"
         if pretrained.is_dir():  # the tagger built once already: not rebuilt by the Explore's taggram
             (artifacts / "pretrained").symlink_to(pretrained, target_is_directory=True)
-        runs = shipped_runs() if classify else {}
+        runs = shipped_runs() if classify or page_visits else {}
         if runs:
             (artifacts / "runs").mkdir(parents=True)
             for d in runs.values():
                 (artifacts / "runs" / d.name).symlink_to(d, target_is_directory=True)
             data_dir = SHARED if SHARED.is_dir() else PROJECT / "artifacts" / "demo"
             origin = "shipped reference runs"
-        elif classify:
+        elif classify or page_visits:
             runs, data_dir = tiny_runs(work)
             origin = "1-epoch runs trained here on a synthetic demo dataset (no complete shipped set)"
         else:
@@ -473,7 +546,7 @@ def main() -> int:
                 write_demo_dataset(data_dir, clips_per_style=1 + 2 * args.repeat)
         found = clips(work) if classify else None
         explore = args.repeat if "explore" in args.pages else 0
-        res = measure(data_dir, artifacts, found, work / "streamlit.log", explore=explore)
+        res = measure(data_dir, artifacts, found, work / "streamlit.log", explore=explore, pages=page_visits)
         load_after = uptime()
     except BaseException:
         print(f"(temporary folder kept for inspection: {work})", file=sys.stderr)
@@ -510,6 +583,17 @@ def main() -> int:
     for name, value, target in rows:
         print(f"| {name} | {value:.2f} | {'< %.1f s' % target if target else ''} | {verdict(value, target)} |")
     print()
+    if page_visits:
+        print(
+            f"Pages fully drawn ({page_visits} visits each, pages in turn, each visit a new tab and Streamlit session "
+            "at 1440x900, the browser's cache kept; seconds; cold: the first visit after the server start; warm: "
+            "median (range, n))\n"
+        )
+        print("| page | cold | warm | target |")
+        print("|---|---:|---:|---|")
+        for row in page_rows(res["pages"]):
+            print("| " + " | ".join(row) + " |")
+        print()
     if explore:
         sessions = res["explore"]
         print(f"Explore ({len(sessions)} fresh sessions at 1440x900; seconds; warm: median (range, n))\n")
@@ -520,8 +604,10 @@ def main() -> int:
         print()
         opened = ", ".join(sessions[0]["open_names"]) or "none (every section is drawn from the start)"
         print(f"- Explore data: `{data_dir}`; sections opened in turn: {opened}")
+    if classify or page_visits:
+        print(f"- runs: {origin}: {len(runs)} ({', '.join(p.name for p in runs.values())})")
+        print(f"- data: `{data_dir}`")
     if classify:
-        print(f"- runs: {origin}: {', '.join(p.name for p in runs.values())}")
         print(f"- predictions: cold {cold_pred}, warm {warm_pred}, fresh page {fresh_pred}")
     print(f"- load before: `{load_before}`")
     print(f"- load after:  `{load_after}`")

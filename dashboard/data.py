@@ -132,15 +132,21 @@ def example_clips():
     return find()
 
 
+def to_wav(y, sr: int) -> bytes:
+    """A mono float signal as 16-bit WAV bytes, encoded in memory (nothing is written to disk): what every browser
+    plays, unlike AU (GTZAN's own container)."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def track_audio(path: str) -> bytes:
     """A dataset track's first 30 s as WAV bytes for ``st.audio`` (decoded, so AU and FLAC play in every browser)."""
-    import soundfile as sf
-
     from mgc.audio import decode
     from mgc.config import TRACK_DURATION
 
     d = decode(path, max_duration=float(TRACK_DURATION))  # what the features use, and bounded
-    buf = io.BytesIO()
-    sf.write(buf, d.y, d.sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+    return to_wav(d.y, d.sr)

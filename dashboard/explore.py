@@ -56,13 +56,9 @@ def decoded_bytes(data: bytes, name: str, max_duration: float):
 @st.cache_data(show_spinner=False, max_entries=8)
 def wav_bytes(key: str, _y, sr: int) -> bytes:
     """The clip as 16-bit WAV for ``st.audio``, encoded once per clip (not on every rerun)."""
-    import io
+    from .data import to_wav
 
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, _y, sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+    return to_wav(_y, sr)
 
 
 @contextmanager

@@ -1,6 +1,9 @@
-"""Stored runs in the dashboard: models loaded once per server, clips classified, runs scored on the dataset."""
+"""Stored runs in the dashboard: the run listing and models loaded once per server, clips classified and played,
+runs scored on the dataset."""
 
 from __future__ import annotations
+
+import os
 
 import streamlit as st
 
@@ -8,6 +11,116 @@ from mgc.errors import DatasetError
 
 from .data import dataset, track_paths
 from .widgets import progress_bar
+
+#: The files of a run folder whose identity tells that the run changed (trust.json is read where it is used).
+_RUN_FILES = ("manifest.json", "metrics.json", "history.json")
+
+
+def _identity(base: str) -> tuple:
+    """Every run folder's name with the size, modification time and inode of its listed files: what changes when a
+    run is written, renamed into place, replaced or deleted (a few ``stat`` calls, no file read)."""
+    out = []
+    try:
+        folders = sorted(os.scandir(base), key=lambda e: e.name)
+    except OSError:
+        return ()
+    for entry in folders:
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        files = []
+        for name in _RUN_FILES:
+            try:
+                st_ = os.stat(os.path.join(entry.path, name))
+            except OSError:
+                files.append(None)
+            else:
+                files.append((st_.st_size, st_.st_mtime_ns, st_.st_ino))
+        out.append((entry.name, tuple(files)))
+    return tuple(out)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _listing(base: str, identity: tuple):
+    from mgc.runs import list_runs
+
+    return list_runs(base)
+
+
+def stored_runs():
+    """:func:`mgc.runs.list_runs` of the runs folder, read again only when a run in it changes.
+
+    Every page lists the runs on every rerun; reading 20 runs' manifests, metrics and
+    histories took about 0.2 s idle and over 1 s on a loaded machine. The listing is kept
+    per server, keyed by each run file's identity (:func:`_identity`), so a run trained,
+    stopped or deleted shows at the next rerun. The runs are shared between sessions:
+    pages only read them.
+    """
+    from mgc.runs import runs_dir
+
+    base = str(runs_dir())
+    return _listing(base, _identity(base))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _runs_figure(kind: str, run_ids: tuple, base: str, identity: tuple, args: tuple):
+    from mgc import plots
+    from mgc.analysis import report
+
+    by_id = {r.id: r for r in _listing(base, identity)[0]}
+    runs = [by_id[i] for i in run_ids]
+    if kind == "leakage_ladder":
+        ladder = report.leakage_ladder(runs)
+        return None if ladder is None else plots.leakage_ladder(ladder)
+    if kind == "confusion_matrix":
+        return plots.confusion_matrix(runs[0], level=args[0])
+    return getattr(plots, kind)(runs, *args)
+
+
+def runs_figure(kind: str, runs, *args):
+    """A Results figure of some stored runs (``plots.study_curves``, ``plots.confusion_matrix`` of one run,
+    ``'leakage_ladder'``), made once per server for these runs, their files' identity and ``args``.
+
+    Building the page's plotly figures took about 1 s of every rerun (the curves of 20 runs alone 0.6 s);
+    the page hands them to ``st.plotly_chart`` and never changes them.
+    """
+    from mgc.runs import runs_dir
+
+    base = str(runs_dir())
+    return _runs_figure(kind, tuple(r.id for r in runs), base, _identity(base), tuple(args))
+
+
+def _tree_identity(folder: str) -> tuple:
+    """(path, size, mtime) of every file under ``folder``: what changes when a comparison is written."""
+    out = []
+    for dirpath, _, files in os.walk(folder):
+        for name in sorted(files):
+            path = os.path.join(dirpath, name)
+            try:
+                st_ = os.stat(path)
+            except OSError:
+                continue
+            out.append((path, st_.st_size, st_.st_mtime_ns))
+    return tuple(sorted(out))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _comparisons(folder: str, identity: tuple) -> dict:
+    from mgc import plots
+    from mgc.training import load_comparisons, summarize, variant_settings
+
+    out = {}
+    for name, rows in load_comparisons(folder).items():
+        if isinstance(rows, str):
+            out[name] = rows
+        else:
+            out[name] = (rows, plots.recipe_comparison(rows), summarize(rows), variant_settings(rows))
+    return out
+
+
+def comparisons(folder: str) -> dict:
+    """The stored recipe comparisons under ``folder``: name -> (rows, figure, summary, settings), or the reason a
+    damaged one is skipped; read and drawn once per server until a file under ``folder`` changes."""
+    return _comparisons(folder, _tree_identity(folder))
 
 
 def misclassified(run):
@@ -44,6 +157,27 @@ def classify_upload(data: bytes, name: str, run_ids: tuple):
     from mgc.analysis import classify
 
     return classify(data, loaded_runs(run_ids), name=name)
+
+
+#: Seconds of a clip the Classify page's player holds at most: 16-bit mono WAV at the study's rate, about 13 MB.
+PLAYER_SECONDS = 300.0
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def playable(data: bytes, name: str) -> tuple[bytes, float]:
+    """An upload or a recording as the study's networks hear it (mono, 22050 Hz), as WAV bytes every browser plays.
+
+    Browsers cannot play AU, GTZAN's own container, and an uploaded ``.au`` gave a dead player: the
+    clip is decoded (through the one readability rule, at most :data:`PLAYER_SECONDS`) and encoded
+    in memory; nothing is written to disk. Returns the WAV bytes and the seconds they hold.
+    """
+    from mgc.audio import usable
+    from mgc.config import SR
+
+    from .data import to_wav
+
+    d = usable(data, sr=SR, max_duration=PLAYER_SECONDS, name=name)
+    return to_wav(d.y, d.sr), d.duration
 
 
 def evaluate_on_dataset(run_id: str, root: str, split: str | None) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
 import streamlit as st
@@ -14,9 +15,31 @@ from .data import data_source
 UPLOAD_TYPES = [ext.lstrip(".") for ext in AUDIO_EXTENSIONS]
 
 
+@functools.lru_cache(maxsize=1)
+def app_icon():
+    """The tab icon as PNG bytes, drawn here: five bars of a level meter in the theme's red on a transparent
+    64 x 64 square.
+
+    A ``:material/...:`` page icon made the browser fetch the tab icon from a font CDN, which is
+    unreachable offline; an image is served by the app itself.
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    icon = np.zeros((64, 64, 4), np.uint8)
+    for i, height in enumerate((22, 40, 56, 34, 46)):
+        left = 4 + 12 * i
+        icon[64 - 4 - height : 60, left : left + 8] = (0xD6, 0x27, 0x28, 255)
+    buf = io.BytesIO()
+    Image.fromarray(icon, "RGBA").save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def page_header(title: str) -> None:
     """Page config, the title and the data-source line: the first call of every page."""
-    st.set_page_config(page_title=f"{title} · GTZAN genre lab", page_icon=":material/graphic_eq:", layout="wide")
+    st.set_page_config(page_title=f"{title} · GTZAN genre lab", page_icon=app_icon(), layout="wide")
     st.title(title)
     caption_source()
 
@@ -74,6 +97,97 @@ def pick_source(upload, recording) -> tuple[object, str] | None:
         )
     st.caption(f"Classifying the {kind}: {sources[kind][1]}")
     return sources[kind]
+
+
+def classes_text(classes) -> str:
+    """A class list for a picker: ``'10 classes: blues, classical, ...'``, saying when they are the synthetic demo's."""
+    from mgc.config import GTZAN_GENRES
+    from mgc.dataset.demo import DEMO_STYLES
+
+    if set(classes) == set(GTZAN_GENRES):
+        return f"GTZAN's {len(classes)} genres"
+    demo = " (synthetic demo, not GTZAN)" if set(classes) <= set(DEMO_STYLES) else ""
+    return f"{len(classes)} classes{demo}: {', '.join(classes)}"
+
+
+def runs_legend(runs, names: dict[str, str]) -> None:
+    """Under a run picker with short chips: each chosen run's chip, scores and id, one line each."""
+    st.caption(
+        "  \n".join(f"**{names[r.id]}**: {r.protocol}, {r.score_text} · `{r.id}`" for r in runs),
+    )
+
+
+#: The facets of the Results page's run choice: (title, the run's value, help).
+FACETS = (
+    ("Networks", "network", "The study's MLP, CNN and RNN-LSTM; Transfer: a head on musicnn's embeddings (beyond it)"),
+    (
+        "Protocols",
+        "protocol",
+        "segment: the study's split (leaky); track: whole songs held out (artist-leaky); ff: fault-filtered, "
+        "artist-conditional (honest); valid: tested on its valid list; refit: refit on train + valid, scored by "
+        "its train-only twin",
+    ),
+    ("Recipes", "recipe", "study: the study's training as is; improved: see the recipes below (*: overridden)"),
+    ("Classes", "classes", "The class list a run was trained on"),
+    ("Source", "source", "reference: the runs that ship (real GTZAN audio); trained here: your own runs"),
+)
+
+
+def _facet(run, what: str) -> str:
+    from mgc.config import model_title
+
+    if what == "network":
+        return model_title(run.model_name).split(" (")[0]
+    if what == "protocol":
+        return run.protocol_short
+    if what == "recipe":
+        return run.recipe_label
+    if what == "classes":
+        return classes_text(run.classes).split(":")[0]  # "GTZAN's 10 genres", "5 classes (synthetic demo...)"
+    return "reference" if "reference" in run.manifest.get("tags", []) else "trained here"
+
+
+def choose_runs(runs, *, default: list[str], key: str) -> list[str]:
+    """A run choice that stays readable with many runs: a row of facets, then an optional narrower pick.
+
+    The facets (network, protocol, recipe, and class list and source where the runs differ in
+    them) are pills, every value shown in full and chosen with one click; the runs chosen are
+    those whose every facet is on. ``Only these runs`` narrows them to single runs, by short,
+    distinct labels (:func:`mgc.runs.short_labels`) that fit their chips. The defaults are the
+    facets of ``default``. Returns run ids, in the order of ``runs``.
+    """
+    from mgc.runs import short_labels
+
+    order = {
+        "network": ["MLP", "CNN", "RNN-LSTM", "Transfer"],
+        "protocol": ["segment", "track", "ff test", "ff valid"],
+        "recipe": ["study", "improved"],
+    }
+    facets = []
+    for title, what, help_ in FACETS:
+        values = {_facet(r, what) for r in runs}
+        if len(values) < 2 and what in ("classes", "source"):
+            continue
+        rank = order.get(what, [])
+        options = sorted(values, key=lambda v: (rank.index(v) if v in rank else len(rank), v))
+        facets.append((title, what, help_, options))
+    chosen_default = [r for r in runs if r.id in default] or runs
+    cols = st.columns([4, 5, 3, 3, 3][: len(facets)])
+    picked = {}
+    for col, (title, what, help_, options) in zip(cols, facets, strict=True):
+        on = sorted({_facet(r, what) for r in chosen_default}, key=options.index)
+        picked[what] = set(
+            col.pills(title, options, selection_mode="multi", default=on, key=f"{key}-{what}", help=help_) or []
+        )
+    matching = [r for r in runs if all(_facet(r, what) in picked[what] for _, what, _, _ in facets)]
+    names = short_labels(runs)
+    narrow = st.multiselect(
+        f"Only these runs ({len(matching)} match; empty: all of them)",
+        [r.id for r in matching],
+        format_func=names.get,
+        placeholder="Type to search: network, protocol, recipe",
+    )
+    return narrow or [r.id for r in matching]
 
 
 def show_feature_summary(fs) -> None:

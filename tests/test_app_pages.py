@@ -49,12 +49,17 @@ def test_home_shows_dataset_runs_and_page_links(with_tiny_runs, tiny_dataset):
     assert not at.warning, [w.value for w in at.warning]
     metrics = _metrics(at)
     assert metrics["Tracks"] == "42" and metrics["Classes"] == "3" and metrics["Stored runs"] == "3", metrics
-    assert len(at.get("plotly_chart")) == 1  # tracks per class
-    runs = at.dataframe[0].value
+    # tracks per class as a table with a bar per class: no plotly chart, whose bundle took seconds in a new tab
+    assert not at.get("plotly_chart")
+    per_class = next(d.value for d in at.dataframe if "tracks" in d.value.columns)
+    assert dict(zip(per_class["class"], per_class["tracks"], strict=True)) == {"clicks": 14, "noise": 14, "tones": 14}
+    runs = next(d.value for d in at.dataframe if "run" in d.value.columns)
     assert sorted(runs["run"]) == ["tiny-cnn", "tiny-lstm", "tiny-mlp"]
     assert set(runs["model"]) == {"MLP", "CNN", "RNN-LSTM"}
-    assert set(runs["protocol"]) == {"track"} and set(runs["classes"]) == {3} and "split" not in runs.columns
-    assert runs["balanced"].between(0, 1).all()
+    assert set(runs["protocol"]) == {"track"} and "split" not in runs.columns
+    assert set(runs["trained on"]) == {"other (3)"}  # neither GTZAN's genres nor the demo's styles
+    assert runs["balanced"].between(0, 1).all() and set(runs["epochs"]) == {"2"}
+    assert not any("synthetic demo" in s.value for s in at.subheader)
     links = at.main.get("page_link")
     assert [link.proto.page for link in links] == ["explore", "train", "results", "classify"]  # url paths
     assert all(link.proto.label for link in links)
@@ -62,11 +67,32 @@ def test_home_shows_dataset_runs_and_page_links(with_tiny_runs, tiny_dataset):
     assert [page["url_pathname"] for page in menu] == ["", "explore", "train", "results", "classify"]
 
 
+def test_home_without_a_dataset_draws_the_demo_and_the_runs_at_the_first_render(
+    tiny_runs_artifacts, tmp_path, monkeypatch
+):
+    """No dataset configured: the demo is written on first use, and that same first render shows it, labelled as
+    synthetic, beside the runs table (it used to show an empty Dataset section and no runs until a reload)."""
+    from mgc.dataset.demo import DEMO_STYLES
+
+    art = tmp_path / "artifacts"
+    shutil.copytree(tiny_runs_artifacts / "runs", art / "runs")
+    monkeypatch.setenv("MGC_ARTIFACTS", str(art))
+    monkeypatch.delenv("MGC_DATA_DIR", raising=False)
+    at = _run()
+    assert not at.error, [e.value for e in at.error]
+    assert any(s.value == "Dataset: synthetic demo (not GTZAN)" for s in at.subheader), [s.value for s in at.subheader]
+    assert any("synthetic demo dataset" in i and "not GTZAN" in i for i in _infos(at)), _infos(at)
+    styles = next(d.value for d in at.dataframe if "style" in d.value.columns)
+    assert sorted(styles["style"]) == sorted(DEMO_STYLES) and (styles["tracks"] > 0).all()
+    runs = next(d.value for d in at.dataframe if "run" in d.value.columns)
+    assert sorted(runs["run"]) == ["tiny-cnn", "tiny-lstm", "tiny-mlp"]
+
+
 def test_home_without_runs_says_so(tiny_dataset, monkeypatch):
     monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
     at = _run()
     assert _metrics(at)["Stored runs"] == "0"
-    assert not at.dataframe
+    assert not any("run" in d.value.columns for d in at.dataframe)  # only the tracks per class
     assert any("No runs yet" in i for i in _infos(at))
     assert len(at.main.get("page_link")) == 4
 
@@ -142,8 +168,12 @@ def test_results_page_with_runs(with_tiny_runs):
     at = _run("results")
     assert not at.error, [e.value for e in at.error]
     assert not at.warning, [w.value for w in at.warning]
-    chosen = next(m for m in at.multiselect if m.label == "Runs")
-    assert sorted(chosen.value) == ["tiny-cnn", "tiny-lstm", "tiny-mlp"]
+    # the run choice: one row of facet pills, every value on by default (those of the default runs)
+    facets = {p.label: p for p in at.pills}
+    assert facets["Networks"].value == ["MLP", "CNN", "RNN-LSTM"] and facets["Protocols"].value == ["track"]
+    assert "Classes" not in facets and "Source" not in facets  # one class list, no reference runs: no such row
+    only = next(m for m in at.multiselect if m.label.startswith("Only these runs"))
+    assert only.value == [] and "3 match" in only.label
     table2 = at.dataframe[0].value
     assert len(table2) == 3, table2
     text = table2.to_string()
@@ -158,6 +188,22 @@ def test_results_page_with_runs(with_tiny_runs):
     per_class = next(d.value for d in at.dataframe if "note" in d.value.columns)
     assert per_class["class"].tolist() == ["clicks", "noise", "tones"] and per_class["support"].tolist() == [4, 4, 4]
     assert any(i.startswith("CNN deviation from the study's text:") for i in _infos(at)), _infos(at)
+
+
+def test_results_run_choice_by_facet_and_by_single_runs(with_tiny_runs):
+    at = _run("results")
+    next(p for p in at.pills if p.label == "Networks").set_value(["CNN", "RNN-LSTM"]).run()
+    table2 = next(d.value for d in at.dataframe if "paper accuracy" in d.value.columns)
+    assert sorted(table2["run"]) == ["tiny-cnn", "tiny-lstm"]
+    only = next(m for m in at.multiselect if m.label.startswith("Only these runs"))
+    assert "2 match" in only.label
+    assert sorted(only.options) == ["CNN · track · improved · 3 classes", "RNN-LSTM · track · improved · 3 classes"]
+    only.set_value(["tiny-lstm"]).run()
+    table2 = next(d.value for d in at.dataframe if "paper accuracy" in d.value.columns)
+    assert table2["run"].tolist() == ["tiny-lstm"]
+    next(p for p in at.pills if p.label == "Networks").set_value([]).run()
+    assert any("No run has every chosen facet" in i for i in _infos(at)), _infos(at)
+    assert not at.exception
 
 
 def test_results_page_switches_curve_and_confusion_level(with_tiny_runs):
@@ -323,7 +369,7 @@ def test_classify_page_never_offers_a_run_at_chance(tiny_runs_artifacts, tiny_da
     at = _run("classify")
     models = next(m for m in at.multiselect if m.label == "Models (runs)")
     assert models.value == ["tiny-mlp", "tiny-cnn"]
-    assert any("tiny-lstm" in o for o in models.options)  # still there to choose
+    assert "RNN-LSTM · track · improved · 3 classes" in models.options  # still there to choose
 
 
 def test_classify_page_never_offers_a_folder_that_is_not_a_run_id(

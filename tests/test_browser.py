@@ -188,14 +188,30 @@ def song(tmp_path_factory) -> Path:
 # --------------------------------------------------------------------------- #
 def test_home_shows_the_title_and_the_runs(server, page):
     _open(page, server, "GTZAN genre lab")
-    runs = page.locator("[data-testid=stDataFrame]").first
+    per_class, runs = page.locator("[data-testid=stDataFrame]").nth(0), page.locator("[data-testid=stDataFrame]").nth(1)
     runs.wait_for(timeout=RENDER_MS)
+    assert {"clicks", "noise", "tones"} <= set(_grid_text(per_class, "clicks"))
     cells = _grid_text(runs, "tiny-mlp")
     assert {"tiny-mlp", "tiny-cnn", "tiny-lstm"} <= set(cells), cells
+    # the runs table fits the page: no column hidden past its right edge, no cell cut short
+    box, main = runs.bounding_box(), page.locator("[data-testid=stMain]").bounding_box()
+    assert box["x"] + box["width"] <= main["x"] + main["width"], (box, main)
+    headers = runs.locator("[role=columnheader]").all_inner_texts()
+    assert [h.strip() for h in headers][-1] == "epochs", headers
     expect(page.locator("[data-testid=stMetricValue]").first).to_be_visible()
     for label in ("Explore audio and features", "Train the models", "Results vs the paper", "Classify your clip"):
         expect(page.get_by_role("link", name=label)).to_be_visible()
+    expect(page.locator(CHART)).to_have_count(0)  # no plotly bundle on the page every visit starts on
     _no_exception(page)
+
+
+def test_the_tab_icon_is_served_by_the_app(server, page):
+    """The icon used to be a Material symbol, which the browser fetched from a font CDN (dead offline)."""
+    _open(page, server, "GTZAN genre lab")
+    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(timeout=RENDER_MS)
+    icons = page.evaluate("() => [...document.querySelectorAll('link[rel*=icon]')].map(l => l.href)")
+    assert icons and all(href.startswith(server) for href in icons), icons
+    assert page.request.get(icons[0]).headers["content-type"] == "image/png"
 
 
 def test_classify_a_real_clip(server, page, song):
@@ -206,9 +222,10 @@ def test_classify_a_real_clip(server, page, song):
     predicted = page.locator("[data-testid=stMetricValue]").all_inner_texts()
     assert len(predicted) == 3 and set(predicted) <= CLASSES, predicted
     labels = [label.strip() for label in page.locator("[data-testid=stMetricLabel]").all_inner_texts()]
+    # each model by its short run label (network · protocol · recipe), as its chip in the picker reads
     assert [label.split(" · ")[0] for label in labels] == ["MLP", "CNN", "RNN-LSTM"], labels
+    assert all(label.removesuffix(" · not sure").endswith("track · improved · 3 classes") for label in labels), labels
     unsure = [label for label in labels if label.endswith(" · not sure")]
-    assert all(label.endswith(" · not sure") or " · " not in label for label in labels), labels
     # one verdict: "Not sure." with why (always when a model is unsure), or "Nothing looked off"
     not_sure, fine = page.get_by_text("Not sure."), page.get_by_text("Nothing looked off")
     assert not_sure.count() + fine.count() == 1
@@ -220,6 +237,35 @@ def test_classify_a_real_clip(server, page, song):
     expect(page.locator(".js-plotly-plot")).to_have_count(2)
     _no_exception(page)
     expect(page.locator(ERROR)).to_have_count(0)
+
+
+def test_classify_plays_an_au_upload_as_wav(server, page, tmp_path):
+    """Browsers cannot play AU (GTZAN's own container): the player held the upload and stayed dead."""
+    sr = 22050
+    t = np.arange(8 * sr) / sr
+    clip = tmp_path / "tones.au"
+    sf.write(
+        clip,
+        (0.3 * np.sin(2 * np.pi * 330 * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2).astype(np.float32),
+        sr,
+        format="AU",
+        subtype="PCM_16",
+    )
+    _open(page, f"{server}/classify", "Classify a clip")
+    page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(clip))
+    page.locator("[data-testid=stMetric]").first.wait_for(timeout=CLASSIFY_MS)
+    player = page.locator("audio[data-testid=stAudio]")
+    player.wait_for(timeout=RENDER_MS)
+    state = player.evaluate(
+        """a => new Promise(done => {
+            const report = () => done({duration: a.duration, error: a.error && a.error.code, src: a.src});
+            if (a.readyState >= 1 || a.error) report();
+            else { a.addEventListener('loadedmetadata', report); a.addEventListener('error', report); }
+        })"""
+    )
+    assert state["error"] is None and abs(state["duration"] - 8.0) < 0.05, state
+    assert page.request.get(state["src"]).headers["content-type"].startswith("audio/wav")
+    _no_exception(page)
 
 
 def test_classify_a_file_that_is_not_audio(server, page, tmp_path):
@@ -313,6 +359,14 @@ def test_explore_taggram_below_the_mfccs(server, page):
 
 def test_results_shows_table2_and_curves(server, page):
     _open(page, f"{server}/results", "Results")
+    # the run choice: facet pills, each value in full, inside the page at its width
+    pills = page.locator("[data-testid=stButtonGroup] button")
+    pills.first.wait_for(timeout=RENDER_MS)
+    main = page.locator("[data-testid=stMain]").bounding_box()
+    texts = [t.strip() for t in pills.all_inner_texts()]
+    assert {"MLP", "CNN", "RNN-LSTM", "track"} <= set(texts), texts
+    for box in pills.evaluate_all("els => els.map(e => e.getBoundingClientRect().toJSON())"):
+        assert box["right"] <= main["x"] + main["width"], box
     charts = page.locator(CHART)
     charts.nth(3).wait_for(timeout=RENDER_MS)
     expect(charts).to_have_count(4)  # the leakage ladder, Figure 6, Figure 7, confusion matrix

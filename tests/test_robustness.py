@@ -462,7 +462,10 @@ def test_cli_extract_to_a_folder_is_one_clear_line(two_class_dataset, tmp_path):
         text=True,
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.startswith("error: could not write features to")
+    # off a terminal, progress lines come first ("extract: 16/16 files (100%), ..."), then the one error line
+    lines = [line for line in r.stderr.splitlines() if not line.startswith("extract: ")]
+    assert len(lines) == 1 and lines[0].startswith("error: could not write features to"), r.stderr
+    assert "extract: 16/16 files (100%)" in r.stderr
 
 
 def test_concurrent_extractions_into_one_cache_lose_nothing(two_class_dataset, tmp_path):

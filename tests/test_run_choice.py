@@ -130,3 +130,61 @@ def test_a_run_made_before_balanced_accuracy_is_ranked_by_its_track_confusion():
     )
     new = fake_run("new", "mlp", "fault-filtered", classes=("a", "b"), label=FF, trk=0.8, bal=0.8)
     assert default_classify_runs([old, new]) == ["new"]
+
+
+def test_short_labels_fit_a_chip_and_are_distinct():
+    from mgc.config import GTZAN_GENRES
+    from mgc.runs import short_labels
+
+    runs = [
+        fake_run("ff-mlp", "mlp", "fault-filtered", classes=GTZAN_GENRES, label=FF),
+        fake_run(
+            "ff-mlp-refit",
+            "mlp",
+            "fault-filtered",
+            classes=GTZAN_GENRES,
+            label="fault-filtered (refit on train + valid)",
+        ),
+        fake_run(
+            "ff-test-cnn", "cnn", "fault-filtered", classes=GTZAN_GENRES, label="fault-filtered", recipe="improved"
+        ),
+        fake_run("seg-transfer", "transfer", "segment", classes=GTZAN_GENRES),
+        fake_run("tiny-a", "lstm", "track"),
+        fake_run("tiny-b", "lstm", "track", status="stopped"),
+        fake_run("tiny-c", "lstm", "track"),
+    ]
+    names = short_labels(runs)
+    assert names["ff-mlp"] == "MLP · ff valid · study"
+    assert names["ff-mlp-refit"] == "MLP · ff refit · study"
+    assert names["ff-test-cnn"] == "CNN · ff test · improved"
+    assert names["seg-transfer"] == "Transfer · segment · study"
+    assert names["tiny-b"] == "RNN-LSTM · track · study · 3 classes · stopped"
+    # two runs that would read alike get their ids
+    assert names["tiny-a"] == "RNN-LSTM · track · study · 3 classes · tiny-a"
+    assert names["tiny-c"] == "RNN-LSTM · track · study · 3 classes · tiny-c"
+    assert len(set(names.values())) == len(runs)
+    assert max(len(names[r.id]) for r in runs[:4]) <= 30  # GTZAN's runs: a chip holds them whole
+
+
+def test_a_run_says_whether_it_heard_gtzan_or_the_synthetic_demo():
+    from mgc.config import GTZAN_GENRES
+    from mgc.dataset.demo import DEMO_STYLES
+
+    assert fake_run("a", classes=GTZAN_GENRES[:3]).trained_on == "GTZAN"
+    assert fake_run("b", classes=DEMO_STYLES).trained_on == "synthetic demo"
+    assert fake_run("c", classes=("speech", "music")).trained_on == "other"
+
+
+def test_the_runs_table_names_the_data_and_marks_unfinished_runs():
+    from mgc.analysis import runs_table
+    from mgc.config import GTZAN_GENRES
+    from mgc.dataset.demo import DEMO_STYLES
+
+    table = runs_table(
+        [
+            fake_run("g", classes=GTZAN_GENRES, bal=0.5),
+            fake_run("d", classes=DEMO_STYLES[:3], status="stopped"),
+        ]
+    )
+    assert table["trained on"].tolist() == ["GTZAN (10)", "synthetic demo (3)"]
+    assert table["epochs"].tolist()[0] == "3" and table["epochs"].tolist()[1].endswith(", stopped")

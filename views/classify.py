@@ -6,10 +6,10 @@ from dashboard import runs as loaded
 from dashboard import widgets
 from mgc import plots
 from mgc.errors import MgcError
-from mgc.runs import default_classify_runs, explain_checks, group_by_classes, list_runs
+from mgc.runs import default_classify_runs, explain_checks, group_by_classes, short_labels
 
 widgets.page_header("Classify a clip")
-runs, problems = list_runs()
+runs, problems = loaded.stored_runs()
 if problems:
     with st.expander(f"{len(problems)} run folder(s) skipped"):
         st.markdown("\n".join(f"- {p}" for p in problems))
@@ -28,15 +28,22 @@ with left:
     # sample_rate=None: the microphone's own rate (Streamlit's default resamples to 16 kHz, below the study's 22050)
     recording = st.audio_input("...or record one (at least 3 s)", sample_rate=None)
 with right:
-    classes = st.selectbox("Classes the models know", list(groups), format_func=lambda k: ", ".join(k))
+    classes = st.selectbox("Classes the models know", list(groups), format_func=widgets.classes_text)
     default = default_classify_runs(groups[classes])
+    names = short_labels(groups[classes])
     chosen = st.multiselect(
         "Models (runs)",
-        [r.id for r in groups[classes]],
+        list(names),
         default=default,
-        format_func=lambda i: next(r.label for r in runs if r.id == i),
+        format_func=names.get,
+        placeholder="Type to search: network, protocol, recipe",
+        help="Each run as network · protocol (ff: fault-filtered, the artist-conditional split; valid: tested "
+        "on its valid list; refit: refit on train + valid, scored by its train-only twin) · recipe. "
+        "Each chosen run's protocol, scores and id are listed below the choice.",
     )
     by_id = {r.id: r for r in groups[classes]}
+    if chosen:
+        widgets.runs_legend([by_id[i] for i in chosen], names)
     if len(default) == 1 and default[0] in chosen and by_id[default[0]].model_name == "transfer":
         st.caption(
             "Default: the transfer model alone, the best on the most honest protocol these runs were scored "
@@ -75,11 +82,14 @@ else:
 cols = st.columns(len(result.answers))
 for col, answer in zip(cols, result.answers, strict=True):
     own = [f for f in result.flags if f["run"] == answer.run_id]
-    col.metric(answer.label.split(" · ")[0] + (" · not sure" if own else ""), answer.predicted)
+    col.metric(names[answer.run_id] + (" · not sure" if own else ""), answer.predicted)
     col.caption(f"{answer.confidence:.0%} confidence · run `{answer.run_id}`")
     for f in own:
         col.caption(f"⚠ {f['message']}")
-st.audio(source)
+wav, seconds = loaded.playable(source.getvalue(), name)
+st.audio(wav, format="audio/wav")
+if seconds < result.duration - 0.5:
+    st.caption(f"The player holds the first {seconds:.0f} s of the {result.duration:.0f} s analysed.")
 st.plotly_chart(plots.class_probabilities(result.answers), width="stretch")
 st.subheader("Prediction over time")
 st.plotly_chart(plots.window_timelines(result.starts, result.answers), width="stretch")

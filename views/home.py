@@ -1,12 +1,28 @@
 """Home: what the lab does, the configured dataset at a glance, the stored runs, and the way to each page."""
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, widgets
-from mgc import plots
+from dashboard import runs as loaded
 from mgc.analysis import runs_table
 from mgc.errors import MgcError
-from mgc.runs import list_runs
+
+#: Every column wide enough for its longest text (no cell cut short); the whole table fits at 1440 px.
+RUN_COLUMNS = {
+    "run": st.column_config.TextColumn("run", pinned=True, width=230),
+    "model": st.column_config.TextColumn("model", width=125),
+    "protocol": st.column_config.TextColumn("protocol", width=240),
+    "recipe": st.column_config.TextColumn("recipe", width=70),
+    "trained on": st.column_config.TextColumn(
+        "trained on", width=95, help="GTZAN, the synthetic demo or other data (number of classes)"
+    ),
+    "track acc": st.column_config.NumberColumn("track acc", width=70, format="%.3f"),
+    "balanced": st.column_config.NumberColumn(
+        "balanced", width=70, format="%.3f", help="Balanced accuracy over tracks"
+    ),
+    "epochs": st.column_config.TextColumn("epochs", width=70),
+}
 
 widgets.page_header("GTZAN genre lab")
 st.markdown(
@@ -18,13 +34,14 @@ st.markdown(
     "learning it proposes as future work, a small head on the embeddings of a pretrained music tagger "
     "(musicnn), trained and judged the same way."
 )
+source = data.data_source()
 root = data.dataset_root()
 try:
     summary = data.dataset_summary(str(root))
 except MgcError as e:
     st.error(str(e))
     summary = None
-stored, problems = list_runs()
+stored, problems = loaded.stored_runs()
 runs = runs_table(stored)
 c1, c2, c3, c4 = st.columns(4)
 if summary:
@@ -38,18 +55,45 @@ if summary:
 c4.metric("Stored runs", len(runs))
 left, right = st.columns([2, 3])
 with left:
-    st.subheader("Dataset")
+    st.subheader("Dataset: synthetic demo (not GTZAN)" if source.is_demo else "Dataset")
     if summary:
-        st.plotly_chart(plots.class_counts(summary["counts"]), width="stretch")
-        st.caption(summary["text"])
+        # a table with a bar per class, not a plotly chart: the plotly bundle alone took seconds to load and draw
+        # in a new tab, and the home page is the one every visit starts on
+        counts = summary["counts"]
+        st.dataframe(
+            pd.DataFrame({"style" if source.is_demo else "class": list(counts), "tracks": list(counts.values())}),
+            hide_index=True,
+            width="stretch",
+            height=35 * (len(counts) + 1) + 3,
+            column_config={
+                "tracks": st.column_config.ProgressColumn(
+                    "tracks", format="%d", min_value=0, max_value=max(counts.values(), default=1), width="medium"
+                )
+            },
+        )
 with right:
-    st.subheader("Runs")
-    if runs.empty:
-        st.info("No runs yet: train one on the Train page.")
-    else:
-        st.dataframe(runs, hide_index=True, width="stretch", height=min(400, 36 * (len(runs) + 1) + 2))
-    for p in problems:
-        st.warning(f"Run folder skipped: {p}")
+    if source.is_demo:
+        st.info(
+            "No dataset is configured, so the Train and Explore pages use a small **synthetic demo dataset**: "
+            "five made-up styles (not genres, not GTZAN), written on first use so that training can be tried "
+            "offline. The runs below that were trained on real GTZAN audio say so in their *trained on* column. "
+            f"To use your GTZAN copy: `./run-app.sh --data /path/to/gtzan` or `{data.DATA_ENV}=/path/to/gtzan`."
+        )
+    if summary:
+        st.caption(summary["text"])
+st.subheader("Runs")
+if runs.empty:
+    st.info("No runs yet: train one on the Train page.")
+else:
+    st.dataframe(
+        runs,
+        hide_index=True,
+        width="stretch",
+        height=min(420, 35 * (len(runs) + 1) + 3),
+        column_config=RUN_COLUMNS,
+    )
+for p in problems:
+    st.warning(f"Run folder skipped: {p}")
 st.subheader("Pages")
 cols = st.columns(4)
 cols[0].page_link("views/explore.py", label="Explore audio and features", icon=":material/equalizer:")

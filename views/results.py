@@ -4,15 +4,14 @@ import streamlit as st
 
 from dashboard import data, widgets
 from dashboard import runs as loaded
-from mgc import plots
 from mgc.analysis import report
 from mgc.config import artifacts_dir
 from mgc.errors import MgcError
-from mgc.runs import default_result_runs, list_runs
-from mgc.training import describe_recipe, load_comparisons, summarize, variant_settings
+from mgc.runs import default_result_runs, short_labels
+from mgc.training import describe_recipe
 
 widgets.page_header("Results")
-runs, problems = list_runs()
+runs, problems = loaded.stored_runs()
 for p in problems:
     st.warning(f"Run folder skipped: {p}")
 if not runs:
@@ -20,9 +19,10 @@ if not runs:
     st.stop()
 
 by_id = {r.id: r for r in runs}
-chosen = st.multiselect("Runs", list(by_id), default=default_result_runs(runs), format_func=lambda i: by_id[i].label)
+names = short_labels(runs)
+chosen = widgets.choose_runs(runs, default=default_result_runs(runs), key="results-runs")
 if not chosen:
-    st.info("Choose at least one run.")
+    st.info("No run has every chosen facet: switch one on in each row.")
     st.stop()
 selected = [by_id[i] for i in chosen]
 
@@ -40,7 +40,7 @@ ladder = report.leakage_ladder(selected)
 if ladder is None:
     st.caption("Choose runs of one network and recipe under several protocols to see the ladder.")
 else:
-    st.plotly_chart(plots.leakage_ladder(ladder), width="stretch")
+    st.plotly_chart(loaded.runs_figure("leakage_ladder", selected), width="stretch")
     st.dataframe(
         ladder,
         hide_index=True,
@@ -88,20 +88,21 @@ st.markdown(
     f"*study*: {describe_recipe('study')}. *improved*: {describe_recipe('improved')}. "
     "Other variants change one or two of those settings (table below the figure)."
 )
-found = load_comparisons(artifacts_dir() / "comparisons")
+found = loaded.comparisons(str(artifacts_dir() / "comparisons"))
 if not found:
     st.caption("No comparison stored under artifacts/comparisons.")
-for name, rows in found.items():
-    if isinstance(rows, str):
-        st.warning(f"Comparison {name!r} skipped: {rows}")
+for name, stored in found.items():
+    if isinstance(stored, str):
+        st.warning(f"Comparison {name!r} skipped: {stored}")
         continue
+    rows, figure, summary, settings = stored
     protocols = sorted({r.get("protocol", "track") for r in rows})
     honest = all(p.startswith("fault-filtered") for p in protocols)
     st.subheader(f"{name} · {', '.join(protocols)}" + ("" if honest else " · artist-leaky"))
-    st.plotly_chart(plots.recipe_comparison(rows), width="stretch")
-    st.dataframe(summarize(rows), hide_index=True, width="stretch")
+    st.plotly_chart(figure, width="stretch")
+    st.dataframe(summary, hide_index=True, width="stretch")
     st.caption("What each variant is (*recipe*: the one it started from; the other columns: the settings it ran with):")
-    st.dataframe(variant_settings(rows), hide_index=True, width="stretch")
+    st.dataframe(settings, hide_index=True, width="stretch")
 
 # --- Figures 6 and 7 --------------------------------------------------------------------
 st.header("Figures 6 and 7: learning curves", divider="gray")
@@ -114,8 +115,8 @@ error_metric = st.radio(
         "rmse": "RMSE of one-hot vs softmax",
     }.get,
 )
-st.plotly_chart(plots.study_curves(selected, "accuracy"), width="stretch")
-st.plotly_chart(plots.study_curves(selected, error_metric), width="stretch")
+st.plotly_chart(loaded.runs_figure("study_curves", selected, "accuracy"), width="stretch")
+st.plotly_chart(loaded.runs_figure("study_curves", selected, error_metric), width="stretch")
 augmented = [
     r.label for r in selected if r.manifest["config"].get("random_windows") or r.manifest["config"].get("mixup")
 ]
@@ -127,14 +128,14 @@ if augmented:
 
 # --- one run in detail --------------------------------------------------------------------
 st.header("One run in detail", divider="gray")
-run = by_id[st.selectbox("Run", chosen, format_func=lambda i: by_id[i].label)]
+run = by_id[st.selectbox("Run", chosen, format_func=lambda i: f"{names[i]} · {by_id[i].score_text} · {i}")]
 level = st.radio("Confusion matrix and per-class scores of", ["tracks", "segments"], horizontal=True)
 st.caption(
     f"{run.protocol} split · {run.score_text}. Classes with fewer than 3 test tracks are marked *thin*: "
     "their recall rests on one or two songs."
 )
 c1, c2 = st.columns([3, 2])
-c1.plotly_chart(plots.confusion_matrix(run, level=level), width="stretch")
+c1.plotly_chart(loaded.runs_figure("confusion_matrix", [run], level), width="stretch")
 try:
     c2.dataframe(report.per_class_table(run, level=level), hide_index=True, width="stretch")
 except MgcError as e:

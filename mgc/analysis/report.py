@@ -190,22 +190,26 @@ def misclassified(run: Run, track_paths: dict[str, str] | None = None) -> pd.Dat
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:
-    """One line per stored run, for an overview: model, protocol, recipe, classes, scores, epochs, status."""
+    """One line per stored run, for an overview: model, protocol, recipe, what it was trained on (``GTZAN (10)``,
+    ``synthetic demo (5)``: :attr:`Run.trained_on` and the class count), the honest scores (track accuracy and
+    balanced accuracy over tracks), and the epochs run, with the
+    status when the run did not finish (``12 of 100, stopped``)."""
     rows = []
     for r in runs:
         m, man = r.metrics, r.manifest
+        epochs = str(man["epochs_run"])
+        if man["status"] != "finished":
+            epochs += f" of {man.get('epochs_requested', '?')}, {man['status']}"
         rows.append(
             {
                 "run": r.id,
                 "model": model_title(man["model"]),
                 "protocol": r.protocol,
                 "recipe": r.recipe_label,
-                "classes": len(man["dataset"]["classes"]),
-                "segment acc": round(m["segment_accuracy"], 3),
+                "trained on": f"{r.trained_on} ({len(r.classes)})",
                 "track acc": _r(m.get("track_accuracy_mean"), 3),
                 "balanced": _r(m.get("track_balanced_accuracy"), 3),
-                "epochs": man["epochs_run"],
-                "status": man["status"],
+                "epochs": epochs,
             }
         )
     return pd.DataFrame(rows)

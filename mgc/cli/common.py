@@ -6,18 +6,36 @@ import sys
 
 
 class ProgressBar:
-    """A tqdm progress bar on a terminal; silent elsewhere. Called as ``on_progress(done, total, message)``."""
+    """A tqdm progress bar on a terminal; elsewhere (a log, a pipe, CI) a plain line per tenth of the work.
 
-    def __init__(self, desc: str):
+    Called as ``on_progress(done, total, message)``. Off a terminal, a line such as
+    ``extract: 60/281 files (21%), jazz/jazz.00012.wav`` goes to stderr each time another
+    tenth (at most :data:`LINE_EVERY` files) is done, and at the end, so a long job
+    that writes to a file shows that it is alive.
+    """
+
+    #: Off a terminal: a line at least every this many files.
+    LINE_EVERY = 100
+
+    def __init__(self, desc: str, *, stream=None):
         self.desc, self.bar = desc, None
+        self.stream = stream or sys.stderr
+        self.next_line = 1
 
     def __call__(self, done: int, total: int, message: str) -> None:
-        if not sys.stderr.isatty():
+        if not self.stream.isatty():
+            if done >= self.next_line or done >= total:
+                share = f" ({done / total:.0%})" if total else ""
+                print(f"{self.desc}: {done}/{total} files{share}, {message}", file=self.stream, flush=True)
+                step = max(1, min(self.LINE_EVERY, -(-total // 10)))
+                self.next_line = (done // step + 1) * step
+                if done >= total:
+                    self.next_line = float("inf")
             return
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.desc, unit="file", file=sys.stderr)
+            self.bar = tqdm(total=total, desc=self.desc, unit="file", file=self.stream)
         self.bar.n = done
         self.bar.set_postfix_str(message[-30:], refresh=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -13,7 +14,7 @@ from ..config import MODEL_FEATURES, MODEL_NAMES, STUDY_MODELS
 from ..dataset import EVALUATE_ON, SPLITS
 from ..errors import MgcError, ParameterError
 from ..training.recipes import RECIPES, recipe_help, recipe_values
-from .common import load_features
+from .common import load_features, text_table
 
 
 def cmd_train(args) -> int:
@@ -57,6 +58,7 @@ def cmd_train(args) -> int:
             batch_size=args.batch_size,
             learning_rate=args.lr,
             seed=args.seed,
+            **recipe_overrides(args),
         )
         for m in models
         if MODEL_FEATURES[m] in features
@@ -97,6 +99,30 @@ def cmd_train(args) -> int:
         print(f"run {run.id} ({run.manifest['status']}, {run.protocol} split): " + _scores(run.metrics))
         _print_thin(run.manifest["split"])
     return 0
+
+
+#: The recipe settings ``train`` can override, as the Train page's "Override the recipe's settings" does:
+#: (TrainConfig field, flag, help). A flag not given follows the recipe.
+OVERRIDES = (
+    ("standardize", "--standardize", "standardise inputs (per-coefficient mean and variance of the training part)"),
+    (
+        "random_windows",
+        "--random-windows",
+        "every epoch, each training segment becomes a 3-s window cut at a random frame of its track's training "
+        "segments",
+    ),
+    ("class_weight", "--class-weight", "balanced class weights"),
+)
+
+
+def recipe_overrides(args) -> dict:
+    """The :class:`TrainConfig` settings given on the command line (those left out follow the recipe)."""
+    out = {field: getattr(args, field) for field, _, _ in OVERRIDES if getattr(args, field) is not None}
+    if args.early_stopping is not None:
+        out["early_stopping"] = args.early_stopping
+    if args.mixup is not None:
+        out["mixup"] = args.mixup
+    return out
 
 
 def _scores(m: dict) -> str:
@@ -291,17 +317,41 @@ def cmd_classify(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from ..runs import delete_run, list_runs
+    from ..analysis import runs_table
+    from ..runs import delete_run, list_runs, runs_dir
 
     if args.delete:
         delete_run(args.delete, root=args.runs)
         print(f"deleted {args.delete}")
         return 0
     runs, problems = list_runs(args.runs)
-    for r in runs:
+    if not runs:
+        print(f"no runs in {runs_dir(args.runs)}")
+    rows = []
+    for r, row in zip(runs, runs_table(runs).to_dict("records"), strict=True):
+        segment = r.metrics["segment_accuracy"]
+        row.update(
+            {
+                "classes": ", ".join(r.classes),
+                "segment acc": f"{segment:.3f}",
+                "scores from": (r.manifest.get("metrics_from") or {}).get("run", ""),
+                **{
+                    k: "-" if row[k] is None or row[k] != row[k] else f"{row[k]:.3f}" for k in ("track acc", "balanced")
+                },
+            }
+        )
+        rows.append(row)
+    if rows:
+        columns = ["run", "model", "protocol", "recipe", "trained on", "track acc", "balanced", "segment acc", "epochs"]
+        if any(r["scores from"] for r in rows):
+            columns.append("scores from")
+        print(text_table(rows, columns))
+        for classes in dict.fromkeys(r["classes"] for r in rows):
+            which = sum(r["classes"] == classes for r in rows)
+            print(f"classes of {which} run(s): {classes}")
         print(
-            f"{r.id:40s} {r.model_name:5s} {r.protocol:40s} {r.recipe_label:9s} {len(r.classes):2d} classes "
-            f"{r.manifest['status']:8s} {r.score_text}"
+            "track acc: a track's segment probabilities averaged; balanced: mean recall over the genres present in "
+            "the test part; scores from: a refit on train + valid carries the score of its train-only twin"
         )
     for p in problems:
         print(f"damaged: {p}", file=sys.stderr)
@@ -346,8 +396,6 @@ def cmd_compare(args) -> int:
 
 def _positive_seconds(text: str) -> float:
     """``--max-duration``: a positive number of seconds (argparse reports anything else)."""
-    import argparse
-
     try:
         value = float(text)
     except ValueError:
@@ -397,6 +445,32 @@ def add_commands(sub) -> None:
         help=f"Adam learning rate (default: the recipe's; {recipe_values('learning_rate')})",
     )
     s.add_argument("--seed", type=int, default=0)
+    overrides = s.add_argument_group(
+        "recipe overrides",
+        "each setting left out follows --recipe, as on the Train page; a run with an override shows its recipe "
+        "with a * (improved*)",
+    )
+    for field, flag, text in OVERRIDES:
+        values = recipe_values(field)
+        overrides.add_argument(
+            flag, dest=field, action=argparse.BooleanOptionalAction, default=None, help=f"{text} ({values})"
+        )
+    overrides.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        metavar="PATIENCE",
+        help=f"epochs without a better validation score, then stop; the best epoch's weights are kept; 0 = off "
+        f"({recipe_values('early_stopping')})",
+    )
+    overrides.add_argument(
+        "--mixup",
+        type=float,
+        default=None,
+        metavar="ALPHA",
+        help=f"blend training examples and their labels, weights drawn from Beta(alpha, alpha); 0 = off "
+        f"({recipe_values('mixup')})",
+    )
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")
     s.add_argument("--note", help="free text stored in the manifest")

@@ -25,6 +25,7 @@ from .store import (
     load_run,
     runs_dir,
     save_run,
+    short_labels,
 )
 from .trust import Trust, assess, explain_checks, fit_trust, load_trust
 
@@ -49,4 +50,5 @@ __all__ = [
     "load_trust",
     "runs_dir",
     "save_run",
+    "short_labels",
 ]

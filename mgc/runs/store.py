@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import keras_module
-from ..config import MODEL_NAMES, artifacts_dir, model_title
+from ..config import GTZAN_GENRES, MODEL_NAMES, artifacts_dir, model_title
 from ..errors import ArtifactError, ParameterError
 
 FILES = ("manifest.json", "model.keras", "history.json", "metrics.json", "predictions.npz")
@@ -102,6 +102,43 @@ class Run:
             f"{model_title(m['model'])} · {self.protocol} · {self.recipe_label} · "
             f"{len(self.classes)} classes · {self.score_text}{status} · {self.id}"
         )
+
+    @property
+    def protocol_short(self) -> str:
+        """The protocol in a word or two: ``segment``, ``track``, or for the fault-filtered split ``ff test``,
+        ``ff valid`` (tested on its valid list) and ``ff refit`` (refit on train + valid)."""
+        split = self.manifest["split"]
+        if split["name"] != "fault-filtered":
+            return split["name"]
+        text = (split.get("label") or "").lower()
+        return "ff refit" if "refit" in text else "ff valid" if "valid" in text else "ff test"
+
+    @property
+    def short_label(self) -> str:
+        """A few words for a chip or a legend: ``'CNN · ff valid · improved'`` (see :func:`short_labels`).
+
+        Network, protocol in short (``segment``, ``track``, ``ff valid``, ``ff test``, ``ff refit``),
+        recipe (``*`` when overridden), the class count when it is not GTZAN's ten, and the
+        status when the run did not finish (``stopped``).
+        """
+        m = self.manifest
+        parts = [model_title(m["model"]).split(" (")[0], self.protocol_short, self.recipe_label]
+        if len(self.classes) != len(GTZAN_GENRES):
+            parts.append(f"{len(self.classes)} classes")
+        if m.get("status") != "finished":
+            parts.append(str(m.get("status")))
+        return " · ".join(parts)
+
+    @property
+    def trained_on(self) -> str:
+        """What the run heard: ``'GTZAN'`` (every class a GTZAN genre), ``'synthetic demo'`` (the demo dataset's
+        styles, :mod:`mgc.dataset.demo`) or ``'other'``."""
+        from ..dataset.demo import DEMO_STYLES
+
+        classes = set(self.classes)
+        if classes <= set(GTZAN_GENRES):
+            return "GTZAN"
+        return "synthetic demo" if classes <= set(DEMO_STYLES) else "other"
 
     @property
     def recipe_label(self) -> str:
@@ -262,6 +299,17 @@ def default_result_runs(runs: list[Run]) -> list[str]:
     """The runs tagged ``reference`` (those that ship), else the newest three."""
     ref = [r.id for r in runs if "reference" in r.manifest.get("tags", [])]
     return sorted(ref) if ref else [r.id for r in runs[:3]]
+
+
+def short_labels(runs: list[Run]) -> dict[str, str]:
+    """Run id -> :attr:`Run.short_label`, made distinct: a label that several runs share gets each one's id.
+
+    For pickers, whose chips cut long labels: every label here stays short, and no two are equal.
+    """
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r.short_label] = counts.get(r.short_label, 0) + 1
+    return {r.id: r.short_label if counts[r.short_label] == 1 else f"{r.short_label} · {r.id}" for r in runs}
 
 
 def group_by_classes(runs: list[Run]) -> dict[tuple[str, ...], list[Run]]:
