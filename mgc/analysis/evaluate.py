@@ -68,6 +68,7 @@ def evaluate_run(run: Run, features: FeatureSet, *, split: str | None = None, se
             seed=cfg["seed"] if seed is None else seed,
             evaluate_on=cfg.get("evaluate_on", "auto"),
             classes=features.classes,
+            official=features.official,
         )
         rows = s.test
     seen = seen_tracks(run)

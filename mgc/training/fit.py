@@ -212,6 +212,7 @@ def _check_split(features: FeatureSet, cfg: TrainConfig, split: Split | None, me
             seed=cfg.seed,
             evaluate_on=cfg.evaluate_on,
             classes=features.classes,
+            official=features.official,
         )
     elif split.name != cfg.split:
         raise ParameterError(f"split={split.name!r} (the rows given) differs from config.split={cfg.split!r}")
