@@ -259,3 +259,23 @@ def test_fma_official_refuses_a_selection_without_a_test_part():
     ids = np.repeat([f"{i:06d}" for i in range(20)], 2)
     with pytest.raises(DatasetError, match="leaves its .*test part empty: FMA's set.split puts none"):
         make_split("fma-official", y=np.arange(40) % 2, track_ids=ids, official=official)
+
+
+@pytest.mark.slow
+def test_train_page_on_an_fma_folder_offers_the_fma_split(fma_tree, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    root, _ = fma_tree
+    monkeypatch.setenv("MGC_DATA_DIR", str(root))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=180)
+    at.switch_page("views/train.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    classes = next(m for m in at.multiselect if m.label == "Classes")
+    assert sorted(classes.value) == ["Folk", "Rock"]
+    next(b for b in at.button if b.label == "Extract features").click().run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    done = [s.value for s in at.success]
+    assert any("from 32 tracks, 2 classes" in s for s in done), done
+    split = next(r for r in at.radio if r.label == "Split")
+    assert "fma-official" in split.options and split.value == "fma-official"
