@@ -428,7 +428,7 @@ def test_unknown_split_and_bad_fractions_are_parameter_errors():
         make_split("segment", y=y, track_ids=ids, validation_size=-0.1)
     with pytest.raises(ParameterError, match="rows"):
         make_split("segment", y=y, track_ids=ids[:-1])
-    assert set(SPLITS) == {"segment", "track", "fault-filtered"}
+    assert set(SPLITS) == {"segment", "track", "fault-filtered", "fma-official"}
 
 
 def test_empty_table_is_a_dataset_error():

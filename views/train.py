@@ -14,6 +14,8 @@ SPLIT_HELP = {
     "sides (GTZAN holds runs of them): artist-leaky.",
     "fault-filtered": "Honest: the artist-conditional, duplicate-free GTZAN split (Kereliuk, Sturm & Larsen 2015). "
     "Without its test part (a subset) it tests on its valid list and validates on part of train.",
+    "fma-official": "Honest, for the Free Music Archive: FMA's own artist-filtered training / validation / test "
+    "split (set.split of tracks.csv). Only on an FMA folder.",
 }
 
 RECIPES_OWN = "recipe's"
@@ -118,7 +120,7 @@ with st.form("settings"):
     split = c2.radio(
         "Split",
         SPLITS,
-        index=SPLITS.index(suggested_split(t.track_id for t in ds.tracks)),
+        index=SPLITS.index(suggested_split((t.track_id for t in ds.tracks), official=ds.official)),
         captions=[SPLIT_HELP[s] for s in SPLITS],
     )
     recipe = c3.radio("Recipe", list(RECIPES), index=0, captions=[_sentence(recipe_help(r)) for r in RECIPES])

@@ -92,6 +92,7 @@ def evaluate_run(
             seed=cfg["seed"] if seed is None else seed,
             evaluate_on=cfg.get("evaluate_on", "auto"),
             classes=features.classes,
+            official=features.official,
         )
         rows = s.test
     faulty: set[str] = set()

@@ -32,8 +32,11 @@ def cmd_info(args) -> int:
     print(f"unreadable files: {len(bad)} (the rule extract and classify apply: first 30 s decoded, not silent)")
     for b in bad:
         print(f"  {b['file']}: {b['reason']}")
-    for line in ds.ignored:
+    shown = 20  # an FMA folder can pass over tens of thousands of listed tracks (no top genre)
+    for line in ds.ignored[:shown]:
         print(f"  ignored {line}")
+    if len(ds.ignored) > shown:
+        print(f"  ... and {len(ds.ignored) - shown} more passed over")
     return 0
 
 

@@ -45,7 +45,7 @@ def cmd_train(args) -> int:
         # the transfer run's not-music check also listens to the MFCCs (the tagger hears speech as music)
         features["mfcc"] = load_features(args, kind="mfcc")
     any_fs = next(iter(features.values()))
-    split = args.split or suggested_split(any_fs.track_ids)
+    split = args.split or suggested_split(any_fs.track_ids, official=any_fs.official)
     if not args.split:
         print(f"split: {split} (the honest one these tracks allow; --split to choose)")
     configs = [
@@ -425,15 +425,16 @@ def add_commands(sub) -> None:
         choices=SPLITS,
         default=None,
         help="segment: the study's (leaky); track: grouped by track (leaks the artist); fault-filtered: "
-        "artist-conditional (Kereliuk, Sturm & Larsen 2015), the honest one. Default: fault-filtered "
-        "when the tracks are GTZAN's (at least 10 in its valid or test list), else track",
+        "artist-conditional (Kereliuk, Sturm & Larsen 2015), the honest one for GTZAN; fma-official: FMA's own "
+        "artist-filtered set.split (tracks.csv), the honest one for FMA. Default: fault-filtered when the tracks "
+        "are GTZAN's (at least 10 in its valid or test list), fma-official on an FMA folder, else track",
     )
     s.add_argument(
         "--evaluate-on",
         choices=EVALUATE_ON,
         default="auto",
-        help="fault-filtered only: test on its test list, its valid list, or (auto) the test list when the "
-        "dataset holds at least 10 of its tracks, else the valid list",
+        help="fault-filtered and fma-official only: test on its test list, its valid list, or (auto) the test "
+        "list when the dataset holds at least 10 of its tracks, else the valid list",
     )
     s.add_argument("--recipe", choices=list(RECIPES), default="study", help=recipes)
     s.add_argument("--epochs", type=int, default=None, help=epochs)

@@ -19,6 +19,13 @@ segment, with the row's label and track id:
     split is *tested on valid*: the valid list becomes the test part, and the
     validation part (for early stopping and selection) is drawn from the train
     list, grouped by track; test-list tracks present are then left unused.
+``fma-official``
+    The Free Music Archive's own split (``set.split`` of ``fma_metadata/tracks.csv``:
+    training / validation / test, 80/10/10, artist-filtered), carried by the dataset
+    (:class:`mgc.dataset.fma.OfficialSplit`): the honest protocol for FMA, as
+    ``fault-filtered`` is for GTZAN. Each refuses the other's data. *Tested on valid*
+    works as for ``fault-filtered``: the validation part becomes the test part and
+    validation is drawn from the training part, by track.
 
 Whatever the protocol, a test part of fewer than :data:`MIN_TEST_TRACKS` tracks is
 refused (with the counts per class), and a class with fewer than
@@ -35,8 +42,11 @@ import numpy as np
 
 from ..config import GTZAN_GENRES
 from ..errors import DatasetError, ParameterError
+from .fma import OfficialSplit
 
-SPLITS = ("segment", "track", "fault-filtered")
+SPLITS = ("segment", "track", "fault-filtered", "fma-official")
+#: The protocols whose parts come from lists (embedded, or the dataset's own), not from a seeded draw.
+LISTED_SPLITS = ("fault-filtered", "fma-official")
 #: What a fault-filtered split is evaluated on: the test list, the valid list, or whichever the data allows.
 EVALUATE_ON = ("auto", "test", "valid")
 #: A test part with fewer tracks than this (in all) means nothing and is refused.
@@ -76,12 +86,12 @@ class Split:
 
 
 def protocol_label(name: str, settings: dict | None = None) -> str:
-    """``name``, with ``(tested on valid)`` for a fault-filtered split evaluated on its valid list
-    and ``(refit on train + valid)`` for a refit that has no test part of its own."""
+    """``name``, with ``(tested on valid)`` for a fault-filtered or fma-official split evaluated on its valid
+    list and ``(refit on train + valid)`` for a refit that has no test part of its own."""
     settings = settings or {}
     if settings.get("refit_of"):
         return f"{name} (refit on train + valid)"
-    if name == "fault-filtered" and settings.get("evaluated_on") == "valid":
+    if name in LISTED_SPLITS and settings.get("evaluated_on") == "valid":
         return f"{name} (tested on valid)"
     return name
 
@@ -128,14 +138,19 @@ def faulty_tracks(track_ids) -> set[str]:
     return out
 
 
-def suggested_split(track_ids) -> str:
+def suggested_split(track_ids, *, official: OfficialSplit | None = None) -> str:
     """``fault-filtered`` when at least :data:`MIN_TEST_TRACKS` of ``track_ids`` are in its valid or test list
     (GTZAN, or a subset of it), else ``track``; ``segment`` when some track id is unknown (``""``: features
-    imported from the study's JSON, where only the segment split works)."""
+    imported from the study's JSON, where only the segment split works); the dataset's own split
+    (``official.protocol``, e.g. ``fma-official``) when it has one that tests or validates on at least
+    :data:`MIN_TEST_TRACKS` of the tracks."""
     lists = fault_filtered_lists()
     ids = set(map(str, track_ids))
     if "" in ids:
         return "segment"
+    if official is not None:
+        held = [sum(official.parts.get(t) == part for t in ids) for part in ("test", "validation")]
+        return official.protocol if max(held) >= MIN_TEST_TRACKS else "track"
     usable = max(len(ids & lists["test"]), len(ids & lists["validation"]))
     return "fault-filtered" if usable >= MIN_TEST_TRACKS else "track"
 
@@ -175,12 +190,13 @@ def make_split(
     seed: int = 0,
     evaluate_on: str = "auto",
     classes=None,
+    official: OfficialSplit | None = None,
 ) -> Split:
     """Split the rows of a feature table.
 
     Parameters
     ----------
-    name : {'segment', 'track', 'fault-filtered'}
+    name : {'segment', 'track', 'fault-filtered', 'fma-official'}
         The protocol (see the module docstring).
     y : np.ndarray [shape=(n,)]
         Class index of each row.
@@ -188,19 +204,23 @@ def make_split(
         Track id of each row (``""`` where unknown: only the segment split works then).
     test_size : float in [0, 1)
         Fraction held out for test (of segments or of each class's tracks).
-        Ignored by ``fault-filtered``.
+        Ignored by ``fault-filtered`` and ``fma-official``.
     validation_size : float in [0, 1)
-        Fraction of the rest held out for validation. ``fault-filtered`` uses it
-        only when tested on valid (the fraction of each class's train-list tracks
-        held out for validation).
+        Fraction of the rest held out for validation. ``fault-filtered`` and
+        ``fma-official`` use it only when tested on valid (the fraction of each
+        class's train-list tracks held out for validation).
     seed : int
         Seeds the shuffle; the same seed gives the same split.
     evaluate_on : {'auto', 'test', 'valid'}
-        ``fault-filtered`` only: evaluate on the test list, on the valid list, or
-        (``auto``) on the test list when it holds at least
+        ``fault-filtered`` and ``fma-official`` only: evaluate on the test list, on
+        the valid list, or (``auto``) on the test list when it holds at least
         :data:`MIN_TEST_TRACKS` of the dataset's tracks, else on the valid list.
     classes : sequence of str or None
         Class names, for messages only (indices otherwise).
+    official : OfficialSplit or None
+        The dataset's own split (:attr:`mgc.dataset.Dataset.official`, kept by the
+        features as ``FeatureSet.official``): required by ``fma-official``; its
+        presence makes ``fault-filtered`` refuse (its lists name GTZAN tracks).
 
     Returns
     -------
@@ -211,7 +231,8 @@ def make_split(
     ParameterError
         Unknown ``name`` or ``evaluate_on``, or a fraction out of range.
     DatasetError
-        A part the training needs (train, test, and validation when asked for) is
+        ``fma-official`` without an FMA split (a GTZAN dataset), ``fault-filtered``
+        on FMA tracks, a part the training needs (train, test, and validation when asked for) is
         empty, or the test part holds fewer than :data:`MIN_TEST_TRACKS` tracks;
         the message says which and why, with the counts per class.
     """
@@ -234,28 +255,57 @@ def make_split(
             f"the {name!r} split needs a track id for every segment, and these features have none "
             "(imported from the study's JSON layout?); use the 'segment' split or extract from audio"
         )
+    _check_protocol_fits(name, official)
     if name == "segment":
         parts = _segment_split(len(y), test_size, validation_size, rng)
     elif name == "track":
         parts = _track_split(y, track_ids, test_size, validation_size, rng)
     else:
-        parts, settings = _fault_filtered(y, track_ids, validation_size, rng, evaluate_on, classes)
+        if name == "fault-filtered":
+            lists, citation = fault_filtered_lists(), "Kereliuk, Sturm & Larsen (2015)"
+        else:
+            lists, citation = _official_lists(official), official.source
+        parts, settings = _listed(lists, citation, y, track_ids, validation_size, rng, evaluate_on)
+        if name == "fma-official":
+            settings["subset"] = official.subset
         settings["seed"] = seed
     train, validation, test = (np.sort(p).astype(np.int64) for p in parts)
     split = Split(name=name, train=train, validation=validation, test=test, settings=settings)
-    validation_needed = validation_size > 0 or (name == "fault-filtered" and settings["evaluated_on"] == "test")
+    validation_needed = validation_size > 0 or (name in LISTED_SPLITS and settings["evaluated_on"] == "test")
     _check_parts(split, n_tracks=len(np.unique(track_ids)), validation_needed=validation_needed)
     _check_test_size(split, y, track_ids, classes)
     return split
 
 
-def _fault_filtered(y, track_ids, validation_size, rng, evaluate_on, classes) -> tuple[tuple, dict]:
-    lists = fault_filtered_lists()
+def _check_protocol_fits(name: str, official: OfficialSplit | None) -> None:
+    """Refuse a listed protocol on the other dataset's tracks, saying which one fits."""
+    if name == "fma-official" and (official is None or official.protocol != name):
+        raise DatasetError(
+            "split='fma-official' needs FMA's own split (set.split of fma_metadata/tracks.csv), and these tracks "
+            "carry none (a GTZAN-style folder, or features saved without it): use 'fault-filtered' on GTZAN, "
+            "or 'track'"
+        )
+    if name == "fault-filtered" and official is not None:
+        raise DatasetError(
+            f"split='fault-filtered' lists GTZAN tracks (Kereliuk, Sturm & Larsen 2015), and these are "
+            f"{official.protocol.split('-')[0].upper()} tracks (fma_{official.subset}): use '{official.protocol}', "
+            "their own artist-filtered split, or 'track'"
+        )
+
+
+def _official_lists(official: OfficialSplit) -> dict[str, frozenset[str]]:
+    """An official split's parts as id lists, like :func:`fault_filtered_lists`."""
+    return {
+        part: frozenset(t for t, p in official.parts.items() if p == part) for part in ("train", "validation", "test")
+    }
+
+
+def _listed(lists, citation, y, track_ids, validation_size, rng, evaluate_on) -> tuple[tuple, dict]:
     present = {part: np.isin(track_ids, list(ids)) for part, ids in lists.items()}
     n_test_tracks = len(np.unique(track_ids[present["test"]]))
     if evaluate_on == "auto":
         evaluate_on = "test" if n_test_tracks >= MIN_TEST_TRACKS else "valid"
-    settings = {"lists": "Kereliuk, Sturm & Larsen (2015)", "evaluated_on": evaluate_on}
+    settings = {"lists": citation, "evaluated_on": evaluate_on}
     if evaluate_on == "test":
         return tuple(np.flatnonzero(present[k]) for k in ("train", "validation", "test")), settings
     # tested on valid: the valid list is the test part; validation comes from the train list, by track
@@ -286,8 +336,8 @@ def _check_test_size(split: Split, y, track_ids, classes) -> None:
         f"the {split.label!r} split tests only {total} track(s) ({shown}): fewer than {MIN_TEST_TRACKS} "
         "tracks in all mean nothing. Add tracks, or use another split"
         + (
-            " (fault-filtered tests on its valid list when the test list is missing)"
-            if split.name == "fault-filtered"
+            f" ({split.name} tests on its valid list when the test list is missing)"
+            if split.name in LISTED_SPLITS
             else ""
         )
     )
@@ -432,17 +482,22 @@ def _check_parts(split: Split, *, n_tracks: int, validation_needed: bool) -> Non
     empty = [part for part in needed if split.sizes()[part] == 0]
     if not empty:
         return
-    if split.name == "fault-filtered":
+    if split.name in LISTED_SPLITS and empty == ["validation"] and split.settings.get("evaluated_on") == "valid":
+        raise DatasetError(
+            f"the {split.label!r} split leaves its validation part empty: its classes have too few train-list "
+            f"tracks to hold out validation_size={split.settings.get('validation_size')} of each; "
+            "raise validation_size, or set it to 0 to train on all of them"
+        )
+    if split.name == "fma-official":
+        why = (
+            f"FMA's set.split puts none of this dataset's {n_tracks} tracks in that part (a few tracks of "
+            "fma_<subset>, or one part only?). Use the 'track' split on such a selection"
+        )
+    elif split.name == "fault-filtered":
         lists = {"train": "train", "validation": "valid", "test": "test"}
         if split.settings.get("evaluated_on") == "valid":
             lists = {"train": "train", "validation": "train", "test": "valid"}
         named = sorted({lists[p] for p in empty})
-        if empty == ["validation"] and split.settings.get("evaluated_on") == "valid":
-            raise DatasetError(
-                f"the {split.label!r} split leaves its validation part empty: its classes have too few train-list "
-                f"tracks to hold out validation_size={split.settings.get('validation_size')} of each; "
-                "raise validation_size, or set it to 0 to train on all of them"
-            )
         why = (
             f"none of this dataset's {n_tracks} tracks is in the fault-filtered {' or '.join(named)} list(s) "
             "(GTZAN track ids such as blues.00012 are needed, and a subset may hold tracks of one part only). "

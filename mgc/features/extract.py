@@ -229,6 +229,7 @@ def extract_dataset(
         fingerprint=ds.fingerprint(),
         track_paths=paths,
         cache_stats={"cached": total - len(todo), "extracted": len(todo), "cache_problem": problem},
+        official=None if ds.official is None else ds.official.restricted(paths),
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dataset import OfficialSplit
 from ..errors import ArtifactError, ParameterError
 from ..fileio import atomic_write
 from .kinds import Params, params_from_dict
@@ -55,6 +56,9 @@ class FeatureSet:
         Track id -> audio path, for players; empty when unknown.
     cache_stats : dict
         ``{"cached": n, "extracted": n, "cache_problem": str}`` for the last extraction.
+    official : OfficialSplit or None
+        The dataset's own split of these tracks (FMA's ``set.split``), for the
+        ``fma-official`` protocol; None for GTZAN.
     """
 
     X: np.ndarray
@@ -68,6 +72,7 @@ class FeatureSet:
     fingerprint: str = ""
     track_paths: dict[str, str] = field(default_factory=dict)
     cache_stats: dict = field(default_factory=dict)
+    official: OfficialSplit | None = None
 
     @property
     def n_tracks(self) -> int:
@@ -105,6 +110,7 @@ class FeatureSet:
             "source": self.source,
             "fingerprint": self.fingerprint,
             "skipped": self.skipped_table(),
+            "official": None if self.official is None else self.official.to_dict(),
         }
         arrays = dict(
             X=self.X,
@@ -136,6 +142,7 @@ class FeatureSet:
                     skipped=[Skipped(**s) for s in meta.get("skipped", [])],
                     source=meta.get("source", str(path)),
                     fingerprint=meta.get("fingerprint", ""),
+                    official=OfficialSplit.from_dict(meta["official"]) if meta.get("official") else None,
                 )
         except (OSError, KeyError, ValueError, TypeError) as e:
             raise ArtifactError(f"could not read features from {path.name!r}: {e}") from e

@@ -246,7 +246,7 @@ def list_runs(root: str | os.PathLike | None = None) -> tuple[list[Run], list[st
 
 
 #: How honest each protocol's test is, for choosing defaults: the artist-conditional split first.
-PROTOCOL_RANK = {"fault-filtered": 2, "track": 1, "segment": 0}
+PROTOCOL_RANK = {"fault-filtered": 2, "fma-official": 2, "track": 1, "segment": 0}
 #: A run must score at least this many times chance to be offered as a default.
 DEFAULT_MIN_OVER_CHANCE = 1.5
 

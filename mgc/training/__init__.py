@@ -3,6 +3,7 @@
 - :mod:`mgc.training.recipes`: :data:`RECIPES` (``study``, ``improved``) and :class:`TrainConfig`.
 - :mod:`mgc.training.augment`: random windows, mixup, balanced sampling, masks (NumPy).
 - :mod:`mgc.training.fit`: :func:`train`, one run from features to a stored :class:`~mgc.runs.Run`.
+- :mod:`mgc.training.stream`: training from rows that stay on disk (:class:`RowSource`, :func:`as_source`).
 - :mod:`mgc.training.jobs`: training in a background thread that a user interface polls.
 - :mod:`mgc.training.crossval`: recipes compared on the same folds, paired by track.
 
@@ -23,17 +24,21 @@ from .recipes import (
     recipe_values,
     variant_order,
 )
+from .stream import ArrayRows, RowSource, as_source
 
 __all__ = [
+    "ArrayRows",
     "LR_SCHEDULES",
     "RECIPES",
     "RECIPE_PURPOSE",
+    "RowSource",
     "EpochReport",
     "EpochSampler",
     "JobBoard",
     "TrainConfig",
     "TrainingInterrupted",
     "TrainingJob",
+    "as_source",
     "clock",
     "cross_validate",
     "describe_recipe",

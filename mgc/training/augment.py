@@ -49,6 +49,47 @@ class Runs:
     window: int
 
 
+def run_slots(track_ids: np.ndarray, segment_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each row goes when a track's consecutive segments are joined into runs, without the rows' values.
+
+    Parameters
+    ----------
+    track_ids, segment_index : np.ndarray [shape=(n,)]
+        Track and position within the track of each row.
+
+    Returns
+    -------
+    slots : np.ndarray [shape=(n,), dtype=int64]
+        Row (index into the arguments) at each segment-sized slot of the joined
+        frames: runs one after another, each in segment order.
+    start, stop : np.ndarray [shape=(n,), dtype=int64]
+        For each row, the slot span of its run (in slots, not frames).
+    """
+    n = len(track_ids)
+    order = np.lexsort((segment_index, track_ids))
+    start = np.empty(n, dtype=np.int64)
+    stop = np.empty(n, dtype=np.int64)
+    pieces, at, i = [], 0, 0
+    while i < n:
+        j = i + 1
+        known = track_ids[order[i]] != "" and segment_index[order[i]] >= 0
+        # extend the run while the next row is the following segment of the same track
+        while (
+            known
+            and j < n
+            and track_ids[order[j]] == track_ids[order[i]]
+            and segment_index[order[j]] == segment_index[order[j - 1]] + 1
+        ):
+            j += 1
+        rows = order[i:j]
+        pieces.append(rows)
+        start[rows], stop[rows] = at, at + len(rows)
+        at += len(rows)
+        i = j
+    slots = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, np.int64)
+    return slots, start, stop
+
+
 def training_runs(X: np.ndarray, *, track_ids: np.ndarray, segment_index: np.ndarray) -> Runs:
     """Join each track's consecutive segments (by ``segment_index``) into runs of frames.
 
@@ -77,29 +118,10 @@ def training_runs(X: np.ndarray, *, track_ids: np.ndarray, segment_index: np.nda
             f"X ({len(X)}), track_ids ({len(track_ids)}) and segment_index "
             f"({len(segment_index)}) must have the same length"
         )
-    n, window = len(X), X.shape[1]
-    order = np.lexsort((segment_index, track_ids))
-    start = np.empty(n, dtype=np.int64)
-    stop = np.empty(n, dtype=np.int64)
-    pieces, at, i = [], 0, 0
-    while i < n:
-        j = i + 1
-        known = track_ids[order[i]] != "" and segment_index[order[i]] >= 0
-        # extend the run while the next row is the following segment of the same track
-        while (
-            known
-            and j < n
-            and track_ids[order[j]] == track_ids[order[i]]
-            and segment_index[order[j]] == segment_index[order[j - 1]] + 1
-        ):
-            j += 1
-        rows = order[i:j]
-        pieces.append(X[rows].reshape(-1, X.shape[2]))
-        start[rows], stop[rows] = at, at + len(rows) * window
-        at += len(rows) * window
-        i = j
-    frames = np.concatenate(pieces).astype(np.float32, copy=False) if pieces else np.zeros((0, X.shape[2]), np.float32)
-    return Runs(frames=frames, start=start, stop=stop, window=window)
+    window = X.shape[1]
+    slots, start, stop = run_slots(track_ids, segment_index)
+    frames = X[slots].reshape(-1, X.shape[2]).astype(np.float32, copy=False)
+    return Runs(frames=frames, start=start * window, stop=stop * window, window=window)
 
 
 def random_windows(runs: Runs, rng: np.random.Generator) -> np.ndarray:
@@ -109,8 +131,13 @@ def random_windows(runs: Runs, rng: np.random.Generator) -> np.ndarray:
     -------
     np.ndarray [shape=(n_rows, window, n_mfcc), dtype=float32]
     """
-    offsets = runs.start + rng.integers(0, runs.stop - runs.start - runs.window + 1)
+    offsets = window_offsets(runs.start, runs.stop, runs.window, rng)
     return runs.frames[offsets[:, None] + np.arange(runs.window)]
+
+
+def window_offsets(start: np.ndarray, stop: np.ndarray, window: int, rng: np.random.Generator) -> np.ndarray:
+    """The random windows' first frames (one per row), uniform over each row's run ``[start, stop)`` of frames."""
+    return start + rng.integers(0, stop - start - window + 1)
 
 
 def mixup(X: np.ndarray, Y: np.ndarray, *, alpha: float, rng: np.random.Generator, weights: np.ndarray | None = None):
@@ -131,15 +158,25 @@ def mixup(X: np.ndarray, Y: np.ndarray, *, alpha: float, rng: np.random.Generato
     X, Y, weights
         Mixed copies (``weights`` None when not given).
     """
+    lam, partner = mixup_pairs(len(X), alpha=alpha, rng=rng)
+    return blend(X, Y, weights, X[partner], Y[partner], None if weights is None else weights[partner], lam)
+
+
+def mixup_pairs(n: int, *, alpha: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Mixup's draws for ``n`` examples: the weights ``lam ~ Beta(alpha, alpha)`` (float32) and each one's partner."""
     if not alpha > 0:
         raise ParameterError(f"alpha={alpha!r} must be > 0")
-    lam = rng.beta(alpha, alpha, size=len(X)).astype(np.float32)
-    partner = rng.permutation(len(X))
+    lam = rng.beta(alpha, alpha, size=n).astype(np.float32)
+    return lam, rng.permutation(n)
+
+
+def blend(X, Y, weights, X2, Y2, weights2, lam: np.ndarray):
+    """``lam * a + (1 - lam) * b`` for inputs, labels and (when given) weights, in float32."""
     lx = lam.reshape((-1,) + (1,) * (X.ndim - 1))
-    X = lx * X + (1 - lx) * X[partner]
-    Y = lam[:, None] * Y + (1 - lam[:, None]) * Y[partner]
+    X = lx * X + (1 - lx) * X2
+    Y = lam[:, None] * Y + (1 - lam[:, None]) * Y2
     if weights is not None:
-        weights = lam * weights + (1 - lam) * weights[partner]
+        weights = lam * weights + (1 - lam) * weights2
     return X.astype(np.float32, copy=False), Y.astype(np.float32, copy=False), weights
 
 
@@ -196,17 +233,37 @@ def spec_mask(
         A masked copy.
     """
     X = np.array(X, dtype=np.float32, copy=True)
-    n, frames, coeffs = X.shape
+    bands = mask_bands(X.shape, rng, max_frames=max_frames, max_coefficients=max_coefficients)
+    return apply_masks(X, bands, fill=fill)
+
+
+def mask_bands(
+    shape: tuple, rng: np.random.Generator, *, max_frames: int = 26, max_coefficients: int = 3
+) -> np.ndarray:
+    """The draws of :func:`spec_mask` for ``shape = (n, frames, n_mfcc)``: ``(t0, t_len, c0, c_len)`` per example.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, 4), dtype=int64]
+    """
+    n, frames, coeffs = shape
     if not (0 <= max_frames <= frames and 0 <= max_coefficients <= coeffs):
         raise ParameterError(
             f"max_frames={max_frames} and max_coefficients={max_coefficients} must lie in "
             f"[0, {frames}] and [0, {coeffs}]"
         )
-    fill = np.asarray(fill, dtype=np.float32)
     t_len = rng.integers(0, max_frames + 1, n)
     t0 = rng.integers(0, frames - t_len + 1)
     c_len = rng.integers(0, max_coefficients + 1, n)
     c0 = rng.integers(0, coeffs - c_len + 1)
+    return np.stack([t0, t_len, c0, c_len], axis=1).astype(np.int64)
+
+
+def apply_masks(X: np.ndarray, bands: np.ndarray, *, fill: np.ndarray) -> np.ndarray:
+    """Set each example's bands (:func:`mask_bands`) of ``X [shape=(n, frames, n_mfcc)]`` to ``fill``."""
+    n, frames, coeffs = X.shape
+    fill = np.asarray(fill, dtype=np.float32)
+    t0, t_len, c0, c_len = bands.T
     t = np.arange(frames)
     c = np.arange(coeffs)
     in_t = (t[None, :] >= t0[:, None]) & (t[None, :] < (t0 + t_len)[:, None])

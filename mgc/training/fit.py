@@ -9,10 +9,16 @@ label and the softmax output (the study's "error"; see :mod:`mgc.runs.metrics`).
 Recipes that augment (random windows, mixup, balanced sampling, masks) feed Keras
 an :class:`EpochSampler` through a ``keras.utils.PyDataset``: a new augmented,
 shuffled training set every epoch, drawn from the training rows only.
+
+Features whose segments are not in memory (an ``np.memmap``, or any row source of
+:mod:`mgc.training.stream`) are *streamed*: every batch, validation batch and test
+chunk reads only its rows, and the augmented epochs are drawn as
+:class:`EpochSampler` draws them (same seed, same data: same history).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import platform
@@ -31,6 +37,12 @@ from ..models import CNN_DEVIATION, build, keras_module, seeded_keras
 from ..runs import Run, evaluate_predictions, fit_trust, load_run, runs_dir, save_run
 from .augment import balanced_order, mixup, random_windows, spec_mask, training_runs
 from .recipes import TrainConfig
+from .stream import RowBatches, StreamSampler, as_source, frame_mean, in_memory, moments
+
+#: A streamed run fits its trust checks on at most this many training rows (a seeded sample), not on all of them.
+TRUST_TRAIN_ROWS = 50_000
+#: Test rows predicted at a time by a streamed run (a multiple of the prediction batch of 256).
+PREDICT_CHUNK = 256 * 32
 
 #: The per-epoch logs a run's history keeps (train and validation).
 LOGS = ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse")
@@ -123,7 +135,7 @@ class EpochSampler:
         self.onehot = np.eye(n_classes, dtype=np.float32)[self.labels]
         self.per_row = np.array([class_weight[int(c)] for c in self.labels], dtype=np.float32) if class_weight else None
         self.rng = np.random.default_rng(cfg.seed)
-        self.fill = self.X.reshape(-1, self.X.shape[-1]).mean(axis=0) if cfg.spec_mask else None
+        self.fill = frame_mean(self.X, np.arange(len(self.X))) if cfg.spec_mask else None
         self.x = self.y = self.w = None
 
     def __len__(self) -> int:
@@ -170,6 +182,19 @@ def _keras_classes():
         def on_epoch_end(self):
             self.sampler.new_epoch()
 
+    class Batches(keras.utils.PyDataset):
+        """A :class:`~mgc.training.stream.RowBatches` as a Keras dataset (validation rows, read as needed)."""
+
+        def __init__(self, batches: RowBatches):
+            super().__init__()
+            self.batches = batches
+
+        def __len__(self):
+            return len(self.batches)
+
+        def __getitem__(self, i):
+            return self.batches.batch(i)
+
     class Recorder(keras.callbacks.Callback):
         """Appends each epoch's logs and time to ``history``, reports it, and stops when asked."""
 
@@ -194,7 +219,7 @@ def _keras_classes():
                 self.user_stop = True
                 self.model.stop_training = True
 
-    return AugmentedEpochs, Recorder
+    return AugmentedEpochs, Batches, Recorder
 
 
 # --------------------------------------------------------------------------- #
@@ -212,6 +237,7 @@ def _check_split(features: FeatureSet, cfg: TrainConfig, split: Split | None, me
             seed=cfg.seed,
             evaluate_on=cfg.evaluate_on,
             classes=features.classes,
+            official=features.official,
         )
     elif split.name != cfg.split:
         raise ParameterError(f"split={split.name!r} (the rows given) differs from config.split={cfg.split!r}")
@@ -235,23 +261,25 @@ def _check_split(features: FeatureSet, cfg: TrainConfig, split: Split | None, me
     return split
 
 
-def _compiled_model(keras, cfg: TrainConfig, X_train: np.ndarray, input_shape, n_classes: int):
-    """The network of ``cfg`` (standardisation fitted on ``X_train`` when asked), compiled with Adam."""
+def _compiled_model(keras, cfg: TrainConfig, X, train_rows: np.ndarray, input_shape, n_classes: int):
+    """The network of ``cfg`` (standardisation fitted on the ``train_rows`` of ``X`` when asked), compiled with Adam.
+
+    ``X`` is an array or a row source; the statistics are read in chunks, the same way for both.
+    """
     normalize = None
     if cfg.standardize:
-        flat = X_train.reshape(-1, X_train.shape[-1]).astype(np.float64)
-        var = flat.var(0)
-        if X_train.ndim == 2:
+        mean, var = moments(X, train_rows)
+        if len(input_shape) == 1:
             # embeddings hold near-constant units: a floor keeps them from being scaled up by 1e7 (Keras's epsilon)
             var = np.maximum(var, 1e-3 * float(np.median(var)) + 1e-12)
-        normalize = keras.layers.Normalization(axis=-1, mean=flat.mean(0), variance=var, name="standardize")
+        normalize = keras.layers.Normalization(axis=-1, mean=mean, variance=var, name="standardize")
     kwargs = {"dropout": cfg.dropout, "normalize": normalize, "input_noise": cfg.input_noise}
     if cfg.model == "cnn":
         kwargs["pool_strides"] = cfg.cnn_pool_strides
     model = build(cfg.model, input_shape, n_classes, **kwargs)
     rate = cfg.learning_rate
     if cfg.lr_schedule == "cosine":
-        steps = cfg.epochs * -(-len(X_train) // cfg.batch_size)
+        steps = cfg.epochs * -(-len(train_rows) // cfg.batch_size)
         rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(1, steps))
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=rate),
@@ -274,6 +302,7 @@ def train(
     metrics_from: Run | None = None,
     tags: tuple[str, ...] = (),
     trust_mfcc: FeatureSet | None = None,
+    stream: bool | None = None,
 ) -> Run:
     """Train one model on extracted features and store the run.
 
@@ -308,6 +337,13 @@ def train(
     trust_mfcc : FeatureSet or None
         For a transfer run: the study's MFCCs of the same tracks, so that its trust
         checks also include the MFCC not-music check (see :func:`mgc.runs.fit_trust`).
+    stream : bool or None
+        Read the segments batch by batch from ``features.X`` (see
+        :mod:`mgc.training.stream`) instead of holding the training and validation
+        parts in memory. Default: stream exactly when ``features.X`` is not an
+        in-memory array (an ``np.memmap``, or an object with ``shape`` and
+        ``rows(index)``). A streamed run fits its trust checks on a seeded sample of
+        at most :data:`TRUST_TRAIN_ROWS` training rows.
 
     Returns
     -------
@@ -337,22 +373,22 @@ def train(
         )
     split = _check_split(features, cfg, split, metrics_from)
     keras = seeded_keras(cfg.seed)
-    AugmentedEpochs, Recorder = _keras_classes()
+    AugmentedEpochs, Batches, Recorder = _keras_classes()
     n_classes = len(features.classes)
     if n_classes < 2:
         raise ParameterError(f"the features hold {n_classes} class; at least 2 are needed to train")
-    X, y = features.X, features.y
-    X_train, y_train = X[split.train], y[split.train]
-    X_val, y_val = X[split.validation], y[split.validation]
+    streamed = not in_memory(features.X) if stream is None else bool(stream)
+    X, y = (as_source(features.X) if streamed else features.X), features.y
+    y_train, y_val = y[split.train], y[split.validation]
     onehot = np.eye(n_classes, dtype=np.float32)
-    model = _compiled_model(keras, cfg, X_train, X.shape[1:], n_classes)
+    model = _compiled_model(keras, cfg, X, split.train, X.shape[1:], n_classes)
 
     # callbacks: the per-epoch record (progress, stop requests), and early stopping when asked
     history: dict[str, list] = {k: [] for k in ("epoch", *LOGS, "seconds")}
     recorder = Recorder(history, cfg.epochs, on_epoch, should_stop)
     callbacks = [recorder]
     early = None
-    if cfg.early_stopping and len(X_val):
+    if cfg.early_stopping and len(split.validation):
         early = keras.callbacks.EarlyStopping(
             monitor=cfg.monitor, patience=cfg.early_stopping, restore_best_weights=True
         )
@@ -361,19 +397,37 @@ def train(
     interrupted = False
     try:
         weights = _class_weights(y_train, n_classes) if cfg.class_weight else None
-        if cfg.random_windows or cfg.mixup or cfg.balanced_sampling or cfg.spec_mask:
-            data = {"x": AugmentedEpochs(EpochSampler(cfg, features, split.train, weights, n_classes))}
+        sampled = cfg.random_windows or cfg.mixup or cfg.balanced_sampling or cfg.spec_mask
+        if streamed:
+            sampler = StreamSampler(
+                cfg,
+                X,
+                y=y,
+                track_ids=features.track_ids,
+                segment_index=features.segment_index,
+                rows=split.train,
+                class_weight=weights,
+                n_classes=n_classes,
+            )
+            data = {"x": AugmentedEpochs(sampler)}
+            # Keras evaluates arrays given without a batch size (the sampled path) in batches of 32
+            val_batch = 32 if sampled else cfg.batch_size
+            validation = Batches(RowBatches(X, split.validation, y_val, n_classes=n_classes, batch_size=val_batch))
         else:
-            data = {
-                "x": X_train,
-                "y": onehot[y_train],
-                "batch_size": cfg.batch_size,
-                "shuffle": True,
-                "class_weight": weights,
-            }
+            if sampled:
+                data = {"x": AugmentedEpochs(EpochSampler(cfg, features, split.train, weights, n_classes))}
+            else:
+                data = {
+                    "x": X[split.train],
+                    "y": onehot[y_train],
+                    "batch_size": cfg.batch_size,
+                    "shuffle": True,
+                    "class_weight": weights,
+                }
+            validation = (X[split.validation], onehot[y_val])
         model.fit(
             **data,
-            validation_data=(X_val, onehot[y_val]) if len(X_val) else None,
+            validation_data=validation if len(split.validation) else None,
             epochs=cfg.epochs,
             verbose=0,
             callbacks=callbacks,
@@ -386,8 +440,14 @@ def train(
 
     # test metrics: the run's own, or (a refit) those of its train-only twin
     if metrics_from is None:
-        X_test, y_test, t_test = X[split.test], y[split.test], features.track_ids[split.test]
-        probs = model.predict(X_test, batch_size=256, verbose=0)
+        y_test, t_test = y[split.test], features.track_ids[split.test]
+        if streamed:  # chunks of whole prediction batches: the same batches, so the same outputs, as in memory
+            probs = np.concatenate(
+                [model.predict(rows, batch_size=256, verbose=0) for _, rows in _chunks(X, split.test)]
+                or [np.zeros((0, n_classes), np.float32)]
+            )
+        else:
+            probs = model.predict(features.X[split.test], batch_size=256, verbose=0)
         metrics = evaluate_predictions(probs, y_test, t_test, features.classes)
         predictions = {
             "track_ids": t_test.astype(str),
@@ -430,10 +490,34 @@ def train(
     )
     run = load_run(run_id, root=root)
     if not np.any(features.track_ids == ""):  # the checks need held-out tracks; JSON features have none
-        fit_trust(run, features, twin=metrics_from, mfcc=trust_mfcc)
+        fit_trust(
+            run, _trust_rows(features, split, cfg.seed) if streamed else features, twin=metrics_from, mfcc=trust_mfcc
+        )
     if interrupted:
         raise TrainingInterrupted(run)
     return run
+
+
+def _chunks(source, rows: np.ndarray):
+    from .stream import read
+
+    return read(source, rows, chunk_rows=PREDICT_CHUNK)
+
+
+def _trust_rows(features: FeatureSet, split: Split, seed: int) -> FeatureSet:
+    """The rows a streamed run's trust checks need, in memory: the held-out ones, and a sample of training rows."""
+    rng = np.random.default_rng(seed)
+    train = split.train
+    if len(train) > TRUST_TRAIN_ROWS:
+        train = np.sort(rng.choice(train, TRUST_TRAIN_ROWS, replace=False))
+    keep = np.union1d(train, split.test)
+    return dataclasses.replace(
+        features,
+        X=as_source(features.X).rows(keep),
+        y=features.y[keep],
+        track_ids=features.track_ids[keep],
+        segment_index=features.segment_index[keep],
+    )
 
 
 def _manifest(
@@ -482,7 +566,7 @@ def _manifest(
             "fingerprint": features.fingerprint,
             "classes": list(features.classes),
             "n_tracks": int(features.n_tracks),
-            "n_segments": int(len(features.X)),
+            "n_segments": int(features.X.shape[0]),
             "per_class": features.counts(),
             "skipped_files": [s.path for s in features.skipped],
             "note": dataset_note,
