@@ -193,6 +193,25 @@ def test_same_seed_gives_the_same_history(run, tiny_features, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("model", ["mlp", "cnn", "lstm"])
+def test_the_fast_path_learns_what_the_graph_executor_learns(model, tiny_features, tmp_path):
+    """The fast path (several steps per call, XLA for the MLP) against the graph executor one step per call.
+
+    The same seed must give the fast path the same history twice, and the two paths the same
+    curves to float32 rounding: XLA fuses the same arithmetic in another order.
+    """
+    fast = _fit(tiny_features, tmp_path, f"{model}-fast", model=model, seed=5, epochs=3)
+    again = _fit(tiny_features, tmp_path, f"{model}-fast-again", model=model, seed=5, epochs=3)
+    graph = _fit(tiny_features, tmp_path, f"{model}-graph", model=model, seed=5, epochs=3, fast=False)
+    assert fast.manifest["config"]["fast"] is True and graph.manifest["config"]["fast"] is False
+    assert fast.manifest["execution"]["steps_per_execution"] > 1 == graph.manifest["execution"]["steps_per_execution"]
+    for k in LOGS:
+        assert again.history[k] == fast.history[k], k
+        np.testing.assert_allclose(fast.history[k], graph.history[k], rtol=1e-3, atol=1e-4, err_msg=k)
+    np.testing.assert_allclose(fast.predictions()["probs"], graph.predictions()["probs"], atol=1e-3)
+
+
+@pytest.mark.slow
 def test_another_seed_gives_another_split(run, tiny_features):
     a = make_split("track", y=tiny_features.y, track_ids=tiny_features.track_ids, seed=3)
     b = make_split("track", y=tiny_features.y, track_ids=tiny_features.track_ids, seed=4)

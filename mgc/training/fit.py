@@ -35,6 +35,33 @@ from .recipes import TrainConfig
 #: The per-epoch logs a run's history keeps (train and validation).
 LOGS = ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse")
 
+#: Training steps per call of Keras's compiled loop on the fast path (``TrainConfig.fast``):
+#: fewer round trips from Python per epoch; the same steps, so the same numbers (bench/train.py).
+STEPS_PER_EXECUTION = 16
+
+#: The models whose training step the fast path compiles with XLA: it paid off for the MLP; for
+#: the CNN and the LSTM on CPU it cost a longer first epoch and saved no time (README, Speed).
+XLA_MODELS = ("mlp",)
+
+
+def compile_options(cfg: TrainConfig) -> dict:
+    """The ``keras.Model.compile`` arguments that set how a run's training step executes.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+
+    Returns
+    -------
+    dict
+        ``jit_compile`` and ``steps_per_execution``: on the fast path (``cfg.fast``)
+        :data:`STEPS_PER_EXECUTION` steps per call and XLA for :data:`XLA_MODELS`; otherwise
+        TensorFlow's graph executor one step per call (the path of runs made before the option).
+    """
+    if cfg.fast:
+        return {"jit_compile": cfg.model in XLA_MODELS, "steps_per_execution": STEPS_PER_EXECUTION}
+    return {"jit_compile": False, "steps_per_execution": 1}
+
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during :func:`train`, raised once the epochs that finished are stored as a ``stopped`` run.
@@ -257,6 +284,7 @@ def _compiled_model(keras, cfg: TrainConfig, X_train: np.ndarray, input_shape, n
         optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss="categorical_crossentropy",
         metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")],
+        **compile_options(cfg),
     )
     return model
 
@@ -506,6 +534,12 @@ def _manifest(
             "train-only twin, on the twin's test part",
         },
         "tags": list(tags),
+        "execution": {
+            **compile_options(cfg),
+            "op_determinism": True,
+            "note": "the same seed and data give the same history on this path; the other path "
+            "(TrainConfig.fast) gives the same curves to float32 rounding, not bit for bit",
+        },
         "deviation": CNN_DEVIATION if cfg.model == "cnn" and cfg.cnn_pool_strides != 3 else "",
         "versions": _versions(),
     }
