@@ -5,8 +5,8 @@ Prints a markdown table:
 * seconds per training epoch of each model (mlp, cnn, lstm) at full-GTZAN size: about 7,000
   training segments of 130 x 13 (synthetic random values), 10 classes, batch 32, compiled as
   :func:`mgc.training.train` compiles (Adam, cross-entropy, accuracy + RMSE; op determinism on),
-  on both execution paths (``TrainConfig.fast``: several steps per call and XLA for the MLP, the
-  default, and the graph executor one step per call, the path before), interleaved over ``--rounds`` rounds in
+  on both execution paths (``TrainConfig.fast``: 16 steps per call of Keras's loop, the default,
+  and one step per call, the path before), interleaved over ``--rounds`` rounds in
   one process, with wall and CPU seconds and the load of each: the machine may be shared.
   One warm-up epoch (tracing, compiling) is run first, then ``--epochs`` timed epochs.
 * seconds to load a stored run and classify one 30-s clip (decode, 10 windows of MFCCs, predict):
@@ -279,6 +279,7 @@ def main(argv=None) -> int:
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated, default mlp,cnn,lstm")
     p.add_argument("--repeats", type=int, default=5, help="warm classification calls timed (default 5)")
     p.add_argument("--skip-training", action="store_true", help="only the classification part")
+    p.add_argument("--skip-classify", action="store_true", help="only the training comparison")
     p.add_argument("--cold-child", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.cold_child:
@@ -301,6 +302,14 @@ def main(argv=None) -> int:
         for m, r in compared.items():
             secs = [v[0] for v in r["fast"]]
             train_rows[m] = (statistics.median(secs), secs, r["params"])
+    if args.skip_classify:
+        if compared:
+            print()
+            print_comparison(
+                compared, n=args.segments, batch_size=args.batch_size, epochs=args.epochs, rounds=args.rounds
+            )
+        print(f"Load average (1/5/15 min) before: {load_before}; after: {_load()}.")
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="mgc-bench-") as tmp:
         root = Path(tmp) / "runs"

@@ -57,6 +57,7 @@ def cmd_train(args) -> int:
             batch_size=args.batch_size,
             learning_rate=args.lr,
             seed=args.seed,
+            fast=args.fast,
         )
         for m in models
         if MODEL_FEATURES[m] in features
@@ -389,6 +390,13 @@ def add_commands(sub) -> None:
         help=f"Adam learning rate (default: the recipe's; {recipe_values('learning_rate')})",
     )
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--no-fast",
+        dest="fast",
+        action="store_false",
+        help="train one step per call of Keras's loop, the path of runs made before the fast path "
+        "(either path gives the same history for the same seed)",
+    )
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")
     s.add_argument("--note", help="free text stored in the manifest")

@@ -37,11 +37,9 @@ LOGS = ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse")
 
 #: Training steps per call of Keras's compiled loop on the fast path (``TrainConfig.fast``):
 #: fewer round trips from Python per epoch; the same steps, so the same numbers (bench/train.py).
+#: XLA is not part of it: Keras turns ``jit_compile`` off while TensorFlow's op determinism is on
+#: (as in every run, for same seed -> same history), and with determinism off it was slower here.
 STEPS_PER_EXECUTION = 16
-
-#: The models whose training step the fast path compiles with XLA: it paid off for the MLP; for
-#: the CNN and the LSTM on CPU it cost a longer first epoch and saved no time (README, Speed).
-XLA_MODELS = ("mlp",)
 
 
 def compile_options(cfg: TrainConfig) -> dict:
@@ -54,13 +52,11 @@ def compile_options(cfg: TrainConfig) -> dict:
     Returns
     -------
     dict
-        ``jit_compile`` and ``steps_per_execution``: on the fast path (``cfg.fast``)
-        :data:`STEPS_PER_EXECUTION` steps per call and XLA for :data:`XLA_MODELS`; otherwise
-        TensorFlow's graph executor one step per call (the path of runs made before the option).
+        ``jit_compile`` (always False, see :data:`STEPS_PER_EXECUTION`) and
+        ``steps_per_execution``: :data:`STEPS_PER_EXECUTION` on the fast path (``cfg.fast``),
+        else 1 (the path of runs made before the option).
     """
-    if cfg.fast:
-        return {"jit_compile": cfg.model in XLA_MODELS, "steps_per_execution": STEPS_PER_EXECUTION}
-    return {"jit_compile": False, "steps_per_execution": 1}
+    return {"jit_compile": False, "steps_per_execution": STEPS_PER_EXECUTION if cfg.fast else 1}
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -537,8 +533,8 @@ def _manifest(
         "execution": {
             **compile_options(cfg),
             "op_determinism": True,
-            "note": "the same seed and data give the same history on this path; the other path "
-            "(TrainConfig.fast) gives the same curves to float32 rounding, not bit for bit",
+            "note": "the same seed and data give the same history on this path; the other "
+            "(TrainConfig.fast) runs the same steps in other calls and gives the same curves",
         },
         "deviation": CNN_DEVIATION if cfg.model == "cnn" and cfg.cnn_pool_strides != 3 else "",
         "versions": _versions(),

@@ -192,10 +192,9 @@ class TrainConfig:
         every epoch (:func:`mgc.training.augment.spec_mask`).
     fast : bool
         The fast execution path (:func:`mgc.training.fit.compile_options`): several
-        training steps per call of Keras's loop, and the MLP's step compiled with XLA.
-        The same seed still gives the same history. False runs one step per call on
-        TensorFlow's graph executor, the path of runs made before this option existed
-        (the same curves to float32 rounding; bit for bit only that way).
+        training steps per call of Keras's loop. The same seed still gives the same
+        history. False runs one step per call, the path of runs made before this
+        option existed.
     """
 
     model: str = "cnn"
