@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mgc.config import MODEL_NAMES as MODELS
+from mgc.config import STUDY_MODELS as MODELS  # the networks on 130 x 13 MFCCs (not the transfer head)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
