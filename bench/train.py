@@ -4,8 +4,11 @@ Prints a markdown table:
 
 * seconds per training epoch of each model (mlp, cnn, lstm) at full-GTZAN size: about 7,000
   training segments of 130 x 13 (synthetic random values), 10 classes, batch 32, compiled as
-  :func:`mgc.training.train` compiles (Adam, cross-entropy, accuracy + RMSE; op determinism on).
-  One warm-up epoch (tracing) is run first, then ``--epochs`` timed epochs; the median is shown.
+  :func:`mgc.training.train` compiles (Adam, cross-entropy, accuracy + RMSE; op determinism on),
+  on both execution paths (``TrainConfig.fast``: 16 steps per call of Keras's loop, the default,
+  and one step per call, the path before), interleaved over ``--rounds`` rounds in
+  one process, with wall and CPU seconds and the load of each: the machine may be shared.
+  One warm-up epoch (tracing, compiling) is run first, then ``--epochs`` timed epochs.
 * seconds to load a stored run and classify one 30-s clip (decode, 10 windows of MFCCs, predict):
   *cold* is the first load and first prediction in a fresh process (measured in a subprocess,
   after its imports, which are reported apart), *warm* is with the model already loaded
@@ -18,7 +21,7 @@ on an otherwise idle machine.
 Usage::
 
     python bench/train.py                       # full size, all three models
-    python bench/train.py --segments 2000 --epochs 2 --models mlp,cnn
+    python bench/train.py --segments 2000 --epochs 2 --rounds 5 --models mlp,cnn
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mgc.config import MODEL_NAMES as MODELS
+from mgc.config import STUDY_MODELS as MODELS  # the networks on 130 x 13 MFCCs (not the transfer head)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -58,9 +61,20 @@ def _load() -> str:
 # --------------------------------------------------------------------------- #
 # Training speed
 # --------------------------------------------------------------------------- #
-def epoch_seconds(model_name: str, *, n: int, batch_size: int, epochs: int, seed: int = 0) -> tuple[list[float], int]:
-    """Seconds of each timed epoch (after one warm-up epoch) and the model's parameter count."""
+#: The two execution paths of :func:`mgc.training.train` (``TrainConfig.fast``), the old one first.
+PATHS = {"before": False, "fast": True}
+
+
+def epoch_seconds(
+    model_name: str, *, n: int, batch_size: int, epochs: int, fast: bool = True, seed: int = 0
+) -> tuple[list[float], list[float], int]:
+    """Wall and CPU seconds of each timed epoch (after one warm-up epoch) and the parameter count.
+
+    Compiled as :func:`mgc.training.train` compiles (:func:`mgc.training.fit.compile_options`).
+    """
     from mgc.models import STUDY_LEARNING_RATE, build, seeded_keras
+    from mgc.training import TrainConfig
+    from mgc.training.fit import compile_options
 
     keras = seeded_keras(seed)  # as mgc.training.train does
     rng = np.random.default_rng(seed)
@@ -71,20 +85,76 @@ def epoch_seconds(model_name: str, *, n: int, batch_size: int, epochs: int, seed
         optimizer=keras.optimizers.Adam(learning_rate=STUDY_LEARNING_RATE[model_name]),
         loss="categorical_crossentropy",
         metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")],
+        **compile_options(TrainConfig(model=model_name, batch_size=batch_size, fast=fast)),
     )
-    times: list[float] = []
+    wall: list[float] = []
+    cpu: list[float] = []
 
     class Clock(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.t = time.perf_counter()
+            self.t, self.c = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.t)
+            wall.append(time.perf_counter() - self.t)
+            cpu.append(time.process_time() - self.c)
 
     model.fit(X, y, epochs=1 + epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=[Clock()])
     params = int(model.count_params())
     keras.backend.clear_session()
-    return times[1:], params
+    return wall[1:], cpu[1:], params
+
+
+def compare_paths(models, *, n: int, batch_size: int, epochs: int, rounds: int) -> dict:
+    """Both paths of every model, interleaved: in each round, before then fast (fast first in odd rounds).
+
+    Returns ``{model: {"params": int, path: [(wall median, cpu median, load), ...] per round}}``.
+    """
+    out = {m: {"params": 0, **{p: [] for p in PATHS}} for m in models}
+    for r in range(rounds):
+        for m in models:
+            order = list(PATHS) if r % 2 == 0 else list(PATHS)[::-1]
+            for path in order:
+                load = os.getloadavg()[0]
+                print(f"round {r + 1}/{rounds}: {m} on the {path} path ...", file=sys.stderr, flush=True)
+                wall, cpu, params = epoch_seconds(m, n=n, batch_size=batch_size, epochs=epochs, fast=PATHS[path])
+                out[m]["params"] = params
+                out[m][path].append((statistics.median(wall), statistics.median(cpu), load))
+                print(
+                    f"  wall {', '.join(f'{s:.2f}' for s in wall)} s, cpu {', '.join(f'{s:.2f}' for s in cpu)} s,"
+                    f" load {load:.1f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return out
+
+
+def _spread(values) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+
+def print_comparison(res: dict, *, n: int, batch_size: int, epochs: int, rounds: int) -> None:
+    """The before/after table: per model and path, medians over rounds (ranges), and the paired speed-ups."""
+    print(
+        f"Training: {n:,} segments of 130x13, {N_CLASSES} classes, batch {batch_size}; per round and path the "
+        f"median of {epochs} epochs after 1 warm-up; {rounds} rounds, paths interleaved. Wall and CPU seconds "
+        "per epoch: median over rounds (range). Speed-up: per round before / fast, paired (median, range)."
+    )
+    print()
+    print(
+        "| model | parameters | before: s / epoch | fast: s / epoch | speed-up (wall) | before: CPU s | fast: CPU s "
+        "| speed-up (CPU) | load (1 min) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m, r in res.items():
+        g, x = r["before"], r["fast"]
+        wall_up = [a[0] / b[0] for a, b in zip(g, x, strict=True)]
+        cpu_up = [a[1] / b[1] for a, b in zip(g, x, strict=True)]
+        loads = [v[2] for v in g + x]
+        print(
+            f"| {m} | {r['params']:,} | {_spread([v[0] for v in g])} | {_spread([v[0] for v in x])} "
+            f"| {_spread(wall_up)}× | {_spread([v[1] for v in g])} | {_spread([v[1] for v in x])} "
+            f"| {_spread(cpu_up)}× | {min(loads):.1f}–{max(loads):.1f} |"
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -204,10 +274,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--segments", type=int, default=7000, help="training segments (default 7000)")
     p.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up (default 3)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the two paths (default 3)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated, default mlp,cnn,lstm")
     p.add_argument("--repeats", type=int, default=5, help="warm classification calls timed (default 5)")
     p.add_argument("--skip-training", action="store_true", help="only the classification part")
+    p.add_argument("--skip-classify", action="store_true", help="only the training comparison")
     p.add_argument("--cold-child", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.cold_child:
@@ -222,16 +294,22 @@ def main(argv=None) -> int:
     load_before = _load()
     print(f"CPU: {os.cpu_count()} cores; load average (1/5/15 min) before: {load_before}", flush=True)
 
-    train_rows = {}
+    train_rows, compared = {}, None
     if not args.skip_training:
-        for m in models:
-            print(
-                f"training {m}: 1 warm-up + {args.epochs} timed epochs of {args.segments} segments ...",
-                file=sys.stderr,
-                flush=True,
+        compared = compare_paths(
+            models, n=args.segments, batch_size=args.batch_size, epochs=args.epochs, rounds=args.rounds
+        )
+        for m, r in compared.items():
+            secs = [v[0] for v in r["fast"]]
+            train_rows[m] = (statistics.median(secs), secs, r["params"])
+    if args.skip_classify:
+        if compared:
+            print()
+            print_comparison(
+                compared, n=args.segments, batch_size=args.batch_size, epochs=args.epochs, rounds=args.rounds
             )
-            secs, params = epoch_seconds(m, n=args.segments, batch_size=args.batch_size, epochs=args.epochs)
-            train_rows[m] = (statistics.median(secs), secs, params)
+        print(f"Load average (1/5/15 min) before: {load_before}; after: {_load()}.")
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="mgc-bench-") as tmp:
         root = Path(tmp) / "runs"
@@ -249,14 +327,18 @@ def main(argv=None) -> int:
 
     load_after = _load()
     print()
+    if compared:
+        print_comparison(compared, n=args.segments, batch_size=args.batch_size, epochs=args.epochs, rounds=args.rounds)
+        print()
     print(
-        f"Training: {args.segments:,} segments of 130x13, {N_CLASSES} classes, batch {args.batch_size}, "
-        f"median of {args.epochs} epochs after 1 warm-up. Classification: one 30-s WAV "
+        f"Training (the default, fast path): {args.segments:,} segments of 130x13, {N_CLASSES} classes, "
+        f"batch {args.batch_size}, "
+        f"median over {args.rounds} rounds. Classification: one 30-s WAV "
         f"(decode + 10 windows + predict)."
     )
     print()
     print(
-        "| model | parameters | s / epoch (median) | epochs timed (s) | cold: load (s) | cold: first classify (s) "
+        "| model | parameters | s / epoch (median) | rounds (s) | cold: load (s) | cold: first classify (s) "
         "| warm classify (s) |"
     )
     print("|---|---:|---:|---|---:|---:|---:|")

@@ -213,6 +213,25 @@ def test_same_seed_gives_the_same_history(run, tiny_features, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("model", ["mlp", "cnn", "lstm"])
+def test_the_fast_path_learns_what_the_graph_executor_learns(model, tiny_features, tmp_path):
+    """The fast path (16 steps per call of Keras's loop) against one step per call, the path before.
+
+    The same seed must give the fast path the same history twice, and the two paths the same
+    curves (to float32 rounding, in case the loop's order of operations differs).
+    """
+    fast = _fit(tiny_features, tmp_path, f"{model}-fast", model=model, seed=5, epochs=3)
+    again = _fit(tiny_features, tmp_path, f"{model}-fast-again", model=model, seed=5, epochs=3)
+    graph = _fit(tiny_features, tmp_path, f"{model}-graph", model=model, seed=5, epochs=3, fast=False)
+    assert fast.manifest["config"]["fast"] is True and graph.manifest["config"]["fast"] is False
+    assert fast.manifest["execution"]["steps_per_execution"] > 1 == graph.manifest["execution"]["steps_per_execution"]
+    for k in LOGS:
+        assert again.history[k] == fast.history[k], k
+        np.testing.assert_allclose(fast.history[k], graph.history[k], rtol=1e-3, atol=1e-4, err_msg=k)
+    np.testing.assert_allclose(fast.predictions()["probs"], graph.predictions()["probs"], atol=1e-3)
+
+
+@pytest.mark.slow
 def test_another_seed_gives_another_split(run, tiny_features):
     a = make_split("track", y=tiny_features.y, track_ids=tiny_features.track_ids, seed=3)
     b = make_split("track", y=tiny_features.y, track_ids=tiny_features.track_ids, seed=4)
@@ -699,3 +718,14 @@ def test_a_refit_of_a_twin_in_another_folder_leaves_no_half_run(ff, tmp_path):
         assert not any(tmp_path.iterdir())  # refused: nothing stored
     else:
         assert (tmp_path / "elsewhere" / "trust.json").is_file()  # or stored with its twin's checks
+
+
+def test_the_fast_path_is_the_default_and_a_choice():
+    from mgc.training.fit import compile_options
+
+    assert TrainConfig().fast is True
+    for model in ("mlp", "cnn", "lstm"):
+        fast, before = compile_options(TrainConfig(model=model)), compile_options(TrainConfig(model=model, fast=False))
+        assert fast["steps_per_execution"] > 1 and before["steps_per_execution"] == 1
+    with pytest.raises(ParameterError, match="fast="):
+        TrainConfig(fast="yes")

@@ -59,6 +59,7 @@ def cmd_train(args) -> int:
             learning_rate=args.lr,
             seed=args.seed,
             **recipe_overrides(args),
+            fast=args.fast,
         )
         for m in models
         if MODEL_FEATURES[m] in features
@@ -471,6 +472,13 @@ def add_commands(sub) -> None:
         metavar="ALPHA",
         help=f"blend training examples and their labels, weights drawn from Beta(alpha, alpha); 0 = off "
         f"({recipe_values('mixup')})",
+    )
+    s.add_argument(
+        "--no-fast",
+        dest="fast",
+        action="store_false",
+        help="train one step per call of Keras's loop, the path of runs made before the fast path "
+        "(either path gives the same history for the same seed)",
     )
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")

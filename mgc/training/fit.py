@@ -47,6 +47,29 @@ PREDICT_CHUNK = 256 * 32
 #: The per-epoch logs a run's history keeps (train and validation).
 LOGS = ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse")
 
+#: Training steps per call of Keras's compiled loop on the fast path (``TrainConfig.fast``):
+#: fewer round trips from Python per epoch; the same steps, so the same numbers (bench/train.py).
+#: XLA is not part of it: Keras turns ``jit_compile`` off while TensorFlow's op determinism is on
+#: (as in every run, for same seed -> same history), and with determinism off it was slower here.
+STEPS_PER_EXECUTION = 16
+
+
+def compile_options(cfg: TrainConfig) -> dict:
+    """The ``keras.Model.compile`` arguments that set how a run's training step executes.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+
+    Returns
+    -------
+    dict
+        ``jit_compile`` (always False, see :data:`STEPS_PER_EXECUTION`) and
+        ``steps_per_execution``: :data:`STEPS_PER_EXECUTION` on the fast path (``cfg.fast``),
+        else 1 (the path of runs made before the option).
+    """
+    return {"jit_compile": False, "steps_per_execution": STEPS_PER_EXECUTION if cfg.fast else 1}
+
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during :func:`train`, raised once the epochs that finished are stored as a ``stopped`` run.
@@ -285,6 +308,7 @@ def _compiled_model(keras, cfg: TrainConfig, X, train_rows: np.ndarray, input_sh
         optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss="categorical_crossentropy",
         metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")],
+        **compile_options(cfg),
     )
     return model
 
@@ -590,6 +614,12 @@ def _manifest(
             "train-only twin, on the twin's test part",
         },
         "tags": list(tags),
+        "execution": {
+            **compile_options(cfg),
+            "op_determinism": True,
+            "note": "the same seed and data give the same history on this path; the other "
+            "(TrainConfig.fast) runs the same steps in other calls and gives the same curves",
+        },
         "deviation": CNN_DEVIATION if cfg.model == "cnn" and cfg.cnn_pool_strides != 3 else "",
         "versions": _versions(),
     }

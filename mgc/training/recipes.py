@@ -190,6 +190,11 @@ class TrainConfig:
     spec_mask : bool or None
         Mask one band of frames and one of coefficients per training example
         every epoch (:func:`mgc.training.augment.spec_mask`).
+    fast : bool
+        The fast execution path (:func:`mgc.training.fit.compile_options`): several
+        training steps per call of Keras's loop. The same seed still gives the same
+        history. False runs one step per call, the path of runs made before this
+        option existed.
     """
 
     model: str = "cnn"
@@ -214,8 +219,11 @@ class TrainConfig:
     lr_schedule: str | None = None
     balanced_sampling: bool | None = None
     spec_mask: bool | None = None
+    fast: bool = True
 
     def __post_init__(self):
+        if not isinstance(self.fast, bool):
+            raise ParameterError(f"fast={self.fast!r} must be True or False")
         if self.model not in MODEL_NAMES:
             raise ParameterError(f"model={self.model!r} is not one of {', '.join(MODEL_NAMES)}")
         if self.recipe not in RECIPES:
