@@ -4,14 +4,16 @@
 - :mod:`mgc.training.augment`: random windows, mixup, balanced sampling, masks (NumPy).
 - :mod:`mgc.training.fit`: :func:`train`, one run from features to a stored :class:`~mgc.runs.Run`.
 - :mod:`mgc.training.jobs`: training in a background thread that a user interface polls.
+- :mod:`mgc.training.cost`: each model's epoch cost (:data:`EPOCH_COST`) and the jobs' time-left estimate.
 - :mod:`mgc.training.crossval`: recipes compared on the same folds, paired by track.
 
 Importing this package does not import TensorFlow; :func:`train` does.
 """
 
+from .cost import EPOCH_COST, ModelPace, TimeLeft, time_left
 from .crossval import cross_validate, load_comparisons, load_results, summarize, variant_settings
 from .fit import EpochReport, EpochSampler, TrainingInterrupted, train
-from .jobs import JobBoard, TrainingJob, clock
+from .jobs import JobBoard, TrainingJob, clock, run_scores
 from .recipes import (
     LR_SCHEDULES,
     RECIPE_PURPOSE,
@@ -25,14 +27,17 @@ from .recipes import (
 )
 
 __all__ = [
+    "EPOCH_COST",
     "LR_SCHEDULES",
     "RECIPES",
     "RECIPE_PURPOSE",
     "EpochReport",
     "EpochSampler",
     "JobBoard",
+    "ModelPace",
     "TrainConfig",
     "TrainingInterrupted",
+    "TimeLeft",
     "TrainingJob",
     "clock",
     "cross_validate",
@@ -42,7 +47,9 @@ __all__ = [
     "parse_variant",
     "recipe_help",
     "recipe_values",
+    "run_scores",
     "summarize",
+    "time_left",
     "train",
     "variant_order",
     "variant_settings",

@@ -34,6 +34,8 @@ from .recipes import TrainConfig
 
 #: The per-epoch logs a run's history keeps (train and validation).
 LOGS = ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse")
+#: Seconds between two reports of the batches done within an epoch (``on_progress`` of :func:`train`).
+PROGRESS_SECONDS = 0.25
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -197,6 +199,37 @@ def _keras_classes():
     return AugmentedEpochs, Recorder
 
 
+@functools.cache
+def _progress_class():
+    """A Keras callback that reports what the fit is doing: the epoch, its batches, validation."""
+    keras = keras_module()
+
+    class FitProgress(keras.callbacks.Callback):
+        """Calls ``on_progress(batches done, batches, stage)``, every :data:`PROGRESS_SECONDS` within an epoch."""
+
+        def __init__(self, on_progress, epochs: int):
+            super().__init__()
+            self.on_progress, self.epochs = on_progress, epochs
+            self.epoch, self.steps, self.last = 0, 0, 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.steps = epoch + 1, int(self.params.get("steps") or 0)
+            first = " (the first batch traces the graph)" if epoch == 0 else ""
+            self.last = time.perf_counter()
+            self.on_progress(0, self.steps, f"epoch {self.epoch}/{self.epochs}{first}")
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            if now - self.last >= PROGRESS_SECONDS:
+                self.last = now
+                self.on_progress(batch + 1, self.steps, f"epoch {self.epoch}/{self.epochs}")
+
+        def on_test_begin(self, logs=None):
+            self.on_progress(self.steps, self.steps, f"epoch {self.epoch}/{self.epochs}: validating")
+
+    return FitProgress
+
+
 # --------------------------------------------------------------------------- #
 # One run
 # --------------------------------------------------------------------------- #
@@ -274,6 +307,7 @@ def train(
     metrics_from: Run | None = None,
     tags: tuple[str, ...] = (),
     trust_mfcc: FeatureSet | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> Run:
     """Train one model on extracted features and store the run.
 
@@ -308,6 +342,10 @@ def train(
     trust_mfcc : FeatureSet or None
         For a transfer run: the study's MFCCs of the same tracks, so that its trust
         checks also include the MFCC not-music check (see :func:`mgc.runs.fit_trust`).
+    on_progress : callable(done, total, stage) or None
+        Told what the run is doing: ``(0, 0, stage)`` for the steps around the fit
+        (``"building the network"``, ``"evaluating on the test part"``, ...) and, within
+        each epoch, ``(batches done, batches, "epoch 3/60")`` a few times a second.
 
     Returns
     -------
@@ -335,7 +373,10 @@ def train(
                 else "the study's MFCCs (the default parameters)"
             )
         )
+    say = on_progress or (lambda done, total, stage: None)
+    say(0, 0, "making the split")
     split = _check_split(features, cfg, split, metrics_from)
+    say(0, 0, "building the network")
     keras = seeded_keras(cfg.seed)
     AugmentedEpochs, Recorder = _keras_classes()
     n_classes = len(features.classes)
@@ -357,6 +398,8 @@ def train(
             monitor=cfg.monitor, patience=cfg.early_stopping, restore_best_weights=True
         )
         callbacks.append(early)
+    if on_progress is not None:
+        callbacks.append(_progress_class()(on_progress, cfg.epochs))
     started = dt.datetime.now().isoformat(timespec="seconds")
     interrupted = False
     try:
@@ -385,6 +428,7 @@ def train(
     fit_seconds = time.perf_counter() - recorder.t0
 
     # test metrics: the run's own, or (a refit) those of its train-only twin
+    say(0, 0, "evaluating on the test part")
     if metrics_from is None:
         X_test, y_test, t_test = X[split.test], y[split.test], features.track_ids[split.test]
         probs = model.predict(X_test, batch_size=256, verbose=0)
@@ -423,6 +467,7 @@ def train(
     manifest["stopped_by"] = stopped_by
     # store an uncompiled copy built from the config: no optimizer state in the file
     # (clone_model compiles its clone like the original, and the Adam moments triple the size)
+    say(0, 0, "storing the run")
     export = keras.Model.from_config(model.get_config())
     export.set_weights(model.get_weights())
     save_run(
@@ -430,6 +475,7 @@ def train(
     )
     run = load_run(run_id, root=root)
     if not np.any(features.track_ids == ""):  # the checks need held-out tracks; JSON features have none
+        say(0, 0, "fitting the trust checks")
         fit_trust(run, features, twin=metrics_from, mfcc=trust_mfcc)
     if interrupted:
         raise TrainingInterrupted(run)
