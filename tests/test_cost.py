@@ -65,14 +65,47 @@ def test_machine_speed_scales_the_table_and_rows_scale_the_epoch():
 
 
 def test_the_latest_measured_model_sets_the_speed():
+    cnn = table_epoch_seconds("cnn", 1000)
     models = [
         ModelPace("mlp", 2, 1000, status="finished", epoch_seconds=[9.0, 9.0]),  # measured on a busy machine
-        ModelPace("cnn", 2, 1000, status="running", epoch_seconds=[table_epoch_seconds("cnn", 1000)]),
+        ModelPace("cnn", 3, 1000, status="running", epoch_seconds=[5 * cnn, cnn]),
         ModelPace("lstm", 2, 1000),
     ]
     assert machine_speed(models) == pytest.approx(1.0)
     per_model, _ = time_left(models)
     assert per_model[2].seconds == pytest.approx(2 * table_epoch_seconds("lstm", 1000))
+
+
+def test_a_first_epoch_that_traced_the_graph_does_not_set_the_speed_when_its_batches_tell_the_pace():
+    # the issue's other defect: a first MLP epoch of 10 s (most of it tracing) against 0.6 s after it
+    # priced the queued LSTM at 17x the table
+    mlp = ModelPace("mlp", 3, 1500, status="running", epoch_seconds=[10.0], running_epoch_seconds=0.6)
+    lstm = ModelPace("lstm", 3, 1500)
+    assert machine_speed([mlp, lstm]) == pytest.approx(0.6 / table_epoch_seconds("mlp", 1500))
+    per_model, _ = time_left([mlp, lstm])
+    assert per_model[0].seconds == pytest.approx(2 * 0.6)
+    assert per_model[1].seconds == pytest.approx(3 * 0.6 * _ratio("lstm", "mlp"))
+    # without the batches' pace, the traced epoch is all there is (an overstatement, never an understatement)
+    alone = ModelPace("mlp", 3, 1500, status="running", epoch_seconds=[10.0])
+    assert machine_speed([alone, lstm]) == pytest.approx(10.0 / table_epoch_seconds("mlp", 1500))
+    # a clean pace of an earlier model beats a traced epoch of a later one
+    done = ModelPace("mlp", 2, 1500, status="finished", epoch_seconds=[10.0, 0.6])
+    traced = ModelPace("cnn", 3, 1500, status="running", epoch_seconds=[30.0])
+    assert machine_speed([done, traced, lstm]) == pytest.approx(0.6 / table_epoch_seconds("mlp", 1500))
+
+
+def test_time_outside_the_epochs_counts_once_a_model_has_ended():
+    ended = ModelPace("mlp", 2, 1000, status="finished", epoch_seconds=[3.0, 1.0], overhead_seconds=8.0)
+    running = ModelPace("cnn", 2, 1000, status="running", epoch_seconds=[4.0, 2.0], overhead_spent=3.0)
+    queued = ModelPace("lstm", 2, 1000)
+    per_model, total = time_left([ended, running, queued])
+    assert per_model[1].seconds == pytest.approx(0 * 2.0 + (8.0 - 3.0))  # its epochs are done: 5 s of the 8 left
+    lstm = 2 * 2.0 * _ratio("lstm", "cnn") + 8.0
+    assert per_model[2].seconds == pytest.approx(lstm)
+    assert total.seconds == pytest.approx(5.0 + lstm)
+    # spent more than the others did: nothing (not less than nothing) is left of it
+    late = ModelPace("cnn", 2, 1000, status="running", epoch_seconds=[4.0, 2.0], overhead_spent=20.0)
+    assert time_left([ended, late])[0][1].seconds == 0.0
 
 
 def test_a_models_own_epochs_win_over_the_table_and_the_running_epoch_counts_its_batches():

@@ -76,6 +76,14 @@ class ModelPace:
         Share of the running epoch's batches done (0 when unknown).
     early_stopping : bool
         Whether early stopping may end the model before ``epochs``.
+    running_epoch_seconds : float or None
+        The length of an epoch as the batches of the model's latest epoch after its first imply
+        (the first batch traces the graph): its pace before a second epoch has ended.
+    overhead_seconds : float or None
+        For a model that ended: its time outside its epochs (making the split, building,
+        evaluating, fitting the trust checks, storing).
+    overhead_spent : float
+        For the running model: its time outside its epochs so far.
     """
 
     model: str
@@ -85,6 +93,9 @@ class ModelPace:
     epoch_seconds: Sequence[float] = ()
     epoch_fraction: float = 0.0
     early_stopping: bool = False
+    running_epoch_seconds: float | None = None
+    overhead_seconds: float | None = None
+    overhead_spent: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -108,32 +119,46 @@ class TimeLeft:
     at_most: bool = False
 
 
-def _steady(seconds: Sequence[float]) -> float:
-    """A model's seconds per epoch: the first epoch carries tracing, so it counts only while it is alone."""
-    return sum(seconds[1:]) / (len(seconds) - 1) if len(seconds) > 1 else float(seconds[0])
+def _pace(m: ModelPace) -> tuple[float | None, bool]:
+    """A model's own seconds per epoch, and whether it is free of the first epoch's tracing.
+
+    Epochs after the first; else the running first epoch's batches after its first; else the
+    first epoch itself (which carries Keras's tracing, so it overstates the pace).
+    """
+    if len(m.epoch_seconds) > 1:
+        return sum(m.epoch_seconds[1:]) / (len(m.epoch_seconds) - 1), True
+    if m.running_epoch_seconds:
+        return float(m.running_epoch_seconds), True
+    if m.epoch_seconds:
+        return float(m.epoch_seconds[0]), False
+    return None, False
 
 
 def machine_speed(models: Sequence[ModelPace]) -> float | None:
     """How much slower (> 1) or faster (< 1) than the reference machine this one trains, or None.
 
-    Taken from the latest model that has finished an epoch: its seconds per epoch over its
-    :data:`EPOCH_COST` entry. Other batch sizes than the table's are absorbed here too, as all
-    models of a job share one batch size.
+    Taken from the latest model with a pace of its own free of tracing (else the latest with any):
+    its seconds per epoch over its :data:`EPOCH_COST` entry. Other batch sizes than the table's are
+    absorbed here too, as all models of a job share one batch size.
     """
-    for m in reversed(models):
-        if m.epoch_seconds and m.rows > 0:
-            return _steady(m.epoch_seconds) / table_epoch_seconds(m.model, m.rows)
+    paces = [(m, *_pace(m)) for m in models if m.rows > 0]
+    for clean in (True, False):
+        for m, pace, steady in reversed(paces):
+            if pace is not None and steady == clean:
+                return pace / table_epoch_seconds(m.model, m.rows)
     return None
 
 
 def time_left(models: Sequence[ModelPace]) -> tuple[list[TimeLeft], TimeLeft]:
     """Estimate the training time each model of a job has left, and the job's total.
 
-    A model that has finished an epoch is priced by its own epochs (the first one, which
-    carries Keras's tracing, only while it is the only one). A model that has not is priced
-    by :data:`EPOCH_COST`, scaled by :func:`machine_speed` (1 while nothing is measured) and
-    by its training rows. The running epoch counts for the share of its batches not yet
-    done. Build, evaluation and storing time are not counted.
+    A model that has a pace of its own (its epochs after the first, or the batches of its
+    running first epoch after the first batch, which traces the graph) is priced by it. A
+    model that has not is priced by :data:`EPOCH_COST`, scaled by :func:`machine_speed` (1
+    while nothing is measured) and by its training rows. The running epoch counts for the
+    share of its batches not yet done. The time outside the epochs (building, evaluating,
+    storing) is counted once a model of the job has ended: the mean of theirs for each model
+    still queued, and what is left of it for the running one.
 
     Parameters
     ----------
@@ -148,19 +173,23 @@ def time_left(models: Sequence[ModelPace]) -> tuple[list[TimeLeft], TimeLeft]:
         (``"done"`` when none is), and it is an upper bound when any of them is.
     """
     speed = machine_speed(models)
+    overheads = [m.overhead_seconds for m in models if m.overhead_seconds is not None]
+    overhead = sum(overheads) / len(overheads) if overheads else 0.0
     out = []
     for m in models:
         if m.status not in ("queued", "running"):
             out.append(TimeLeft(0.0, "done"))
             continue
-        if m.epoch_seconds:
-            per_epoch, basis = _steady(m.epoch_seconds), "own epochs"
-        else:
+        per_epoch, _ = _pace(m)
+        basis = "own epochs"
+        if per_epoch is None:
             per_epoch = table_epoch_seconds(m.model, m.rows) * (speed or 1.0)
             basis = "table" if speed is not None else "table, reference machine"
-        fraction = min(max(m.epoch_fraction, 0.0), 1.0) if m.status == "running" else 0.0
+        running = m.status == "running"
+        fraction = min(max(m.epoch_fraction, 0.0), 1.0) if running else 0.0
         epochs_left = max(0.0, m.epochs - len(m.epoch_seconds) - fraction)
-        out.append(TimeLeft(per_epoch * epochs_left, basis, m.early_stopping))
+        rest = max(0.0, overhead - m.overhead_spent) if running else overhead
+        out.append(TimeLeft(per_epoch * epochs_left + rest, basis, m.early_stopping))
     pending = [t for t in out if t.basis != "done"]
     order = ("table, reference machine", "table", "own epochs")
     basis = next((b for b in order if any(t.basis == b for t in pending)), "done")

@@ -220,7 +220,7 @@ def _progress_class():
 
         def on_train_batch_end(self, batch, logs=None):
             now = time.perf_counter()
-            if now - self.last >= PROGRESS_SECONDS:
+            if batch == 0 or now - self.last >= PROGRESS_SECONDS:  # the first batch's end: the tracing is over
                 self.last = now
                 self.on_progress(batch + 1, self.steps, f"epoch {self.epoch}/{self.epochs}")
 
@@ -376,8 +376,9 @@ def train(
     say = on_progress or (lambda done, total, stage: None)
     say(0, 0, "making the split")
     split = _check_split(features, cfg, split, metrics_from)
-    say(0, 0, "building the network")
+    say(0, 0, "starting Keras")
     keras = seeded_keras(cfg.seed)
+    say(0, 0, "building the network")
     AugmentedEpochs, Recorder = _keras_classes()
     n_classes = len(features.classes)
     if n_classes < 2:

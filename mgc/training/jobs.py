@@ -37,6 +37,14 @@ class ModelProgress:
     batches: tuple[int, int] = (0, 0)  # batches done and batches of the running epoch
     early_stopping: bool = False
     scores: dict | None = None  # the stored run's test scores (:func:`run_scores`)
+    # clock (time.monotonic) of: train() called and returned, the running epoch's start (None between
+    # epochs), and (time, batches done) of its first and latest batch reports
+    began: float | None = None
+    ended: float | None = None
+    epoch_began: float | None = None
+    first_batch: tuple[float, int] | None = None
+    last_batch: tuple[float, int] | None = None
+    batch_pace: float | None = None  # seconds per epoch implied by the latest epoch's batches after its first
 
 
 class TrainingJob:
@@ -129,16 +137,25 @@ class TrainingJob:
                         prog.status = "skipped"
                     continue
                 with self._lock:
-                    prog.status, prog.stage = "running", "starting"
+                    prog.status, prog.stage, prog.began = "running", "starting", time.monotonic()
 
                 def on_epoch(e: EpochReport, prog=prog) -> None:
                     with self._lock:
                         prog.history.append({**e.logs, "epoch": e.epoch, "seconds": e.seconds})
-                        prog.batches = (0, prog.batches[1])
+                        prog.batches, prog.epoch_began = (0, prog.batches[1]), None
 
                 def on_progress(done: int, total: int, stage: str, prog=prog) -> None:
+                    now = time.monotonic()
                     with self._lock:
                         prog.stage, prog.batches = stage, (done, total)
+                        if stage.startswith("epoch") and done == 0:
+                            prog.epoch_began, prog.first_batch, prog.last_batch = now, None, None
+                        elif stage.startswith("epoch") and done < total:
+                            prog.last_batch = (now, done)
+                            prog.first_batch = prog.first_batch or (now, done)
+                            (t0, d0), (t1, d1) = prog.first_batch, prog.last_batch
+                            if d1 - d0 >= 2:
+                                prog.batch_pace = (t1 - t0) / (d1 - d0) * total
 
                 run = train(
                     self._features_of(cfg),
@@ -153,6 +170,7 @@ class TrainingJob:
                 )
                 with self._lock:
                     prog.run_id, prog.status, prog.stage = run.id, run.manifest["status"], "stored"
+                    prog.ended = time.monotonic()
                     prog.batches, prog.scores = (0, 0), run_scores(run)
             final = "stopped" if self._stop.is_set() else "finished"
         except MgcError as e:
@@ -179,12 +197,15 @@ class TrainingJob:
 
         Each model's entry holds its ``history``, ``stage`` (what it is doing, in words),
         ``batches`` (done, of the running epoch), ``rows`` (training segments), ``scores``
-        (:func:`run_scores`, once stored) and ``eta_seconds`` with its ``eta_basis``
-        (:func:`mgc.training.cost.time_left`). The job's ``eta_seconds`` is their sum, and
-        ``eta_at_most`` says it is an upper bound (early stopping may end a model sooner).
-        Build, evaluation and storing time are not in the estimate.
+        (:func:`run_scores`, once stored), ``overhead_seconds`` (once it ended: its time outside
+        its epochs) and ``eta_seconds`` with its ``eta_basis`` (:func:`mgc.training.cost.time_left`).
+        The job's ``eta_seconds`` is their sum, and ``eta_at_most`` says it is an upper bound (early
+        stopping may end a model sooner).
+        The time outside epochs (build, evaluation, storing) is in it once a model has ended.
         """
+        clock_now = time.monotonic()
         with self._lock:
+            paces = [_pace_of(p, clock_now) for p in self.models]
             models = [
                 {
                     "model": p.model,
@@ -215,13 +236,16 @@ class TrainingJob:
                         epoch_seconds=[h["seconds"] for h in m["history"]],
                         epoch_fraction=m["batches"][0] / m["batches"][1] if m["batches"][1] else 0.0,
                         early_stopping=m["early_stopping"],
+                        **pace,
                     )
-                    for m in models
+                    for m, pace in zip(models, paces, strict=True)
                 ]
             )
             for m, t in zip(models, per_model, strict=True):
                 m["eta_seconds"], m["eta_basis"], m["eta_at_most"] = t.seconds, t.basis, t.at_most
             eta, basis, at_most = total.seconds, total.basis, total.at_most
+        for m, pace in zip(models, paces, strict=True):
+            m["overhead_seconds"] = pace.get("overhead_seconds")
         for m in models:
             m.setdefault("eta_seconds", None)
             m.setdefault("eta_basis", "")
@@ -243,6 +267,18 @@ class TrainingJob:
             "epochs_progress": done_epochs + min(running_share, 1.0),
             "epochs_total": sum(m["epochs"] for m in models),
         }
+
+
+def _pace_of(p: ModelProgress, now: float) -> dict:
+    """What the clock says of one model: the pace of its running epoch, its time outside epochs."""
+    out: dict = {"running_epoch_seconds": p.batch_pace}
+    in_epochs = sum(h["seconds"] for h in p.history)
+    if p.began is not None and p.ended is not None and p.history:
+        out["overhead_seconds"] = max(0.0, p.ended - p.began - in_epochs)
+    elif p.began is not None and p.ended is None:
+        running_epoch = now - p.epoch_began if p.epoch_began is not None else 0.0
+        out["overhead_spent"] = max(0.0, now - p.began - in_epochs - running_epoch)
+    return out
 
 
 def run_scores(run) -> dict:
