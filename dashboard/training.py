@@ -159,9 +159,7 @@ def _scores_table(models: list[dict]) -> pd.DataFrame:
                 "balanced accuracy": s["balanced_accuracy"],
                 "cross-entropy (nats)": s["loss"],
                 "test tracks": s["test_tracks"],
-                "epochs": len(m["history"]),
-                "status": m["status"],
-                "run": m["run_id"],
+                "epochs": f"{len(m['history'])} ({m['status']})" if m["status"] != "finished" else len(m["history"]),
             }
         )
     return pd.DataFrame(rows)
@@ -186,6 +184,7 @@ def _show_scores(models: list[dict]) -> None:
             "cross-entropy (nats)": number,
         },
     )
+    st.caption("Stored as " + ", ".join(f"`{m['run_id']}`" for m in models if m["scores"] is not None) + ".")
     st.page_link(
         "views/results.py",
         label="Compare them with the study and other runs on the Results page",
@@ -207,6 +206,8 @@ def _render_job(job_id: str) -> None:
     c1, c2, c3, c4 = st.columns([1, 1, 3, 1])
     c1.metric("Elapsed", clock(snap["elapsed_seconds"]))
     left = "Time left (at most)" if snap["eta_at_most"] else "Time left"
+    if running and snap["eta_basis"] == "table, reference machine":
+        left = "Time left (rough)"  # nothing measured on this machine yet
     c2.metric(
         left,
         clock(snap["eta_seconds"]) if running else "-",

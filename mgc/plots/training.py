@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import plotly.graph_objects as go
@@ -58,7 +59,7 @@ def live_curves(histories: Mapping[str, list[dict]], *, epochs: Mapping[str, int
         horizontal_spacing=0.025 if cols > 2 else 0.05,
         vertical_spacing=0.08,
     )
-    last = 1
+    last, losses = 1, []
     for col, model in enumerate(models, start=1):
         hist = histories[model]
         xs = [h["epoch"] for h in hist]
@@ -69,6 +70,8 @@ def live_curves(histories: Mapping[str, list[dict]], *, epochs: Mapping[str, int
                 values = [h.get(prefix + metric) for h in hist]
                 if hist and all(v is None for v in values):
                     continue
+                if metric == "loss":
+                    losses += [v for v in values if v is not None and v > 0]
                 fig.add_trace(
                     go.Scatter(
                         x=xs,
@@ -103,10 +106,14 @@ def live_curves(histories: Mapping[str, list[dict]], *, epochs: Mapping[str, int
     fig.update_xaxes(tickmode="linear", tick0=step if step > 1 else 1, dtick=step, range=[0.5, last + 0.5])
     fig.update_xaxes(title_text="Epoch", row=2)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1)
-    fig.update_yaxes(type="log", tickvals=list(_LOSS_TICKS), ticktext=[f"{t:g}" for t in _LOSS_TICKS], row=2)
+    # a log axis spanning the losses seen (plotly would otherwise widen it to the fixed ticks)
+    low, high = (min(losses), max(losses)) if losses else (0.5, 5.0)
+    span = [math.log10(low / 1.3), math.log10(high * 1.3)]
+    ticks = [t for t in _LOSS_TICKS if low / 1.3 <= t <= high * 1.3] or [low, high]
+    fig.update_yaxes(type="log", range=span, tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], row=2)
     fig.update_yaxes(title_text="Accuracy", row=1, col=1)
     fig.update_yaxes(title_text="Cross-entropy (nats, log)", row=2, col=1)
-    fig = apply_style(fig, title="Live training curves", height=520)
+    fig = apply_style(fig, title="Live training curves", height=560)
     fig.update_layout(
         legend=dict(orientation="h", x=0, xanchor="left", y=-0.12, yanchor="top", font=dict(size=12)),
         margin=dict(t=80, b=90),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -376,7 +377,7 @@ def train(
     say = on_progress or (lambda done, total, stage: None)
     say(0, 0, "making the split")
     split = _check_split(features, cfg, split, metrics_from)
-    say(0, 0, "starting Keras")
+    say(0, 0, "starting Keras" if "tensorflow" in sys.modules else "loading TensorFlow (once per process)")
     keras = seeded_keras(cfg.seed)
     say(0, 0, "building the network")
     AugmentedEpochs, Recorder = _keras_classes()

@@ -37,8 +37,9 @@ class ModelProgress:
     batches: tuple[int, int] = (0, 0)  # batches done and batches of the running epoch
     early_stopping: bool = False
     scores: dict | None = None  # the stored run's test scores (:func:`run_scores`)
-    # clock (time.monotonic) of: train() called and returned, the running epoch's start (None between
-    # epochs), and (time, batches done) of its first and latest batch reports
+    # clock (time.monotonic) of: the network's build (after TensorFlow loaded: once per process, not a
+    # cost of every model) and train() returning, the running epoch's start (None between epochs), and
+    # (time, batches done) of its first and latest batch reports
     began: float | None = None
     ended: float | None = None
     epoch_began: float | None = None
@@ -137,7 +138,7 @@ class TrainingJob:
                         prog.status = "skipped"
                     continue
                 with self._lock:
-                    prog.status, prog.stage, prog.began = "running", "starting", time.monotonic()
+                    prog.status, prog.stage = "running", "starting"
 
                 def on_epoch(e: EpochReport, prog=prog) -> None:
                     with self._lock:
@@ -148,7 +149,9 @@ class TrainingJob:
                     now = time.monotonic()
                     with self._lock:
                         prog.stage, prog.batches = stage, (done, total)
-                        if stage.startswith("epoch") and done == 0:
+                        if stage == "building the network":
+                            prog.began = now
+                        elif stage.startswith("epoch") and done == 0:
                             prog.epoch_began, prog.first_batch, prog.last_batch = now, None, None
                         elif stage.startswith("epoch") and done < total:
                             prog.last_batch = (now, done)
