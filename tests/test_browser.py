@@ -428,7 +428,7 @@ def test_train_says_what_it_does_keeps_its_choices_and_ends_with_the_test_scores
         # the curves: one panel per model, whole-epoch ticks, the legend names the two line styles
         chart = page.locator(CHART).filter(has_text="Live training curves")
         expect(chart.locator(".gtitle")).to_have_text("Live training curves")
-        ticks = chart.locator(".xtick text").all_inner_texts()
+        ticks = chart.locator(".xaxislayer-above text").all_inner_texts()  # every panel's epoch ticks
         assert ticks and all(re.fullmatch(r"\d+", t) for t in ticks), ticks
         assert chart.locator(".legendtext").all_inner_texts() == ["train", "validation"]
         assert [t for t in chart.locator(".annotation-text").all_inner_texts()] == ["MLP", "CNN", "RNN-LSTM"]

@@ -58,3 +58,14 @@ def test_a_model_still_in_its_first_epoch_gets_its_empty_panels():
     fig = live_curves({"mlp": _history([1.2, 1.0]), "cnn": []}, epochs={"mlp": 2, "cnn": 60})
     assert [a.text for a in fig.layout.annotations] == ["MLP", "CNN"]
     assert fig.layout.xaxis.range == (0.5, 60.5) and fig.layout.xaxis.dtick == 10
+
+
+def test_a_loss_near_zero_does_not_crowd_the_log_axis():
+    # a tiny easy dataset: the MLP's validation loss falls to 0.001 while its training loss starts at 20
+    hist = [{"epoch": 1, "loss": 20.0, "val_loss": 0.001}, {"epoch": 2, "loss": 8.0, "val_loss": 0.002}]
+    fig = live_curves({"mlp": hist, "cnn": _history([1.0, 0.8])})
+    low, high = (10**v for v in fig.layout.yaxis3.range)
+    assert low < 0.001 and high > 20
+    ticks = list(fig.layout.yaxis3.tickvals)
+    assert ticks == [0.001, 0.01, 0.1, 1.0, 10.0]  # powers of ten over these 4+ decades, not 1-2-5 steps
+    assert list(fig.layout.yaxis3.ticktext) == ["0.001", "0.01", "0.1", "1", "10"]

@@ -10,9 +10,6 @@ import plotly.graph_objects as go
 from ..config import MODEL_NAMES, model_title
 from .style import MODEL_COLORS, apply_style
 
-#: Loss ticks of the log axis (nats): the study's raw-MFCC MLP starts near 50, the others near 1-2.
-_LOSS_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
-
 
 def epoch_step(epochs: int, *, ticks: int = 8) -> int:
     """Whole epochs between ticks (1, 2, 5, 10, 20, ...): the smallest giving at most ``ticks`` ticks."""
@@ -23,6 +20,17 @@ def epoch_step(epochs: int, *, ticks: int = 8) -> int:
             if -(-epochs // (m * magnitude)) <= ticks:
                 return m * magnitude
         magnitude *= 10
+
+
+def _log_ticks(low: float, high: float) -> list[float]:
+    """Ticks of a log axis from ``low`` to ``high``: 1-2-5 steps over up to 2.5 decades, powers of ten beyond."""
+    multiples = (1, 2, 5) if math.log10(high / low) <= 2.5 else (1,)
+    ticks = [
+        float(f"{m * 10.0**e:.6g}")
+        for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+        for m in multiples
+    ]
+    return [t for t in ticks if low <= t <= high] or [low, high]
 
 
 def live_curves(histories: Mapping[str, list[dict]], *, epochs: Mapping[str, int] | None = None) -> go.Figure:
@@ -107,9 +115,9 @@ def live_curves(histories: Mapping[str, list[dict]], *, epochs: Mapping[str, int
     fig.update_xaxes(title_text="Epoch", row=2)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1)
     # a log axis spanning the losses seen (plotly would otherwise widen it to the fixed ticks)
-    low, high = (min(losses), max(losses)) if losses else (0.5, 5.0)
-    span = [math.log10(low / 1.3), math.log10(high * 1.3)]
-    ticks = [t for t in _LOSS_TICKS if low / 1.3 <= t <= high * 1.3] or [low, high]
+    low, high = (min(losses) / 1.3, max(losses) * 1.3) if losses else (0.5, 5.0)
+    span = [math.log10(low), math.log10(high)]
+    ticks = _log_ticks(low, high)
     fig.update_yaxes(type="log", range=span, tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], row=2)
     fig.update_yaxes(title_text="Accuracy", row=1, col=1)
     fig.update_yaxes(title_text="Cross-entropy (nats, log)", row=2, col=1)
