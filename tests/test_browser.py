@@ -405,6 +405,8 @@ def test_train_says_what_it_does_keeps_its_choices_and_ends_with_the_test_scores
             page.get_by_label(label).fill(value)
             page.get_by_label(label).press("Enter")
             expect(page.get_by_label(label)).to_have_value(value)
+            # typing into the next field while the page reruns for this one can lose the typing: let it end
+            expect(page.locator("[data-testid=stStatusWidget]")).to_have_count(0, timeout=RENDER_MS)
         page.get_by_role("button", name="Start training").click()
         # before any curve: each model's line says what it is doing, with a time left
         page.get_by_text(re.compile(r"MLP · (preparing|making|starting|loading|building|epoch 1/2)")).first.wait_for(
@@ -428,10 +430,10 @@ def test_train_says_what_it_does_keeps_its_choices_and_ends_with_the_test_scores
         # the curves: one panel per model, whole-epoch ticks, the legend names the two line styles
         chart = page.locator(CHART).filter(has_text="Live training curves")
         expect(chart.locator(".gtitle")).to_have_text("Live training curves")
-        ticks = chart.locator(".xaxislayer-above text").all_inner_texts()  # every panel's epoch ticks
+        ticks = chart.locator(".xaxislayer-above text").all_text_contents()  # every panel's epoch ticks (SVG)
         assert ticks and all(re.fullmatch(r"\d+", t) for t in ticks), ticks
-        assert chart.locator(".legendtext").all_inner_texts() == ["train", "validation"]
-        assert [t for t in chart.locator(".annotation-text").all_inner_texts()] == ["MLP", "CNN", "RNN-LSTM"]
+        assert chart.locator(".legendtext").all_text_contents() == ["train", "validation"]
+        assert chart.locator(".annotation-text").all_text_contents() == ["MLP", "CNN", "RNN-LSTM"]
         chart.scroll_into_view_if_needed()
         _no_exception(page)
     finally:
