@@ -17,6 +17,7 @@ import re
 import sys
 import uuid
 
+import pandas as pd
 import streamlit as st
 
 from mgc import plots
@@ -117,6 +118,80 @@ def start_training(fs, *, models, split, recipe, epochs, batch_size, learning_ra
     return job
 
 
+#: What the estimate of each model rests on, in words (:func:`mgc.training.time_left`'s ``basis``).
+_BASIS = {
+    "own epochs": "its own epochs",
+    "table": "the per-model epoch-cost table, scaled by the speed measured here",
+    "table, reference machine": "the per-model epoch-cost table of the reference machine (nothing measured here yet)",
+}
+
+
+def _model_line(m: dict) -> str:
+    """One model of a job in words: its state, what it is doing, and its time left."""
+    title, done = model_title(m["model"]), len(m["history"])
+    if m["status"] == "queued":
+        text = f"**{title}** · queued · {m['epochs']} epochs"
+    elif m["status"] == "running":
+        batch, batches = m["batches"]
+        within = f" · batch {batch}/{batches}" if batches and 0 < batch < batches else ""
+        text = f"**{title}** · {m['stage'] or 'starting'}{within} · {done}/{m['epochs']} epochs done"
+    else:
+        text = f"**{title}** · {m['status']} · {done}/{m['epochs']} epochs"
+    if m["eta_seconds"] is not None and m["status"] in ("queued", "running"):
+        approx = "at most " if m["eta_at_most"] else ("about " if m["eta_basis"] != "own epochs" else "")
+        text += f" · {approx}{clock(m['eta_seconds'])} left"
+    return text
+
+
+def _scores_table(models: list[dict]) -> pd.DataFrame:
+    """The stored runs' test scores, one row per model."""
+    rows = []
+    for m in models:
+        s = m["scores"]
+        if s is None:
+            continue
+        rows.append(
+            {
+                "model": model_title(m["model"]),
+                "protocol": s["protocol"],
+                "test accuracy (segments)": s["segment_accuracy"],
+                "track accuracy": s["track_accuracy"],
+                "balanced accuracy": s["balanced_accuracy"],
+                "cross-entropy (nats)": s["loss"],
+                "test tracks": s["test_tracks"],
+                "epochs": f"{len(m['history'])} ({m['status']})" if m["status"] != "finished" else len(m["history"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _show_scores(models: list[dict]) -> None:
+    table = _scores_table(models)
+    if table.empty:
+        return
+    st.subheader("Test scores of this job")
+    number = st.column_config.NumberColumn(format="%.3f")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "test accuracy (segments)": number,
+            "track accuracy": number,
+            "balanced accuracy": st.column_config.NumberColumn(
+                format="%.3f", help="Mean recall over the classes present in the test part (of tracks)"
+            ),
+            "cross-entropy (nats)": number,
+        },
+    )
+    st.caption("Stored as " + ", ".join(f"`{m['run_id']}`" for m in models if m["scores"] is not None) + ".")
+    st.page_link(
+        "views/results.py",
+        label="Compare them with the study and other runs on the Results page",
+        icon=":material/leaderboard:",
+    )
+
+
 def _render_job(job_id: str) -> None:
     job = job_board().get(job_id, owner=session_owner())
     if job is None:  # not this session's (and the board is not shared)
@@ -125,30 +200,43 @@ def _render_job(job_id: str) -> None:
     running = snap["status"] == "running"
     done, total = snap["epochs_done"], snap["epochs_total"]
     st.progress(
-        min(1.0, done / total) if total else 0.0,
-        text=f"Job {snap['id']}: {snap['status']} · epoch {done}/{total} (all models)",
+        min(1.0, snap["epochs_progress"] / total) if total else 0.0,
+        text=f"Job {snap['id']}: {snap['status']} · {done}/{total} epochs done (all models)",
     )
-    c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
+    c1, c2, c3, c4 = st.columns([1, 1, 3, 1])
     c1.metric("Elapsed", clock(snap["elapsed_seconds"]))
-    c2.metric("Time left (at most)", clock(snap["eta_seconds"]) if running else "-")
-    c3.markdown(
-        "  \n".join(
-            f"**{model_title(m['model'])}** · {m['status']} · epoch {len(m['history'])}/{m['epochs']}"
-            for m in snap["models"]
-        )
+    left = "Time left (at most)" if snap["eta_at_most"] else "Time left"
+    if running and snap["eta_basis"] == "table, reference machine":
+        left = "Time left (rough)"  # nothing measured on this machine yet
+    c2.metric(
+        left,
+        clock(snap["eta_seconds"]) if running else "-",
+        help="Per model, from "
+        + (_BASIS.get(snap["eta_basis"], "its epochs") if running else "its epochs")
+        + ". Counts the epochs only (not building, evaluating and storing)"
+        + ("; early stopping may end a model sooner." if snap["eta_at_most"] else "."),
     )
+    c3.markdown("  \n".join(_model_line(m) for m in snap["models"]))
     if running:
         if c4.button("Stop", type="secondary", help="Ends after the current epoch and stores a 'stopped' run"):
             job.stop()
             st.toast("Stopping after the current epoch...")
     if snap["error"]:
         st.error(f"Training failed: {snap['error'].splitlines()[0]}")
-    histories = {m["model"]: m["history"] for m in snap["models"] if m["history"]}
-    if histories:
-        st.plotly_chart(plots.live_curves(histories), width="stretch")
-    finished = [m["run_id"] for m in snap["models"] if m["run_id"]]
-    if finished:
-        st.caption("Stored runs: " + ", ".join(f"`{r}`" for r in finished) + " (see the Results page)")
+    histories = {m["model"]: m["history"] for m in snap["models"] if m["history"] or m["status"] == "running"}
+    current = next((m for m in snap["models"] if m["status"] == "running"), None)
+    if any(histories.values()):
+        epochs = {m["model"]: m["epochs"] for m in snap["models"]}
+        st.plotly_chart(plots.live_curves(histories, epochs=epochs), width="stretch")
+    elif current is not None:
+        batch, batches = current["batches"]
+        within = f", batch {batch} of {batches}" if batches and batch else ""
+        st.info(
+            f"{model_title(current['model'])}: {current['stage'] or 'starting'}{within}. "
+            "The live curves appear when its first epoch ends.",
+            icon=":material/hourglass_top:",
+        )
+    _show_scores(snap["models"])  # each model's, as soon as its run is stored
     if not running and st.session_state.get("_job_seen_running") == job_id:
         st.session_state["_job_seen_running"] = None
         st.rerun(scope="app")

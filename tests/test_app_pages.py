@@ -152,6 +152,49 @@ def test_train_page_passes_recipe_overrides_to_the_job(tiny_dataset, monkeypatch
     assert started["recipe"] == "study" and started["split"] == "track"
 
 
+def test_train_page_keeps_its_choices_across_a_page_switch(tiny_dataset, monkeypatch):
+    """Streamlit drops the state of widgets a run does not draw: a visit to Home must not reset the choices."""
+    monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
+    at = _run("train")
+    choices = {
+        ("multiselect", "Classes"): ["noise", "tones"],
+        ("multiselect", "Models"): ["cnn", "lstm"],
+        ("radio", "Split"): "segment",
+        ("radio", "Recipe"): "improved",
+        ("number_input", "Epochs"): 7,
+        ("number_input", "Batch size"): 64,
+        ("number_input", "Learning rate"): 0.002,
+        ("number_input", "Seed"): 3,
+        ("selectbox", "Random training windows"): "yes",
+        ("selectbox", "Balanced class weights"): "no",
+        ("number_input", "Early stopping"): 5,
+        ("number_input", "Mixup alpha"): 0.4,
+    }
+
+    def widget(kind, label):
+        return next(w for w in getattr(at, kind) if w.label.startswith(label))
+
+    for (kind, label), value in choices.items():
+        widget(kind, label).set_value(value)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.switch_page("views/home.py").run()
+    assert not at.exception and at.title[0].value == "GTZAN genre lab"
+    at.switch_page("views/train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {key: widget(*key).value for key in choices} == choices
+    # and they are what a new job would be started with
+    import dashboard.training
+
+    started = {}
+    monkeypatch.setattr(dashboard.training, "start_training", lambda fs, **kw: started.update(kw))
+    next(b for b in at.button if b.label == "Extract features").click().run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert started["models"] == ["cnn", "lstm"] and started["split"] == "segment" and started["epochs"] == 7
+    assert started["overrides"] == {"random_windows": True, "class_weight": False, "early_stopping": 5, "mixup": 0.4}
+
+
 def test_train_page_with_one_class_asks_for_two(tiny_dataset, monkeypatch):
     monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
     at = _run("train")

@@ -441,3 +441,54 @@ def test_train_live_curves_survive_a_reload_and_stop_keeps_a_run(tiny_runs_artif
     assert len(new) == 1, new  # the first model stopped after its current epoch; the others never began
     manifest = json.loads((new[0] / "manifest.json").read_text())
     assert manifest["status"] == "stopped" and 1 <= manifest["epochs_run"] < 500
+
+
+def test_train_says_what_it_does_keeps_its_choices_and_ends_with_the_test_scores(
+    tiny_runs_artifacts, tiny_dataset, page, tmp_path
+):
+    """A real 2-epoch job of the three networks: what each model does before its first epoch ends (never
+    "epoch 0/N"), the choices kept across a visit to Results, whole-epoch ticks, and the test scores at the end."""
+    artifacts = tmp_path / "artifacts"
+    shutil.copytree(tiny_runs_artifacts, artifacts)
+    proc, url = start_server(tiny_dataset, artifacts, tmp_path / "streamlit.log")
+    try:
+        _open(page, f"{url}/train", "Train")
+        page.get_by_role("button", name="Extract features").click()
+        page.get_by_text(re.compile(r"segments of 130x13 from \d+ tracks")).wait_for(timeout=RENDER_MS)
+        for label, value in ((re.compile(r"^Epochs"), "2"), ("Seed", "5")):
+            page.get_by_label(label).fill(value)
+            page.get_by_label(label).press("Enter")
+            expect(page.get_by_label(label)).to_have_value(value)
+            # typing into the next field while the page reruns for this one can lose the typing: let it end
+            expect(page.locator("[data-testid=stStatusWidget]")).to_have_count(0, timeout=RENDER_MS)
+        page.get_by_role("button", name="Start training").click()
+        # before any curve: each model's line says what it is doing, with a time left
+        page.get_by_text(re.compile(r"MLP · (preparing|making|starting|loading|building|epoch 1/2)")).first.wait_for(
+            timeout=RENDER_MS
+        )
+        expect(page.get_by_text(re.compile(r"epoch 0/"))).to_have_count(0)
+        expect(page.locator("[data-testid=stMetricLabel]", has_text="Time left")).to_have_count(1)
+        # a visit to Results and back keeps the choices
+        page.get_by_role("link", name="Results").first.click()
+        page.locator("h1", has_text="Results").wait_for(timeout=RENDER_MS)
+        page.get_by_role("link", name="Train").first.click()
+        page.locator("h1", has_text="Train").wait_for(timeout=RENDER_MS)
+        expect(page.get_by_label("Seed")).to_have_value("5")
+        expect(page.get_by_label(re.compile(r"^Epochs"))).to_have_value("2")
+        # the end: the test scores of the three runs, under their protocol, and the way to Results
+        page.get_by_text("Test scores of this job").wait_for(timeout=3 * CLASSIFY_MS)
+        page.get_by_text(re.compile(r"Job \w+: finished")).wait_for(timeout=RENDER_MS)
+        cells = _grid_text(page, "RNN-LSTM")
+        assert {"MLP", "CNN", "RNN-LSTM"} <= set(cells) and cells.count("track") == 3, cells
+        expect(page.get_by_role("link", name=re.compile("Results page"))).to_be_visible()
+        # the curves: one panel per model, whole-epoch ticks, the legend names the two line styles
+        chart = page.locator(CHART).filter(has_text="Live training curves")
+        expect(chart.locator(".gtitle")).to_have_text("Live training curves")
+        ticks = chart.locator(".xaxislayer-above text").all_text_contents()  # every panel's epoch ticks (SVG)
+        assert ticks and all(re.fullmatch(r"\d+", t) for t in ticks), ticks
+        assert chart.locator(".legendtext").all_text_contents() == ["train", "validation"]
+        assert chart.locator(".annotation-text").all_text_contents() == ["MLP", "CNN", "RNN-LSTM"]
+        chart.scroll_into_view_if_needed()
+        _no_exception(page)
+    finally:
+        stop_server(proc)

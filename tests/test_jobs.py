@@ -15,7 +15,7 @@ import mgc.training.jobs as jobs
 from mgc.dataset import make_split
 from mgc.errors import DatasetError, ParameterError
 from mgc.runs import list_runs
-from mgc.training import TrainConfig
+from mgc.training import EPOCH_COST, TrainConfig
 from mgc.training.jobs import JobBoard, TrainingJob
 
 TIMEOUT = 300  # seconds; a generous bound on a shared CPU, not a synchronisation delay
@@ -29,21 +29,31 @@ def _configs(*models, epochs=2, **kw):
 def spy(monkeypatch):
     """Wrap mgc.training.jobs.train so that a test can act inside the training thread after each epoch.
 
-    ``spy.after_epoch(job, report)`` is called after the job recorded the epoch.
+    ``spy.after_epoch(job, report)`` is called after the job recorded the epoch; ``spy.progress``
+    collects what ``train`` told the job it was doing, with the job's snapshot just after.
     """
     real = jobs.train
-    state = SimpleNamespace(job=None, after_epoch=lambda job, report: None, snapshots=[])
+    state = SimpleNamespace(job=None, after_epoch=lambda job, report: None, snapshots=[], progress=[])
 
-    def train(features, cfg, *, on_epoch, **kw):
+    def train(features, cfg, *, on_epoch, on_progress, **kw):
         def hook(report):
             on_epoch(report)
             state.snapshots.append(state.job.snapshot())
             state.after_epoch(state.job, report)
 
-        return real(features, cfg, on_epoch=hook, **kw)
+        def told(done, total, stage):
+            on_progress(done, total, stage)
+            state.progress.append((cfg.model, done, total, stage, state.job.snapshot()))
+
+        return real(features, cfg, on_epoch=hook, on_progress=told, **kw)
 
     monkeypatch.setattr(jobs, "train", train)
     return state
+
+
+def _fake_run(run_id: str) -> SimpleNamespace:
+    """What a fake ``train`` returns: the parts of a Run the job reads."""
+    return SimpleNamespace(id=run_id, manifest={"status": "finished"}, protocol="track", metrics={})
 
 
 def _finish(job):
@@ -53,7 +63,10 @@ def _finish(job):
 
 
 @pytest.mark.slow
-def test_two_models_run_in_the_background(feature_factory, tmp_path, spy):
+def test_two_models_run_in_the_background(feature_factory, tmp_path, spy, monkeypatch):
+    import mgc.training.fit as fit
+
+    monkeypatch.setattr(fit, "PROGRESS_SECONDS", 1e9)  # only each epoch's first batch: paces from whole epochs
     small = feature_factory(tracks_per_class=14, segments=4)  # the track split tests 12 tracks (at least 10)
     job = TrainingJob(small, _configs("mlp", "cnn"), root=tmp_path, dataset_note="tiny")
     spy.job = job
@@ -87,13 +100,35 @@ def test_two_models_run_in_the_background(feature_factory, tmp_path, spy):
         ["finished", "running"],
         ["finished", "running"],
     ]
-    # after the MLP's 1st epoch: 1 MLP + 2 CNN epochs left, all at the pace of that (only) epoch
+    # both models train on the same rows of the track split (8 tracks x 4 segments x 3 classes)
+    assert [m["rows"] for m in snap["models"]] == [96, 96]
+    # after the MLP's 1st epoch: 1 MLP epoch at its own pace, 2 CNN epochs priced by the cost table
+    # (the CNN's cost over the MLP's), scaled by the speed the MLP showed
+    cnn_per_mlp = EPOCH_COST["cnn"] / EPOCH_COST["mlp"]
     first_pace = during[0]["models"][0]["history"][0]["seconds"]
-    assert during[0]["eta_seconds"] == pytest.approx(3 * first_pace)
+    mlp, cnn = during[0]["models"]
+    assert mlp["eta_seconds"] == pytest.approx(first_pace) and mlp["eta_basis"] == "own epochs"
+    assert cnn["eta_seconds"] == pytest.approx(2 * first_pace * cnn_per_mlp) and cnn["eta_basis"] == "table"
+    assert during[0]["eta_seconds"] == pytest.approx(first_pace * (1 + 2 * cnn_per_mlp))
+    assert during[0]["eta_basis"] == "table" and not during[0]["eta_at_most"]
     # after the MLP's 2nd epoch: the CNN's 2 epochs are left; the first epoch (tracing) no longer counts
     mlp_pace = during[1]["models"][0]["history"][1]["seconds"]
-    assert during[1]["eta_seconds"] == pytest.approx(2 * mlp_pace)
-    assert during[3]["eta_seconds"] == pytest.approx(0.0)
+    assert during[1]["eta_seconds"] == pytest.approx(2 * mlp_pace * cnn_per_mlp)
+    # after the CNN's 1st epoch: its own pace decides, plus what is left of the time the MLP spent outside
+    # its epochs (split, build, evaluation, trust checks, storing), which the CNN has partly spent already
+    mlp_overhead = during[2]["models"][0]["overhead_seconds"]
+    assert 0 < mlp_overhead < snap["elapsed_seconds"]
+    cnn_pace = during[2]["models"][1]["history"][0]["seconds"]
+    assert cnn_pace <= during[2]["eta_seconds"] <= cnn_pace + mlp_overhead
+    assert during[2]["eta_basis"] == "own epochs"
+    assert 0 <= during[3]["eta_seconds"] <= mlp_overhead  # no epoch left: only the CNN's evaluation and storing
+    # the stored runs' test scores, as the page shows them when the job ends
+    for m in snap["models"]:
+        run = next(r for r in runs if r.id == m["run_id"])
+        assert m["scores"]["protocol"] == "track" and m["scores"]["test_tracks"] == run.metrics["n_tracks"] == 12
+        assert m["scores"]["track_accuracy"] == run.metrics["track_accuracy_mean"]
+        assert m["scores"]["balanced_accuracy"] == run.metrics["track_balanced_accuracy"]
+        assert m["scores"]["loss"] == run.metrics["loss"] and m["stage"] == "stored"
     assert all(a["elapsed_seconds"] <= b["elapsed_seconds"] for a, b in itertools.pairwise(during))
 
 
@@ -143,10 +178,10 @@ def test_an_unexpected_error_is_reported_not_lost(tiny_features, tmp_path, monke
 def test_job_board_refuses_a_second_concurrent_job(tiny_features, tmp_path, monkeypatch):
     entered, release = threading.Event(), threading.Event()
 
-    def held(features, cfg, *, on_epoch=None, should_stop=None, root=None, dataset_note=""):
+    def held(features, cfg, *, on_epoch=None, should_stop=None, root=None, dataset_note="", **kw):
         entered.set()
         assert release.wait(TIMEOUT), "the test never released the job"
-        return SimpleNamespace(id=f"fake-{cfg.model}", manifest={"status": "finished"})
+        return _fake_run(f"fake-{cfg.model}")
 
     monkeypatch.setattr(jobs, "train", held)
     board = JobBoard()
@@ -169,7 +204,7 @@ def test_job_board_refuses_a_second_concurrent_job(tiny_features, tmp_path, monk
 
 
 def test_a_job_starts_once_and_needs_a_config(tiny_features, monkeypatch):
-    monkeypatch.setattr(jobs, "train", lambda *a, **k: SimpleNamespace(id="x", manifest={"status": "finished"}))
+    monkeypatch.setattr(jobs, "train", lambda *a, **k: _fake_run("x"))
     with pytest.raises(ParameterError, match="configs is empty"):
         TrainingJob(tiny_features, [])
     job = TrainingJob(tiny_features, _configs("mlp")).start()
@@ -185,4 +220,42 @@ def test_eta_with_two_configs_of_the_same_model(tiny_features, monkeypatch):
     job.started = 0.0
     job.models[0].status = "running"
     job.models[0].history = [{"epoch": 1, "seconds": 2.0}, {"epoch": 2, "seconds": 2.0}]
+    assert job.snapshot()["eta_seconds"] is None  # the job has not made its splits: nothing to price yet
+    for m in job.models:
+        m.rows = 100
     assert job.snapshot()["eta_seconds"] == pytest.approx(12.0)
+    # half-way through the 3rd epoch: half an epoch less
+    job.models[0].batches = (5, 10)
+    snap = job.snapshot()
+    assert snap["eta_seconds"] == pytest.approx(11.0) and snap["epochs_progress"] == pytest.approx(2.5)
+
+
+@pytest.mark.slow
+def test_the_job_says_what_each_model_is_doing_batch_by_batch(tiny_features, tmp_path, spy, monkeypatch):
+    import mgc.training.fit as fit
+
+    monkeypatch.setattr(fit, "PROGRESS_SECONDS", 0.0)  # report every batch
+    job = TrainingJob(tiny_features, _configs("mlp", epochs=2), root=tmp_path)
+    spy.job = job
+    _finish(job.start())
+    stages = [stage for _, _, _, stage, _ in spy.progress]
+    # around the fit, in order; then each epoch from batch 0 (the first traces the graph) to validation
+    assert stages[0] == "making the split" and stages[2] == "building the network"
+    assert stages[1] in ("starting Keras", "loading TensorFlow (once per process)")
+    assert stages[-3:] == ["evaluating on the test part", "storing the run", "fitting the trust checks"]
+    assert stages[3] == "epoch 1/2 (the first batch traces the graph)"
+    # the track split trains on 8 tracks x 10 segments x 3 classes = 240 rows: 8 batches of 32 per epoch
+    assert spy.progress[-1][4]["models"][0]["rows"] == 240
+    epoch_reports = [(done, total, stage) for _, done, total, stage, _ in spy.progress if stage.startswith("epoch")]
+    expected = []
+    for e, note in ((1, " (the first batch traces the graph)"), (2, "")):
+        expected += [(0, 8, f"epoch {e}/2{note}")] + [(b, 8, f"epoch {e}/2") for b in range(1, 9)]
+        expected.append((8, 8, f"epoch {e}/2: validating"))
+    assert epoch_reports == expected
+    # the snapshot follows: what the model does, its batches, and the epochs with the running share
+    mid = next(s for _, done, _, stage, s in spy.progress if stage == "epoch 2/2" and done == 2)
+    model = mid["models"][0]
+    assert model["stage"] == "epoch 2/2" and model["batches"] == (2, 8) and len(model["history"]) == 1
+    assert mid["epochs_progress"] == pytest.approx(1 + 2 / 8)
+    # priced by the pace of the batches after the first (no tracing, no validation): under the first epoch's
+    assert 0 < mid["eta_seconds"] < model["history"][0]["seconds"] * 6 / 8

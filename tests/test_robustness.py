@@ -618,10 +618,10 @@ def held_training(monkeypatch):
 
     state = SimpleNamespace(entered=threading.Event(), release=threading.Event())
 
-    def held(features, cfg, *, on_epoch=None, should_stop=None, root=None, dataset_note=""):
+    def held(features, cfg, *, on_epoch=None, should_stop=None, root=None, dataset_note="", **kw):
         state.entered.set()
         assert state.release.wait(120), "the test never released the job"
-        return SimpleNamespace(id=f"fake-{cfg.model}", manifest={"status": "stopped"})
+        return SimpleNamespace(id=f"fake-{cfg.model}", manifest={"status": "stopped"}, protocol="track", metrics={})
 
     monkeypatch.setattr(jobs, "train", held)
     yield state
@@ -661,7 +661,7 @@ def _start_job_script():
 
     if "job_id" not in st.session_state:
         training.start_training(
-            make_features(tracks_per_class=2, segments=2),
+            make_features(tracks_per_class=14, segments=2),  # the job makes the track split first
             models=["mlp"],
             split="track",
             recipe="study",

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import data, training, widgets
+from dashboard.form_state import keep, remembered
 from mgc.config import MODEL_NAMES, STUDY_MODELS, model_title
 from mgc.dataset import SPLITS, suggested_split
 from mgc.errors import MgcError
@@ -19,6 +20,22 @@ SPLIT_HELP = {
 }
 
 RECIPES_OWN = "recipe's"
+#: The keys of the page's choices, kept across page switches (dashboard.form_state).
+KEPT = (
+    "train.classes",
+    "train.models",
+    "train.split",
+    "train.recipe",
+    "train.epochs",
+    "train.batch",
+    "train.lr",
+    "train.seed",
+    "train.standardize",
+    "train.random_windows",
+    "train.class_weight",
+    "train.patience",
+    "train.mixup",
+)
 
 
 def _sentence(text: str) -> str:
@@ -34,15 +51,19 @@ def _recipe_overrides() -> dict:
             "standardize": a1.selectbox(
                 "Standardise inputs",
                 [RECIPES_OWN, "yes", "no"],
+                key=remembered("train.standardize", RECIPES_OWN),
                 help="Per-coefficient mean and variance of the training part, inside the model",
             ),
             "random_windows": a2.selectbox(
                 "Random training windows",
                 [RECIPES_OWN, "yes", "no"],
+                key=remembered("train.random_windows", RECIPES_OWN),
                 help="Every epoch, each training segment becomes a 3-s window cut at a "
                 "random frame of its track's training segments",
             ),
-            "class_weight": a3.selectbox("Balanced class weights", [RECIPES_OWN, "yes", "no"]),
+            "class_weight": a3.selectbox(
+                "Balanced class weights", [RECIPES_OWN, "yes", "no"], key=remembered("train.class_weight", RECIPES_OWN)
+            ),
         }
         b1, b2 = st.columns(2)
         patience = b1.number_input(
@@ -50,6 +71,7 @@ def _recipe_overrides() -> dict:
             min_value=0,
             max_value=1000,
             value=None,
+            key=remembered("train.patience", None),
             placeholder=RECIPES_OWN,
             help="Epochs without a better validation score; the best epoch's weights are kept",
         )
@@ -58,6 +80,7 @@ def _recipe_overrides() -> dict:
             min_value=0.0,
             max_value=10.0,
             value=None,
+            key=remembered("train.mixup", None),
             placeholder=RECIPES_OWN,
             help="Blend training examples and their labels, weights drawn from Beta(alpha, alpha)",
         )
@@ -84,7 +107,7 @@ default = [c for c, n in counts.items() if n >= 3] or list(counts)
 classes = st.multiselect(
     "Classes",
     list(counts),
-    default=default,
+    key=remembered("train.classes", default, options=list(counts)),
     format_func=lambda c: f"{c} ({counts[c]} tracks)",
     help="Classes with fewer than 3 tracks are left out by default: a track split cannot test them.",
 )
@@ -107,12 +130,14 @@ else:
 
 # --- 2. settings ---------------------------------------------------------------------
 st.header("2 · Models and protocol", divider="gray")
-with st.form("settings"):
+# not a form: a form's choices reach the server only when submitted, and so could not be kept for a
+# visit to another page before training (dashboard.form_state keeps every choice as it is made)
+with st.container(border=True):
     c1, c2, c3 = st.columns(3)
     models = c1.multiselect(
         "Models",
         MODEL_NAMES,
-        default=STUDY_MODELS,
+        key=remembered("train.models", list(STUDY_MODELS), options=MODEL_NAMES),
         format_func=model_title,
         help="The study's three networks learn from MFCCs. Transfer (beyond the study) is a small head on the "
         "embeddings of a pretrained music tagger (musicnn); choosing it embeds every segment first.",
@@ -120,33 +145,43 @@ with st.form("settings"):
     split = c2.radio(
         "Split",
         SPLITS,
-        index=SPLITS.index(suggested_split((t.track_id for t in ds.tracks), official=ds.official)),
+        key=remembered(
+            "train.split", suggested_split((t.track_id for t in ds.tracks), official=ds.official), options=SPLITS
+        ),
         captions=[SPLIT_HELP[s] for s in SPLITS],
     )
-    recipe = c3.radio("Recipe", list(RECIPES), index=0, captions=[_sentence(recipe_help(r)) for r in RECIPES])
+    recipe = c3.radio(
+        "Recipe",
+        list(RECIPES),
+        key=remembered("train.recipe", "study"),
+        captions=[_sentence(recipe_help(r)) for r in RECIPES],
+    )
     c4, c5, c6, c7 = st.columns(4)
     epochs = c4.number_input(
         f"Epochs ({recipe_values('epochs', sep=' · ')})",
         min_value=1,
         max_value=1000,
         value=None,
+        key=remembered("train.epochs", None),
         placeholder=RECIPES_OWN,
         help="Empty: the recipe's. The study's figures run 100 epochs.",
     )
-    batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, value=32)
+    batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, key=remembered("train.batch", 32))
     lr = c6.number_input(
         "Learning rate",
         min_value=1e-6,
         max_value=0.5,
         value=None,
+        key=remembered("train.lr", None),
         format="%.6f",
         placeholder=RECIPES_OWN,
         help=f"Empty: the recipe's ({recipe_values('learning_rate')}). Adam's rate; where the recipe "
         "decays it, the starting rate.",
     )
-    seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0)
+    seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, key=remembered("train.seed", 0))
     overrides = _recipe_overrides()
-    submitted = st.form_submit_button("Start training", type="primary", disabled=feats is None)
+    submitted = st.button("Start training", type="primary", disabled=feats is None)
+keep(*KEPT)  # the choices come back after a visit to another page
 if submitted:
     try:
         if "transfer" in models:

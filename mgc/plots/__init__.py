@@ -5,7 +5,8 @@ Every figure of the dashboard comes from here, so they share one look
 class and per model).
 
 - :mod:`mgc.plots.explore`: the Explore page's representations, the taggram and the dataset overview.
-- :mod:`mgc.plots.results`: training curves, the study's Figures 6-7, confusion matrices,
+- :mod:`mgc.plots.training`: the live curves of a training job (the Train page).
+- :mod:`mgc.plots.results`: the study's Figures 6-7, confusion matrices,
   classification answers, recipe comparisons and the leakage ladder.
 
 A new figure goes into the file of the page family that shows it, built with
@@ -27,12 +28,12 @@ from .results import (
     class_probabilities,
     confusion_matrix,
     leakage_ladder,
-    live_curves,
     recipe_comparison,
     study_curves,
     window_timelines,
 )
 from .style import EXTRA_COLORS, GENRE_COLORS, HEIGHT, MODEL_COLORS, TEMPLATE, apply_style, class_colors
+from .training import epoch_step, live_curves
 
 __all__ = [
     "EXTRA_COLORS",
@@ -47,6 +48,7 @@ __all__ = [
     "class_probabilities",
     "confusion_matrix",
     "durations_by_class",
+    "epoch_step",
     "leakage_ladder",
     "live_curves",
     "mel_filterbank",

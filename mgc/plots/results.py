@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,46 +15,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _METRIC_TITLES = {"accuracy": "Accuracy", "loss": "Cross-entropy loss", "rmse": "RMSE (one-hot vs softmax)"}
-
-
-def live_curves(histories: Mapping[str, list[dict]]) -> go.Figure:
-    """Accuracy and loss per epoch while training: one colour per model, train solid, validation dashed.
-
-    Parameters
-    ----------
-    histories : mapping
-        Model name -> list of per-epoch dicts with ``epoch``, ``accuracy``, ``loss``,
-        ``val_accuracy``, ``val_loss``.
-    """
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Cross-entropy loss"), horizontal_spacing=0.1)
-    for model, hist in histories.items():
-        epochs = [h["epoch"] for h in hist]
-        color = MODEL_COLORS.get(model)
-        for col, metric in ((1, "accuracy"), (2, "loss")):
-            for prefix, dash, part in (("", "solid", "train"), ("val_", "dash", "validation")):
-                values = [h.get(prefix + metric) for h in hist]
-                if all(v is None for v in values):
-                    continue
-                fig.add_trace(
-                    go.Scatter(
-                        x=epochs,
-                        y=values,
-                        mode="lines+markers",
-                        marker=dict(size=4),
-                        line=dict(color=color, dash=dash),
-                        name=f"{model_title(model)} {part}",
-                        legendgroup=model,
-                        showlegend=col == 1,
-                    ),
-                    row=1,
-                    col=col,
-                )
-    fig.update_xaxes(title_text="Epoch")
-    fig.update_yaxes(title_text="Accuracy (fraction)", row=1, col=1)
-    fig.update_yaxes(title_text="Loss (nats)", row=1, col=2)
-    return apply_style(fig, title="Live training curves (solid: train, dashed: validation)", height=420)
 
 
 #: Line colours of the (protocol, recipe) pairs in the learning-curve panels, in order of appearance.

@@ -5,14 +5,16 @@
 - :mod:`mgc.training.fit`: :func:`train`, one run from features to a stored :class:`~mgc.runs.Run`.
 - :mod:`mgc.training.stream`: training from rows that stay on disk (:class:`RowSource`, :func:`as_source`).
 - :mod:`mgc.training.jobs`: training in a background thread that a user interface polls.
+- :mod:`mgc.training.cost`: each model's epoch cost (:data:`EPOCH_COST`) and the jobs' time-left estimate.
 - :mod:`mgc.training.crossval`: recipes compared on the same folds, paired by track.
 
 Importing this package does not import TensorFlow; :func:`train` does.
 """
 
+from .cost import EPOCH_COST, ModelPace, TimeLeft, time_left
 from .crossval import cross_validate, load_comparisons, load_results, summarize, variant_settings
 from .fit import EpochReport, EpochSampler, TrainingInterrupted, train
-from .jobs import JobBoard, TrainingJob, clock
+from .jobs import JobBoard, TrainingJob, clock, run_scores
 from .recipes import (
     LR_SCHEDULES,
     RECIPE_PURPOSE,
@@ -28,6 +30,7 @@ from .stream import ArrayRows, RowSource, as_source
 
 __all__ = [
     "ArrayRows",
+    "EPOCH_COST",
     "LR_SCHEDULES",
     "RECIPES",
     "RECIPE_PURPOSE",
@@ -35,8 +38,10 @@ __all__ = [
     "EpochReport",
     "EpochSampler",
     "JobBoard",
+    "ModelPace",
     "TrainConfig",
     "TrainingInterrupted",
+    "TimeLeft",
     "TrainingJob",
     "as_source",
     "clock",
@@ -47,7 +52,9 @@ __all__ = [
     "parse_variant",
     "recipe_help",
     "recipe_values",
+    "run_scores",
     "summarize",
+    "time_left",
     "train",
     "variant_order",
     "variant_settings",

@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import functools
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -46,6 +47,8 @@ PREDICT_CHUNK = 256 * 32
 
 #: The per-epoch logs a run's history keeps (train and validation).
 LOGS = ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse")
+#: Seconds between two reports of the batches done within an epoch (``on_progress`` of :func:`train`).
+PROGRESS_SECONDS = 0.25
 
 #: Training steps per call of Keras's compiled loop on the fast path (``TrainConfig.fast``):
 #: fewer round trips from Python per epoch; the same steps, so the same numbers (bench/train.py).
@@ -185,7 +188,7 @@ class EpochSampler:
 
 @functools.cache
 def _keras_classes():
-    """The two Keras subclasses :func:`train` needs, defined once Keras is imported."""
+    """The Keras subclasses :func:`train` needs, defined once Keras is imported."""
     keras = keras_module()
 
     class AugmentedEpochs(keras.utils.PyDataset):
@@ -243,6 +246,37 @@ def _keras_classes():
                 self.model.stop_training = True
 
     return AugmentedEpochs, Batches, Recorder
+
+
+@functools.cache
+def _progress_class():
+    """A Keras callback that reports what the fit is doing: the epoch, its batches, validation."""
+    keras = keras_module()
+
+    class FitProgress(keras.callbacks.Callback):
+        """Calls ``on_progress(batches done, batches, stage)``, every :data:`PROGRESS_SECONDS` within an epoch."""
+
+        def __init__(self, on_progress, epochs: int):
+            super().__init__()
+            self.on_progress, self.epochs = on_progress, epochs
+            self.epoch, self.steps, self.last = 0, 0, 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.steps = epoch + 1, int(self.params.get("steps") or 0)
+            first = " (the first batch traces the graph)" if epoch == 0 else ""
+            self.last = time.perf_counter()
+            self.on_progress(0, self.steps, f"epoch {self.epoch}/{self.epochs}{first}")
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            if batch == 0 or now - self.last >= PROGRESS_SECONDS:  # the first batch's end: the tracing is over
+                self.last = now
+                self.on_progress(batch + 1, self.steps, f"epoch {self.epoch}/{self.epochs}")
+
+        def on_test_begin(self, logs=None):
+            self.on_progress(self.steps, self.steps, f"epoch {self.epoch}/{self.epochs}: validating")
+
+    return FitProgress
 
 
 # --------------------------------------------------------------------------- #
@@ -327,6 +361,7 @@ def train(
     tags: tuple[str, ...] = (),
     trust_mfcc: FeatureSet | None = None,
     stream: bool | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> Run:
     """Train one model on extracted features and store the run.
 
@@ -368,6 +403,10 @@ def train(
         in-memory array (an ``np.memmap``, or an object with ``shape`` and
         ``rows(index)``). A streamed run fits its trust checks on a seeded sample of
         at most :data:`TRUST_TRAIN_ROWS` training rows.
+    on_progress : callable(done, total, stage) or None
+        Told what the run is doing: ``(0, 0, stage)`` for the steps around the fit
+        (``"building the network"``, ``"evaluating on the test part"``, ...) and, within
+        each epoch, ``(batches done, batches, "epoch 3/60")`` a few times a second.
 
     Returns
     -------
@@ -395,8 +434,12 @@ def train(
                 else "the study's MFCCs (the default parameters)"
             )
         )
+    say = on_progress or (lambda done, total, stage: None)
+    say(0, 0, "making the split")
     split = _check_split(features, cfg, split, metrics_from)
+    say(0, 0, "starting Keras" if "tensorflow" in sys.modules else "loading TensorFlow (once per process)")
     keras = seeded_keras(cfg.seed)
+    say(0, 0, "building the network")
     AugmentedEpochs, Batches, Recorder = _keras_classes()
     n_classes = len(features.classes)
     if n_classes < 2:
@@ -417,6 +460,8 @@ def train(
             monitor=cfg.monitor, patience=cfg.early_stopping, restore_best_weights=True
         )
         callbacks.append(early)
+    if on_progress is not None:
+        callbacks.append(_progress_class()(on_progress, cfg.epochs))
     started = dt.datetime.now().isoformat(timespec="seconds")
     interrupted = False
     try:
@@ -463,6 +508,7 @@ def train(
     fit_seconds = time.perf_counter() - recorder.t0
 
     # test metrics: the run's own, or (a refit) those of its train-only twin
+    say(0, 0, "evaluating on the test part")
     if metrics_from is None:
         y_test, t_test = y[split.test], features.track_ids[split.test]
         if streamed:  # chunks of whole prediction batches: the same batches, so the same outputs, as in memory
@@ -507,6 +553,7 @@ def train(
     manifest["stopped_by"] = stopped_by
     # store an uncompiled copy built from the config: no optimizer state in the file
     # (clone_model compiles its clone like the original, and the Adam moments triple the size)
+    say(0, 0, "storing the run")
     export = keras.Model.from_config(model.get_config())
     export.set_weights(model.get_weights())
     save_run(
@@ -514,6 +561,7 @@ def train(
     )
     run = load_run(run_id, root=root)
     if not np.any(features.track_ids == ""):  # the checks need held-out tracks; JSON features have none
+        say(0, 0, "fitting the trust checks")
         fit_trust(
             run, _trust_rows(features, split, cfg.seed) if streamed else features, twin=metrics_from, mfcc=trust_mfcc
         )

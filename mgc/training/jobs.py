@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from ..config import MODEL_FEATURES
 from ..errors import MgcError, ParameterError
 from ..features import FeatureSet
-from .fit import EpochReport, train
+from .cost import ModelPace, time_left
+from .fit import EpochReport, _check_split, train
 from .recipes import TrainConfig
 
 
@@ -31,6 +32,20 @@ class ModelProgress:
     history: list[dict] = field(default_factory=list)  # one dict of logs (+ seconds) per epoch
     run_id: str | None = None
     status: str = "queued"  # queued, running, finished, stopped, skipped (never begun), failed
+    rows: int = 0  # training segments per epoch (0 until the job has made its split)
+    stage: str = ""  # what the model is doing now, in words ("building the network", "epoch 2/60", ...)
+    batches: tuple[int, int] = (0, 0)  # batches done and batches of the running epoch
+    early_stopping: bool = False
+    scores: dict | None = None  # the stored run's test scores (:func:`run_scores`)
+    # clock (time.monotonic) of: the network's build (after TensorFlow loaded: once per process, not a
+    # cost of every model) and train() returning, the running epoch's start (None between epochs), and
+    # (time, batches done) of its first and latest batch reports
+    began: float | None = None
+    ended: float | None = None
+    epoch_began: float | None = None
+    first_batch: tuple[float, int] | None = None
+    last_batch: tuple[float, int] | None = None
+    batch_pace: float | None = None  # seconds per epoch implied by the latest epoch's batches after its first
 
 
 class TrainingJob:
@@ -70,7 +85,10 @@ class TrainingJob:
         self.id = uuid.uuid4().hex[:8]
         self.owner = owner
         self.features, self.configs, self.root, self.note = features, list(configs), root, dataset_note
-        self.models = [ModelProgress(c.model, c.resolved().epochs) for c in self.configs]
+        self.models = [
+            ModelProgress(c.model, c.resolved().epochs, early_stopping=bool(c.resolved().early_stopping))
+            for c in self.configs
+        ]
         self.status = "created"  # created, running, finished, stopped, failed
         self.error = ""
         self.started = self.ended = None
@@ -101,32 +119,62 @@ class TrainingJob:
         return self.status == "running"
 
     # --- the thread --------------------------------------------------------------------
+    def _features_of(self, cfg: TrainConfig) -> FeatureSet:
+        return self.features[MODEL_FEATURES[cfg.model]] if isinstance(self.features, dict) else self.features
+
     def _main(self) -> None:
         try:
-            for cfg, prog in zip(self.configs, self.models, strict=True):
+            # every model's split first: its training rows price its epochs, and a bad one fails before any fit
+            with self._lock:
+                for p in self.models:
+                    p.stage = "preparing the data"
+            splits = [_check_split(self._features_of(cfg), cfg.resolved(), None, None) for cfg in self.configs]
+            with self._lock:
+                for p, split in zip(self.models, splits, strict=True):
+                    p.rows, p.stage = len(split.train), "queued"
+            for cfg, prog, split in zip(self.configs, self.models, splits, strict=True):
                 if self._stop.is_set():
                     with self._lock:
                         prog.status = "skipped"
                     continue
                 with self._lock:
-                    prog.status = "running"
+                    prog.status, prog.stage = "running", "starting"
 
                 def on_epoch(e: EpochReport, prog=prog) -> None:
                     with self._lock:
                         prog.history.append({**e.logs, "epoch": e.epoch, "seconds": e.seconds})
+                        prog.batches, prog.epoch_began = (0, prog.batches[1]), None
 
-                fs = self.features[MODEL_FEATURES[cfg.model]] if isinstance(self.features, dict) else self.features
+                def on_progress(done: int, total: int, stage: str, prog=prog) -> None:
+                    now = time.monotonic()
+                    with self._lock:
+                        prog.stage, prog.batches = stage, (done, total)
+                        if stage == "building the network":
+                            prog.began = now
+                        elif stage.startswith("epoch") and done == 0:
+                            prog.epoch_began, prog.first_batch, prog.last_batch = now, None, None
+                        elif stage.startswith("epoch") and done < total:
+                            prog.last_batch = (now, done)
+                            prog.first_batch = prog.first_batch or (now, done)
+                            (t0, d0), (t1, d1) = prog.first_batch, prog.last_batch
+                            if d1 - d0 >= 2:
+                                prog.batch_pace = (t1 - t0) / (d1 - d0) * total
+
                 run = train(
-                    fs,
+                    self._features_of(cfg),
                     cfg,
                     on_epoch=on_epoch,
                     should_stop=self._stop.is_set,
                     root=self.root,
                     dataset_note=self.note,
+                    split=split,
+                    on_progress=on_progress,
                     **self._trust_kwargs(cfg),
                 )
                 with self._lock:
-                    prog.run_id, prog.status = run.id, run.manifest["status"]
+                    prog.run_id, prog.status, prog.stage = run.id, run.manifest["status"], "stored"
+                    prog.ended = time.monotonic()
+                    prog.batches, prog.scores = (0, 0), run_scores(run)
             final = "stopped" if self._stop.is_set() else "finished"
         except MgcError as e:
             final, self.error = "failed", str(e)
@@ -137,6 +185,7 @@ class TrainingJob:
             for p in self.models:
                 if p.status in ("queued", "running"):
                     p.status = "failed" if final == "failed" else ("skipped" if p.status == "queued" else "stopped")
+                    p.stage, p.batches = p.status, (0, 0)
             self.status, self.ended = final, time.time()
 
     def _trust_kwargs(self, cfg: TrainConfig) -> dict:
@@ -149,9 +198,17 @@ class TrainingJob:
     def snapshot(self) -> dict:
         """A consistent copy of the job's state, with elapsed time and an estimate of what is left.
 
-        ``eta_seconds`` is an upper bound: early stopping may end a model sooner.
+        Each model's entry holds its ``history``, ``stage`` (what it is doing, in words),
+        ``batches`` (done, of the running epoch), ``rows`` (training segments), ``scores``
+        (:func:`run_scores`, once stored), ``overhead_seconds`` (once it ended: its time outside
+        its epochs) and ``eta_seconds`` with its ``eta_basis`` (:func:`mgc.training.cost.time_left`).
+        The job's ``eta_seconds`` is their sum, and ``eta_at_most`` says it is an upper bound (early
+        stopping may end a model sooner).
+        The time outside epochs (build, evaluation, storing) is in it once a model has ended.
         """
+        clock_now = time.monotonic()
         with self._lock:
+            paces = [_pace_of(p, clock_now) for p in self.models]
             models = [
                 {
                     "model": p.model,
@@ -159,27 +216,47 @@ class TrainingJob:
                     "history": [dict(h) for h in p.history],
                     "run_id": p.run_id,
                     "status": p.status,
+                    "rows": p.rows,
+                    "stage": p.stage,
+                    "batches": p.batches,
+                    "early_stopping": p.early_stopping,
+                    "scores": None if p.scores is None else dict(p.scores),
                 }
                 for p in self.models
             ]
             status, error, started, ended = self.status, self.error, self.started, self.ended
         now = ended or time.time()
-        done_secs = [h["seconds"] for m in models for h in m["history"]]
-        eta = None
-        if status == "running":
-            # per config (the same model may be queued twice); the first epoch carries start-up
-            # costs, so it is left out once there are others
-            per_epoch = []
-            for m in models:
-                secs = [h["seconds"] for h in m["history"]]
-                per_epoch.append((sum(secs[1:]) / (len(secs) - 1) if len(secs) > 1 else secs[0]) if secs else None)
-            known = [v for v in per_epoch if v]
-            if known:
-                eta = sum(
-                    (m["epochs"] - len(m["history"])) * (per_epoch[i] or max(known))
-                    for i, m in enumerate(models)
-                    if m["status"] in ("queued", "running")
-                )
+        eta, basis, at_most = None, "", False
+        priced = all(m["rows"] for m in models if m["status"] in ("queued", "running"))
+        if status == "running" and priced:
+            per_model, total = time_left(
+                [
+                    ModelPace(
+                        m["model"],
+                        m["epochs"],
+                        m["rows"],
+                        status=m["status"],
+                        epoch_seconds=[h["seconds"] for h in m["history"]],
+                        epoch_fraction=m["batches"][0] / m["batches"][1] if m["batches"][1] else 0.0,
+                        early_stopping=m["early_stopping"],
+                        **pace,
+                    )
+                    for m, pace in zip(models, paces, strict=True)
+                ]
+            )
+            for m, t in zip(models, per_model, strict=True):
+                m["eta_seconds"], m["eta_basis"], m["eta_at_most"] = t.seconds, t.basis, t.at_most
+            eta, basis, at_most = total.seconds, total.basis, total.at_most
+        for m, pace in zip(models, paces, strict=True):
+            m["overhead_seconds"] = pace.get("overhead_seconds")
+        for m in models:
+            m.setdefault("eta_seconds", None)
+            m.setdefault("eta_basis", "")
+            m.setdefault("eta_at_most", False)
+        done_epochs = sum(len(m["history"]) for m in models)
+        running_share = sum(
+            m["batches"][0] / m["batches"][1] for m in models if m["batches"][1] and m["status"] == "running"
+        )
         return {
             "id": self.id,
             "status": status,
@@ -187,9 +264,50 @@ class TrainingJob:
             "models": models,
             "elapsed_seconds": (now - started) if started else 0.0,
             "eta_seconds": eta,
-            "epochs_done": len(done_secs),
+            "eta_basis": basis,
+            "eta_at_most": at_most,
+            "epochs_done": done_epochs,
+            "epochs_progress": done_epochs + min(running_share, 1.0),
             "epochs_total": sum(m["epochs"] for m in models),
         }
+
+
+def _pace_of(p: ModelProgress, now: float) -> dict:
+    """What the clock says of one model: the pace of its running epoch, its time outside epochs."""
+    out: dict = {"running_epoch_seconds": p.batch_pace}
+    in_epochs = sum(h["seconds"] for h in p.history)
+    if p.began is not None and p.ended is not None and p.history:
+        out["overhead_seconds"] = max(0.0, p.ended - p.began - in_epochs)
+    elif p.began is not None and p.ended is None:
+        running_epoch = now - p.epoch_began if p.epoch_began is not None else 0.0
+        out["overhead_spent"] = max(0.0, now - p.began - in_epochs - running_epoch)
+    return out
+
+
+def run_scores(run) -> dict:
+    """A stored run's test scores as the Train page shows them when a job ends.
+
+    Parameters
+    ----------
+    run : mgc.runs.Run
+
+    Returns
+    -------
+    dict
+        ``protocol`` (the split as tables name it, e.g. ``"fault-filtered (tested on valid)"``),
+        ``segment_accuracy``, ``track_accuracy``, ``balanced_accuracy`` (over tracks; over
+        segments when the run has no track ids), ``loss`` (cross-entropy, nats) and ``test_tracks``.
+    """
+    m = run.metrics
+    balanced = m.get("track_balanced_accuracy")
+    return {
+        "protocol": run.protocol,
+        "segment_accuracy": m.get("segment_accuracy"),
+        "track_accuracy": m.get("track_accuracy_mean"),
+        "balanced_accuracy": balanced if balanced is not None else m.get("balanced_accuracy"),
+        "loss": m.get("loss"),
+        "test_tracks": m.get("n_tracks"),
+    }
 
 
 class JobBoard:
