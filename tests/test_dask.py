@@ -96,7 +96,7 @@ def test_a_worker_killed_mid_run_loses_only_its_tracks(client, tmp_path):
     assert before[killed[0]] not in client.run(os.getpid).values()  # it did die (its nanny started another)
 
 
-def _die(path, rel, size, mtime_ns, params, store_root):
+def _die(path, rel, size, mtime_ns, params, store_root, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -146,3 +146,29 @@ def test_cli_extract_on_a_dask_scheduler_address(client, data, tmp_path):
     with np.load(out, allow_pickle=False) as z:
         assert z["X"].shape == (18, 130, 13)
     assert len(list((tmp_path / "art" / "cache").glob("store-*/entries/*/*.json"))) == 10
+
+
+@pytest.mark.slow
+def test_processes_starts_a_local_cluster_for_the_call_and_closes_it(data, tmp_path):
+    import multiprocessing
+
+    before = {p.pid for p in multiprocessing.active_children()}
+    local = extract_dataset(data, use_cache=False, workers=1)
+    fs = extract_dataset(data, cache_dir=tmp_path / "c", scheduler="processes", workers=2)
+    np.testing.assert_array_equal(fs.X, local.X)
+    assert [s.track_id for s in fs.skipped] == ["noise.00077"]
+    assert {p.pid for p in multiprocessing.active_children()} <= before  # its workers are gone
+
+
+@pytest.mark.slow
+def test_embeddings_run_on_the_spawned_workers(client, tmp_path):
+    """The tagger's TensorFlow on Dask workers (spawned, never forked): the local embeddings, bad file skipped."""
+    from mgc.features import EMBEDDING_PARAMS
+
+    root = write_tiny_dataset(tmp_path / "data", per_class=1, seconds=6.2)
+    (root / "genres" / "tones" / "tones.00099.wav").write_bytes(b"RIFF nothing")
+    local = extract_dataset(root, params=EMBEDDING_PARAMS, use_cache=False)
+    fs = extract_dataset(root, params=EMBEDDING_PARAMS, cache_dir=tmp_path / "c", scheduler=client)
+    assert fs.X.shape == local.X.shape == (6, 1506) and [s.track_id for s in fs.skipped] == ["tones.00099"]
+    np.testing.assert_allclose(fs.X, local.X, rtol=1e-5, atol=1e-5)
+    assert any("tensorflow" in mods for mods in client.run(lambda: list(__import__("sys").modules)).values())

@@ -332,6 +332,21 @@ def test_old_cache_is_loaded_without_pickle(small, tmp_path):
     assert "damaged" in fs.cache_stats["cache_problem"] and fs.cache_stats["extracted"] == 6
 
 
+def test_extraction_status_counts_the_store_and_an_old_cache(small, tmp_path):
+    from mgc.features import extraction_status
+
+    cdir = tmp_path / "c"
+    empty = extraction_status(find_tracks(small), cache_dir=cdir)
+    assert empty["failed"] is None and "empty" in empty["text"]
+    old = _legacy_cache(small, cdir)
+    assert extraction_status(find_tracks(small), cache_dir=cdir)["text"].startswith("Feature cache: 6 of 6 files")
+    old.unlink()
+    (small / "genres" / "tones" / "tones.00099.wav").write_bytes(b"not audio" * 100)
+    extract_dataset(small, cache_dir=cdir, workers=1)
+    state = extraction_status(find_tracks(small), cache_dir=cdir)
+    assert state["failed"] == 1 and state["text"].startswith("Feature cache: 7 of 7 files extracted, 1 of them")
+
+
 # --------------------------------------------------------------------------- #
 # The store as a streaming source
 # --------------------------------------------------------------------------- #

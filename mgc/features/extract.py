@@ -115,13 +115,18 @@ def _init_worker() -> None:
         _ONE_THREAD.append(threadpool_limits(1))
 
 
-def _task(path: str, rel: str, size: int, mtime_ns: int, params: dict, store_root: str | None) -> tuple:
+def _task(
+    path: str, rel: str, size: int, mtime_ns: int, params: dict, store_root: str | None, *, one_thread: bool = False
+) -> tuple:
     """One track, in whichever process runs it: compute, write its store entry, return what the driver indexes.
 
+    ``one_thread`` limits BLAS to one thread for the rest of the process's life (a Dask
+    worker's; the pool's initializer and the sequential path do it themselves).
     Returns ``(X, segment_index, error, stored)``; ``X`` is ``None`` once stored (the
     driver reads it from the store) or when the file failed.
     """
-    _init_worker()
+    if one_thread:
+        _init_worker()
     X, seg, err = _worker(path, params)
     if store_root is not None:
         try:
@@ -196,9 +201,13 @@ def _dask_client(scheduler: Any, workers: int):
     if isinstance(scheduler, distributed.Client):
         return scheduler, None
     if scheduler == "processes":
-        cluster = distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
+        import dask
+
+        # spawned (Dask's default, made sure of): the embeddings' TensorFlow must not be forked
+        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+            cluster = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
         client = distributed.Client(cluster)
         return client, (client, cluster)
     if isinstance(scheduler, str) and ":" in scheduler:
@@ -226,7 +235,7 @@ def _dask(todo: Todo, params: Params, store_root: str | None, client, report) ->
         if item is None:
             return False
         rel, p, size, mtime = item
-        fut = client.submit(_task, str(p), rel, size, mtime, params.to_dict(), store_root, pure=False)
+        fut = client.submit(_task, str(p), rel, size, mtime, params.to_dict(), store_root, one_thread=True, pure=False)
         names[fut.key] = rel
         stream.add(fut)
         return True

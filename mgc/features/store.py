@@ -132,7 +132,9 @@ class FeatureStore:
             try:
                 if json.loads(marker.read_text()) == self._meta():
                     return ""
-                problem = f"{self.root.name} was made by another version or other parameters; its entries are rebuilt"
+                problem = (
+                    f"{self.root.name} was marked with other parameters; re-marked (entries are checked one by one)"
+                )
             except (OSError, ValueError) as e:
                 problem = f"{self.root.name}/STORE.json is damaged ({e}); rewritten"
         atomic_write(marker, lambda f: f.write(json.dumps(self._meta(), indent=1).encode()))
