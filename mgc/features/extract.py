@@ -206,7 +206,7 @@ def _dask_client(scheduler: Any, workers: int):
         # spawned (Dask's default, made sure of): the embeddings' TensorFlow must not be forked
         with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
             cluster = distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             )
         client = distributed.Client(cluster)
         return client, (client, cluster)
