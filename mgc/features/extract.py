@@ -14,7 +14,8 @@ Where the work runs (``scheduler``):
     A process pool on this machine (``workers`` processes; embeddings in this process,
     since TensorFlow must not be forked).
 ``"processes"``
-    A Dask ``LocalCluster`` of ``workers`` processes started for this call.
+    A Dask ``LocalCluster`` of ``workers`` processes started for this call (spawned, so a
+    calling script needs the usual ``if __name__ == "__main__":`` guard).
 ``"tcp://host:8786"`` or a ``distributed.Client``
     An existing Dask cluster. Its workers write the store themselves, so ``cache_dir``
     must be on a filesystem they share with this process (or pass ``use_cache=False``:
