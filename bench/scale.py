@@ -77,10 +77,14 @@ def _descendants(pid: int) -> set[int]:
     out, todo = set(), [pid]
     while todo:
         p = todo.pop()
-        try:
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            continue
+        kids = []
+        for task in Path(f"/proc/{p}/task").glob(
+            "*"
+        ):  # every thread's children (Dask's nannies start workers off-main)
+            try:
+                kids += task.joinpath("children").read_text().split()
+            except OSError:
+                continue
         for k in map(int, kids):
             if k not in out:
                 out.add(k)
@@ -243,6 +247,8 @@ def main() -> int:
     for mode in modes:
         a, b = results[(mode, lo)], results[(mode, hi)]
         for what, key in (("wall", "wall"), ("worker CPU", "worker_cpu")):
+            if not a[key]:
+                continue
             ratio = (b[key] / b["tracks"]) / (a[key] / a["tracks"])
             print(f"| {mode}: {what} s/track at {hi} vs {lo} | {ratio:.3f} | 0.85-1.15 | {0.85 <= ratio <= 1.15} |")
         grow = b["driver_mb"] - a["driver_mb"]
