@@ -1,4 +1,4 @@
-"""Unit tests of mgc.features.extract and mgc.features.cache (dataset-scale extraction), and of the CLI.
+"""Unit tests of mgc.features.extract and mgc.features.store (dataset-scale extraction), and of the CLI.
 
 Datasets are written at test time (tests/conftest.py); most tests use clips of a few
 seconds so the whole file stays fast on a shared CPU.
@@ -21,6 +21,8 @@ from mgc import audio
 from mgc.dataset import find_tracks, make_split
 from mgc.errors import ArtifactError, DatasetError, ParameterError
 from mgc.features import STUDY_PARAMS, FeatureSet, Skipped, cache, extract, extract_dataset, track_segments
+from mgc.features.extract import extract_source
+from mgc.features.store import FeatureStore, store_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 22050
@@ -32,8 +34,13 @@ def small(tmp_path) -> Path:
     return write_tiny_dataset(tmp_path / "small", per_class=2, seconds=6.2)
 
 
-def _cache_path(root: Path, cache_dir: Path) -> Path:
-    return cache.cache_file(cache_dir, find_tracks(root).genres_dir, STUDY_PARAMS)
+def _store(root: Path, cache_dir: Path) -> FeatureStore:
+    return FeatureStore(store_dir(cache_dir, find_tracks(root).genres_dir, STUDY_PARAMS), STUDY_PARAMS)
+
+
+def _entry_files(store: FeatureStore) -> dict[str, int]:
+    """Every file of the store's entries -> its modification time."""
+    return {str(p.relative_to(store.root)): p.stat().st_mtime_ns for p in (store.root / "entries").glob("*/*")}
 
 
 def _no_extraction(monkeypatch):
@@ -135,23 +142,38 @@ def test_second_run_reads_only_the_cache(small, tmp_path, monkeypatch):
     cdir = tmp_path / "c"
     cold = extract_dataset(small, cache_dir=cdir, workers=1)
     assert cold.cache_stats == {"cached": 0, "extracted": 6, "cache_problem": ""}
-    path = _cache_path(small, cdir)
-    assert path.is_file()
-    mtime = path.stat().st_mtime_ns
+    store = _store(small, cdir)
+    files = _entry_files(store)
+    assert len([f for f in files if f.endswith(".json")]) == 6 and len([f for f in files if f.endswith(".npy")]) == 6
     _no_extraction(monkeypatch)
     warm = extract_dataset(small, cache_dir=cdir, workers=1)
     assert warm.cache_stats == {"cached": 6, "extracted": 0, "cache_problem": ""}
     np.testing.assert_array_equal(warm.X, cold.X)
     np.testing.assert_array_equal(warm.track_ids, cold.track_ids)
     np.testing.assert_array_equal(warm.segment_index, cold.segment_index)
-    assert path.stat().st_mtime_ns == mtime  # nothing changed: not rewritten
-    assert cache.status(path) == {"exists": True, "files": 6, "failed": 0}
+    assert _entry_files(store) == files  # nothing changed: nothing rewritten
+    assert store.status() == {"exists": True, "files": 6, "failed": 0}
+
+
+def test_entries_are_memory_mapped_npy_without_pickle(small, tmp_path):
+    cdir = tmp_path / "c"
+    fs = extract_dataset(small, cache_dir=cdir, workers=1)
+    store = _store(small, cdir)
+    rec, problem = store.record("tones/tones.00001.wav")
+    assert problem == "" and rec.rows == 2 and rec.error == ""
+    X = store.rows_of(rec)
+    assert isinstance(X, np.memmap) and not X.flags.writeable
+    np.testing.assert_array_equal(X, fs.X[fs.track_ids == "tones.00001"])
+    with open(store.root / "entries" / rec.data[:2] / rec.data, "rb") as f:
+        assert np.lib.format.read_magic(f) == (1, 0)
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    assert shape == (2, 130, 13) and dtype == np.float32
 
 
 def test_use_cache_false_neither_reads_nor_writes(small, tmp_path):
     cdir = tmp_path / "c"
     fs = extract_dataset(small, cache_dir=cdir, use_cache=False, workers=1)
-    assert fs.cache_stats["extracted"] == 6 and not _cache_path(small, cdir).exists()
+    assert fs.cache_stats["extracted"] == 6 and not cdir.exists()
 
 
 def test_touched_or_changed_file_is_extracted_again_alone(small, tmp_path):
@@ -173,6 +195,8 @@ def test_touched_or_changed_file_is_extracted_again_alone(small, tmp_path):
     assert not np.allclose(changed.X[rows], first.X[first.track_ids == "tones.00000"])
     np.testing.assert_array_equal(changed.X[~rows], first.X[first.track_ids != "tones.00000"])
     np.testing.assert_allclose(changed.X[rows], track_segments(audio.load(g))[0], atol=1e-4, rtol=0)
+    # the rows of the file's earlier version are gone: one .npy per entry
+    assert len(list((_store(small, cdir).root / "entries").glob("*/*.npy"))) == 6
 
     sf.write(small / "genres" / "clicks" / "clicks.00007.wav", np.full(int(3.1 * SR), 0.1, np.float32), SR)
     added = extract_dataset(small, cache_dir=cdir, workers=1)
@@ -180,43 +204,48 @@ def test_touched_or_changed_file_is_extracted_again_alone(small, tmp_path):
     assert added.n_tracks == 7
 
 
-def test_garbage_cache_is_reported_and_rebuilt(small, tmp_path, monkeypatch):
+def test_damaged_entries_are_reported_and_rebuilt(small, tmp_path, monkeypatch):
     cdir = tmp_path / "c"
     cold = extract_dataset(small, cache_dir=cdir, workers=1)
-    path = _cache_path(small, cdir)
-    path.write_bytes(np.random.default_rng(0).bytes(3000))
+    store = _store(small, cdir)
+    garbage, truncated = store.record("noise/noise.00000.wav")[0], store.record("clicks/clicks.00001.wav")[0]
+    store._json(garbage.path).write_bytes(np.random.default_rng(0).bytes(300))
+    npy = store._json(truncated.path).with_name(truncated.data)
+    npy.write_bytes(npy.read_bytes()[: npy.stat().st_size // 2])
     rebuilt = extract_dataset(small, cache_dir=cdir, workers=1)
-    assert rebuilt.cache_stats["extracted"] == 6 and rebuilt.cache_stats["cached"] == 0
-    assert path.name in rebuilt.cache_stats["cache_problem"]
-    assert "damaged" in rebuilt.cache_stats["cache_problem"]
+    assert rebuilt.cache_stats["extracted"] == 2 and rebuilt.cache_stats["cached"] == 4
+    assert "2 damaged store entries" in rebuilt.cache_stats["cache_problem"]
     np.testing.assert_array_equal(rebuilt.X, cold.X)
     _no_extraction(monkeypatch)
     again = extract_dataset(small, cache_dir=cdir, workers=1)
     assert again.cache_stats == {"cached": 6, "extracted": 0, "cache_problem": ""}
 
 
-def test_truncated_cache_is_reported_and_rebuilt(small, tmp_path):
+def test_foreign_entries_are_rebuilt(small, tmp_path):
+    """An entry of other parameters, and one that belongs to another file, are not used."""
     cdir = tmp_path / "c"
-    extract_dataset(small, cache_dir=cdir, workers=1)
-    path = _cache_path(small, cdir)
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    cold = extract_dataset(small, cache_dir=cdir, workers=1)
+    store = _store(small, cdir)
+    a, b = "tones/tones.00000.wav", "tones/tones.00001.wav"
+    rec = json.loads(store._json(a).read_text())
+    rec["params"] = "0123456789abcdef"
+    store._json(a).write_text(json.dumps(rec))
+    store._json(b).write_text(store._json("noise/noise.00000.wav").read_text())  # another file's entry
     fs = extract_dataset(small, cache_dir=cdir, workers=1)
-    assert "damaged" in fs.cache_stats["cache_problem"] and fs.cache_stats["extracted"] == 6
+    assert fs.cache_stats["extracted"] == 2 and "2 damaged store entries" in fs.cache_stats["cache_problem"]
+    np.testing.assert_array_equal(fs.X, cold.X)
 
 
-def test_cache_of_other_parameters_is_rebuilt(small, tmp_path):
+def test_store_marked_with_other_parameters_is_remarked(small, tmp_path):
     cdir = tmp_path / "c"
     extract_dataset(small, cache_dir=cdir, workers=1)
-    path = _cache_path(small, cdir)
-    with np.load(path) as z:
-        arrays = dict(z)
-    meta = json.loads(str(arrays["meta"]))
+    marker = _store(small, cdir).root / "STORE.json"
+    meta = json.loads(marker.read_text())
     meta["params"]["n_mfcc"] = 20
-    arrays["meta"] = np.array(json.dumps(meta))
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    marker.write_text(json.dumps(meta))
     fs = extract_dataset(small, cache_dir=cdir, workers=1)
-    assert "other feature parameters" in fs.cache_stats["cache_problem"] and fs.cache_stats["extracted"] == 6
+    assert "other parameters" in fs.cache_stats["cache_problem"]
+    assert json.loads(marker.read_text())["params"] == STUDY_PARAMS.to_dict()
 
 
 class _Trap:
@@ -237,24 +266,133 @@ def _pickle_npz(path: Path, sentinel: Path, key: str, **extra) -> None:
         np.savez(f, **extra, **{key: trap})
 
 
-def test_cache_is_loaded_without_pickle(small, tmp_path):
+def test_store_is_loaded_without_pickle(small, tmp_path):
     cdir = tmp_path / "c"
-    path = _cache_path(small, cdir)
-    path.parent.mkdir(parents=True)
+    extract_dataset(small, cache_dir=cdir, workers=1)
+    store = _store(small, cdir)
+    rec = store.record("tones/tones.00000.wav")[0]
+    npy = store._json(rec.path).with_name(rec.data)
     sentinel = tmp_path / "PICKLE-WAS-LOADED"
-    meta = {"format": cache.FORMAT, "version": cache.VERSION, "params": STUDY_PARAMS.to_dict()}
-    _pickle_npz(path, sentinel, "paths", meta=np.array(json.dumps(meta)))
-    # the trap itself works when pickle is allowed
-    with np.load(path, allow_pickle=True) as z:
-        z["paths"]
+    trap = np.empty(1, dtype=object)
+    trap[0] = _Trap(sentinel)
+    with open(npy, "wb") as f:
+        np.save(f, trap, allow_pickle=True)
+    np.load(npy, allow_pickle=True)  # the trap itself works when pickle is allowed
     assert sentinel.exists()
     sentinel.unlink()
 
     fs = extract_dataset(small, cache_dir=cdir, workers=1)
     assert not sentinel.exists()
+    assert "damaged" in fs.cache_stats["cache_problem"] and fs.cache_stats["extracted"] == 1
+    assert np.load(npy, allow_pickle=False).dtype == np.float32  # rebuilt as plain rows
+
+
+def _legacy_cache(small, cdir) -> Path:
+    """The single-file cache of earlier versions, made from a fresh extraction."""
+    fs = extract_dataset(small, use_cache=False, workers=1)
+    entries = {}
+    for t in find_tracks(small).tracks:
+        rel, st = find_tracks(small).relpath(t), t.path.stat()
+        rows = fs.track_ids == t.track_id
+        entries[rel] = cache.Entry(st.st_size, st.st_mtime_ns, fs.X[rows], fs.segment_index[rows])
+    path = cache.cache_file(cdir, find_tracks(small).genres_dir, STUDY_PARAMS)
+    cache.write(path, entries, STUDY_PARAMS)
+    return path
+
+
+def test_old_single_file_cache_is_migrated_then_removed(small, tmp_path, monkeypatch):
+    cdir = tmp_path / "c"
+    old = _legacy_cache(small, cdir)
+    reference = extract_dataset(small, use_cache=False, workers=1)
+    _no_extraction(monkeypatch)
+    fs = extract_dataset(small, cache_dir=cdir, workers=1)
+    assert fs.cache_stats == {"cached": 6, "extracted": 0, "cache_problem": ""}
+    np.testing.assert_array_equal(fs.X, reference.X)
+    assert not old.exists() and _store(small, cdir).status()["files"] == 6
+
+
+def test_damaged_old_cache_is_reported_removed_and_rebuilt(small, tmp_path):
+    cdir = tmp_path / "c"
+    old = _legacy_cache(small, cdir)
+    old.write_bytes(old.read_bytes()[:500])
+    fs = extract_dataset(small, cache_dir=cdir, workers=1)
+    assert "not migrated" in fs.cache_stats["cache_problem"] and "damaged" in fs.cache_stats["cache_problem"]
+    assert fs.cache_stats["extracted"] == 6 and not old.exists()
+
+
+def test_old_cache_is_loaded_without_pickle(small, tmp_path):
+    cdir = tmp_path / "c"
+    path = cache.cache_file(cdir, find_tracks(small).genres_dir, STUDY_PARAMS)
+    path.parent.mkdir(parents=True)
+    sentinel = tmp_path / "PICKLE-WAS-LOADED"
+    meta = {"format": cache.FORMAT, "version": cache.VERSION, "params": STUDY_PARAMS.to_dict()}
+    _pickle_npz(path, sentinel, "paths", meta=np.array(json.dumps(meta)))
+    fs = extract_dataset(small, cache_dir=cdir, workers=1)
+    assert not sentinel.exists()
     assert "damaged" in fs.cache_stats["cache_problem"] and fs.cache_stats["extracted"] == 6
-    with np.load(path, allow_pickle=False) as z:  # rebuilt without any object array
-        assert all(z[k].dtype != object for k in z.files)
+
+
+def test_extraction_status_counts_the_store_and_an_old_cache(small, tmp_path):
+    from mgc.features import extraction_status
+
+    cdir = tmp_path / "c"
+    empty = extraction_status(find_tracks(small), cache_dir=cdir)
+    assert empty["failed"] is None and "empty" in empty["text"]
+    old = _legacy_cache(small, cdir)
+    assert extraction_status(find_tracks(small), cache_dir=cdir)["text"].startswith("Feature cache: 6 of 6 files")
+    old.unlink()
+    (small / "genres" / "tones" / "tones.00099.wav").write_bytes(b"not audio" * 100)
+    extract_dataset(small, cache_dir=cdir, workers=1)
+    state = extraction_status(find_tracks(small), cache_dir=cdir)
+    assert state["failed"] == 1 and state["text"].startswith("Feature cache: 7 of 7 files extracted, 1 of them")
+
+
+# --------------------------------------------------------------------------- #
+# The store as a streaming source
+# --------------------------------------------------------------------------- #
+def test_source_serves_the_rows_of_the_table(small, tmp_path):
+    (small / "genres" / "tones" / "tones.00099.wav").write_bytes(b"not audio" * 100)
+    fs = extract_dataset(small, cache_dir=tmp_path / "c", workers=1)
+    src = extract_source(small, cache_dir=tmp_path / "c", workers=1)
+    assert len(src) == len(fs.X) == 12 and src.shape == (130, 13) and src.classes == fs.classes
+    np.testing.assert_array_equal(src.y, fs.y)
+    np.testing.assert_array_equal(src.track_ids, fs.track_ids)
+    np.testing.assert_array_equal(src.segment_index, fs.segment_index)
+    assert [s.track_id for s in src.skipped] == ["tones.00099"]
+    order = np.random.default_rng(1).permutation(len(src))[:7]
+    np.testing.assert_array_equal(src.rows(order), fs.X[order])
+    np.testing.assert_array_equal(src.rows([3, 3, 0]), fs.X[[3, 3, 0]])
+    assert src.rows([]).shape == (0, 130, 13)
+    with pytest.raises(ParameterError, match=r"indices must lie in 0\.\.11; got 0\.\.12"):
+        src.rows([0, 12])
+    # without the store the rows are held in memory, and served alike
+    mem = extract_source(small, use_cache=False, workers=1)
+    assert mem.store is None
+    np.testing.assert_array_equal(mem.rows(order), fs.X[order])
+
+
+def test_source_keeps_a_bounded_number_of_maps_open(small, tmp_path):
+    extract_dataset(small, cache_dir=tmp_path / "c", workers=1)
+    src = extract_source(small, cache_dir=tmp_path / "c", workers=1)
+    src.store._max_open = 2
+    src.store._maps.clear()
+    full = src.all_rows()
+    np.testing.assert_array_equal(src.rows(np.arange(len(src))[::-1]), full[::-1])
+    assert len(src.store._maps) <= 2
+
+
+def test_a_failed_store_write_keeps_the_rows(small, tmp_path, monkeypatch):
+    calls = []
+
+    def refuse(self, rel, **kw):
+        calls.append(rel)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(FeatureStore, "put", refuse)
+    with pytest.warns(RuntimeWarning, match="could not write the feature cache"):
+        fs = extract_dataset(small, cache_dir=tmp_path / "c", workers=1)
+    assert len(calls) >= 6 and fs.X.shape == (12, 130, 13)
+    assert "6 files will be extracted again" in fs.cache_stats["cache_problem"]
 
 
 @pytest.fixture(scope="module")
@@ -427,8 +565,8 @@ def test_cli_extract_writes_the_arrays(small, tmp_path):
         assert z["X"].shape == (12, 130, 13) and z["X"].dtype == np.float32
         assert z["y"].shape == (12,) and z["track_ids"].shape == (12,) and z["segment_index"].shape == (12,)
         assert z["classes"].tolist() == ["clicks", "noise", "tones"]
-    # the CLI used the artifacts folder of this test for its cache (MGC_ARTIFACTS)
-    assert list((Path(os.environ["MGC_ARTIFACTS"]) / "cache").glob("features-*.npz"))
+    # the CLI used the artifacts folder of this test for its store (MGC_ARTIFACTS)
+    assert list((Path(os.environ["MGC_ARTIFACTS"]) / "cache").glob("store-*/entries/*/*.npy"))
 
 
 def test_cli_info_lists_classes_and_unreadable_files(small):

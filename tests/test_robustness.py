@@ -421,13 +421,14 @@ def two_class_dataset(tmp_path) -> Path:
 def test_a_cache_that_cannot_be_written_warns_and_keeps_the_features(two_class_dataset, tmp_path):
     """Defect 6: the cache path a folder, or the cache folder a file, was a traceback and lost the extraction."""
     from mgc.dataset import find_tracks
-    from mgc.features import cache, extract_dataset
+    from mgc.features import extract_dataset
     from mgc.features.mfcc import STUDY_PARAMS
+    from mgc.features.store import store_dir
 
     as_file = tmp_path / "cache-is-a-file"
     as_file.write_text("not a folder")
-    as_dir = tmp_path / "cache-holds-a-folder"
-    cache.cache_file(as_dir, find_tracks(two_class_dataset).genres_dir, STUDY_PARAMS).mkdir(parents=True)
+    as_dir = tmp_path / "cache-holds-a-folder"  # the store's marker file is a folder
+    (store_dir(as_dir, find_tracks(two_class_dataset).genres_dir, STUDY_PARAMS) / "STORE.json").mkdir(parents=True)
     for cache_dir in (as_file, as_dir):
         with pytest.warns(RuntimeWarning, match="could not write the feature cache"):
             fs = extract_dataset(two_class_dataset, cache_dir=cache_dir, workers=1)
@@ -475,8 +476,9 @@ def test_concurrent_extractions_into_one_cache_lose_nothing(two_class_dataset, t
     between reading the cache and writing it back.
     """
     from mgc.dataset import find_tracks
-    from mgc.features import cache, extract_dataset
+    from mgc.features import extract_dataset
     from mgc.features.mfcc import STUDY_PARAMS
+    from mgc.features.store import FeatureStore, store_dir
 
     cdir = tmp_path / "cache"
     other = []
@@ -486,18 +488,18 @@ def test_concurrent_extractions_into_one_cache_lose_nothing(two_class_dataset, t
             other.append(extract_dataset(two_class_dataset, classes=["b"], cache_dir=cdir, workers=1))
 
     extract_dataset(two_class_dataset, classes=["a"], cache_dir=cdir, workers=1, on_progress=meanwhile)
-    path = cache.cache_file(cdir, find_tracks(two_class_dataset).genres_dir, STUDY_PARAMS)
-    entries, problem = cache.read(path, STUDY_PARAMS)
-    assert problem == "" and len(entries) == 16
-    assert {k.split("/")[0] for k in entries} == {"a", "b"}
+    store = FeatureStore(store_dir(cdir, find_tracks(two_class_dataset).genres_dir, STUDY_PARAMS), STUDY_PARAMS)
+    records = store.records()
+    assert len(records) == 16
+    assert {r.path.split("/")[0] for r in records} == {"a", "b"}
 
 
 @pytest.mark.slow
 def test_two_cli_extractions_at_once_into_one_cache_and_one_output(two_class_dataset, tmp_path):
     """Defects 5 and 7 as reported: two processes, really at once."""
     from mgc.dataset import find_tracks
-    from mgc.features import cache
     from mgc.features.mfcc import STUDY_PARAMS
+    from mgc.features.store import FeatureStore, store_dir
 
     env = {**os.environ, "MGC_ARTIFACTS": str(tmp_path / "art")}
     out = tmp_path / "same.npz"
@@ -515,8 +517,8 @@ def test_two_cli_extractions_at_once_into_one_cache_and_one_output(two_class_dat
     ]
     results = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
-    path = cache.cache_file(tmp_path / "art" / "cache", find_tracks(two_class_dataset).genres_dir, STUDY_PARAMS)
-    assert len(cache.read(path, STUDY_PARAMS)[0]) == 16
+    folder = store_dir(tmp_path / "art" / "cache", find_tracks(two_class_dataset).genres_dir, STUDY_PARAMS)
+    assert FeatureStore(folder, STUDY_PARAMS).status() == {"exists": True, "files": 16, "failed": 0}
 
 
 # --------------------------------------------------------------------------- #

@@ -56,6 +56,7 @@ def cmd_extract(args) -> int:
             classes=parse_classes(args.classes),
             use_cache=not args.no_cache,
             workers=args.workers,
+            scheduler=args.scheduler,
             on_progress=bar,
         )
     finally:
@@ -110,7 +111,13 @@ def add_commands(sub) -> None:
     s.add_argument("--out", required=True, help="output file: .npz, or .json for the study's layout")
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
-    s.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
+    s.add_argument(
+        "--scheduler",
+        default=None,
+        help="run on Dask: 'processes' (a local cluster of --workers processes) or a scheduler address "
+        "(tcp://host:8786; the feature store must be on a filesystem its workers share); default: a process pool here",
+    )
+    s.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature store")
     s.set_defaults(func=cmd_extract)
 
     s = sub.add_parser("demo-data", help="write a synthetic GTZAN-layout dataset (offline demo, not GTZAN)")

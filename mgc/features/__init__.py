@@ -6,14 +6,16 @@
 - :mod:`mgc.features.tagger`: :func:`taggram`, the tagger's 50 tag probabilities over a clip's windows.
 - :mod:`mgc.features.kinds`: the two kinds behind one interface (:func:`params_from_dict`, :func:`segments_of`).
 - :mod:`mgc.features.table`: :class:`FeatureSet`, the segment table every later stage takes.
-- :mod:`mgc.features.extract`: :func:`extract_dataset`, parallel over worker processes and cached.
-- :mod:`mgc.features.cache`: the on-disk cache, one file per dataset folder and parameters.
+- :mod:`mgc.features.extract`: :func:`extract_dataset` (and :func:`extract_source`), on a process pool or Dask.
+- :mod:`mgc.features.store`: the per-track feature store many workers write, and :class:`SegmentSource` over it.
+- :mod:`mgc.features.cache`: the single-file cache of earlier versions, read only to migrate it.
 """
 
 from .embed import EMBEDDING_PARAMS, EmbeddingParams, embedding_segments, embedding_windows
-from .extract import extract_dataset, extract_file, extraction_status
+from .extract import extract_dataset, extract_file, extract_source, extraction_status
 from .kinds import Params, kind_of, params_from_dict, segments_of, windows_of
 from .mfcc import STUDY_PARAMS, FeatureParams, clip_windows, mfcc_batch, track_segments
+from .store import FeatureStore, SegmentSource
 from .table import FeatureSet, Skipped
 from .tagger import Taggram, taggram
 
@@ -35,6 +37,9 @@ __all__ = [
     "clip_windows",
     "extract_dataset",
     "extract_file",
+    "extract_source",
+    "FeatureStore",
+    "SegmentSource",
     "extraction_status",
     "mfcc_batch",
     "taggram",

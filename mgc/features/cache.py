@@ -1,4 +1,8 @@
-"""The on-disk feature cache: one ``.npz`` per (dataset folder, feature parameters).
+"""The single-file feature cache of earlier versions: one ``.npz`` per (dataset folder, feature parameters).
+
+Superseded by the per-track store (:mod:`mgc.features.store`), which reads an old file
+once to migrate it (:meth:`~mgc.features.store.FeatureStore.migrate`) and then removes it.
+What follows describes the old format.
 
 Each audio file's entry is keyed by its path relative to the dataset and its
 identity (size in bytes and modification time in ns): a second extraction with

@@ -1,11 +1,32 @@
-"""Dataset-scale extraction of the study's features, parallel and cached.
+"""Dataset-scale extraction of the study's features, parallel and stored per track.
 
 :func:`extract_dataset` walks a GTZAN-style folder, computes
-:func:`mgc.features.track_segments` for every track in worker processes (the pool
-below), and returns a :class:`~mgc.features.table.FeatureSet`: the segment table the
-models train on, plus a list of the files that could not be used and why. One bad
-file is reported and skipped, never fatal. Results go through
-:mod:`mgc.features.cache`.
+:func:`mgc.features.track_segments` (or the tagger's embeddings) for every track and
+returns a :class:`~mgc.features.table.FeatureSet`: the segment table the models train
+on, plus a list of the files that could not be used and why. One bad file is reported
+and skipped, never fatal. :func:`extract_source` does the same work but returns a
+:class:`~mgc.features.store.SegmentSource` over the store's memory-mapped entries, so a
+collection larger than memory can be extracted and then streamed.
+
+Where the work runs (``scheduler``):
+
+``None``
+    A process pool on this machine (``workers`` processes; embeddings in this process,
+    since TensorFlow must not be forked).
+``"processes"``
+    A Dask ``LocalCluster`` of ``workers`` processes started for this call (spawned, so a
+    calling script needs the usual ``if __name__ == "__main__":`` guard).
+``"tcp://host:8786"`` or a ``distributed.Client``
+    An existing Dask cluster. Its workers write the store themselves, so ``cache_dir``
+    must be on a filesystem they share with this process (or pass ``use_cache=False``:
+    rows then come back over the network).
+
+Every track is one task; the driver keeps at most a few tasks per worker in flight
+and holds only the index. A worker that dies loses only its tracks in flight: the
+pool's are finished here, Dask reschedules its own (up to Dask's
+``distributed.scheduler.allowed-failures``, then the track is a skipped row saying so,
+not stored, and tried again by the next run). Results go through
+:mod:`mgc.features.store`.
 """
 
 from __future__ import annotations
@@ -17,21 +38,29 @@ import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import audio
 from ..config import artifacts_dir
 from ..dataset import Dataset, find_tracks
-from ..errors import AudioError, DatasetError, MgcError
-from . import cache
+from ..errors import AudioError, DatasetError, MgcError, ParameterError
+from . import cache as legacy
 from .embed import EmbeddingParams
 from .kinds import Params, params_from_dict, segments_of
 from .mfcc import STUDY_PARAMS, FeatureParams, mfcc_batch
+from .store import FeatureStore, Record, SegmentSource, store_dir
 from .table import FeatureSet, Skipped
 
 Progress = Callable[[int, int, str], None]
+
+#: Tasks kept in flight per worker: enough to keep workers busy, few enough that the
+#: driver's memory does not grow with the number of tracks.
+IN_FLIGHT_PER_WORKER = 4
+
+#: How long to wait for a Dask scheduler at an address before giving up.
+CONNECT_TIMEOUT = "20s"
 
 
 #: Seconds decoded past the features' span (``params.track_duration``), so that the resampler's
@@ -65,7 +94,7 @@ def extract_file(path: str | os.PathLike, *, params: Params = STUDY_PARAMS) -> t
 
 
 def _worker(path: str, params: dict) -> tuple[np.ndarray | None, np.ndarray | None, str]:
-    """Run in a worker process: features of one file, or the reason it failed."""
+    """Features of one file, or the reason it failed (run in a worker or here)."""
     try:
         X, seg = extract_file(path, params=params_from_dict(params))
         return X, seg, ""
@@ -75,11 +104,40 @@ def _worker(path: str, params: dict) -> tuple[np.ndarray | None, np.ndarray | No
         return None, None, f"unexpected {type(e).__name__} while reading {Path(path).name!r}: {e}"
 
 
-def _init_worker() -> None:
-    # one BLAS thread per process: the processes themselves use the cores
-    from threadpoolctl import threadpool_limits
+_ONE_THREAD = []
 
-    threadpool_limits(1)
+
+def _init_worker() -> None:
+    # one BLAS thread per process: the processes themselves use the cores, and float32 sums
+    # then round the same way whatever the number of workers
+    if not _ONE_THREAD:
+        from threadpoolctl import threadpool_limits
+
+        _ONE_THREAD.append(threadpool_limits(1))
+
+
+def _task(
+    path: str, rel: str, size: int, mtime_ns: int, params: dict, store_root: str | None, *, one_thread: bool = False
+) -> tuple:
+    """One track, in whichever process runs it: compute, write its store entry, return what the driver indexes.
+
+    ``one_thread`` limits BLAS to one thread for the rest of the process's life (a Dask
+    worker's; the pool's initializer and the sequential path do it themselves).
+    Returns ``(X, segment_index, error, stored)``; ``X`` is ``None`` once stored (the
+    driver reads it from the store) or when the file failed.
+    """
+    if one_thread:
+        _init_worker()
+    X, seg, err = _worker(path, params)
+    if store_root is not None:
+        try:
+            FeatureStore(store_root, params_from_dict(params)).put(
+                rel, size=size, mtime_ns=mtime_ns, X=X, segment_index=seg, error=err
+            )
+            return None, seg, err, True
+        except OSError:
+            pass  # the driver writes it, or warns
+    return X, seg, err, False
 
 
 def _pool_context():
@@ -89,31 +147,273 @@ def _pool_context():
     return multiprocessing.get_context("fork")
 
 
-def _run(todo: list[tuple[str, Path]], params: Params, workers: int, report) -> dict:
-    results = {}
+Todo = list[tuple[str, Path, int, int]]  # (relative path, path, size, mtime_ns)
+
+
+def _sequential(todo: Todo, params: Params, store_root: str | None, report) -> None:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # as in the workers
+        for rel, p, size, mtime in todo:
+            report(rel, _task(str(p), rel, size, mtime, params.to_dict(), store_root))
+
+
+def _pool(todo: Todo, params: Params, store_root: str | None, workers: int, report) -> None:
     # embeddings run the tagger here: TensorFlow uses every core itself, and must not be forked
     if workers <= 1 or len(todo) < 4 or isinstance(params, EmbeddingParams):
-        # one BLAS thread, as in the workers: float32 sums then round the same way whatever the worker count
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
-            for rel, p in todo:
-                results[rel] = _worker(str(p), params.to_dict())
-                report(rel)
-        return results
+        return _sequential(todo, params, store_root, report)
     # warm the filterbank and imports once here, so forked workers inherit them
     mfcc_batch(np.zeros((1, params.samples_per_segment), np.float32), params=params)
+    done: set[str] = set()
+    pending = iter(todo)
     try:
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker) as pool:
-            futures = {pool.submit(_worker, str(p), params.to_dict()): rel for rel, p in todo}
-            for fut in cf.as_completed(futures):
-                results[futures[fut]] = fut.result()
-                report(futures[fut])
+            running: dict[cf.Future, str] = {}
+
+            def fill() -> None:
+                while len(running) < workers * IN_FLIGHT_PER_WORKER:
+                    item = next(pending, None)
+                    if item is None:
+                        return
+                    rel, p, size, mtime = item
+                    running[pool.submit(_task, str(p), rel, size, mtime, params.to_dict(), store_root)] = rel
+
+            fill()
+            while running:
+                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for fut in finished:
+                    rel = running.pop(fut)
+                    report(rel, fut.result())
+                    done.add(rel)
+                fill()
     except cf.process.BrokenProcessPool:
         # a worker died (e.g. a decoder crash): finish the rest here, one by one
-        rest = [(rel, p) for rel, p in todo if rel not in results]
-        results.update(_run(rest, params, 1, report))
-    return results
+        _sequential([t for t in todo if t[0] not in done], params, store_root, report)
+
+
+def _dask_client(scheduler: Any, workers: int):
+    """A ``distributed.Client`` for ``scheduler``, and what to close afterwards (None for the caller's own)."""
+    try:
+        import distributed
+    except ImportError as e:  # pragma: no cover - a dependency
+        raise ParameterError(
+            f"scheduler={scheduler!r} needs Dask's distributed package (pip install distributed)"
+        ) from e
+    if isinstance(scheduler, distributed.Client):
+        return scheduler, None
+    if scheduler == "processes":
+        import dask
+
+        # spawned (Dask's default, made sure of): the embeddings' TensorFlow must not be forked
+        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+            cluster = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            )
+        client = distributed.Client(cluster)
+        return client, (client, cluster)
+    if isinstance(scheduler, str) and ":" in scheduler:
+        try:
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as e:
+            raise ParameterError(f"scheduler={scheduler!r}: no Dask scheduler answered there ({e})") from e
+        return client, (client,)
+    raise ParameterError(
+        f"scheduler={scheduler!r} must be None (a process pool here), 'processes' (a Dask LocalCluster here), "
+        "a Dask scheduler address such as 'tcp://host:8786', or a distributed.Client"
+    )
+
+
+def _dask(todo: Todo, params: Params, store_root: str | None, client, report) -> None:
+    from distributed import as_completed
+
+    n = max(1, sum(client.nthreads().values()))
+    pending = iter(todo)
+    names: dict[str, str] = {}
+    stream = as_completed()
+
+    def submit() -> bool:
+        item = next(pending, None)
+        if item is None:
+            return False
+        rel, p, size, mtime = item
+        fut = client.submit(_task, str(p), rel, size, mtime, params.to_dict(), store_root, one_thread=True, pure=False)
+        names[fut.key] = rel
+        stream.add(fut)
+        return True
+
+    for _ in range(n * IN_FLIGHT_PER_WORKER):
+        if not submit():
+            break
+    for fut in stream:
+        rel = names.pop(fut.key)
+        try:
+            result = fut.result()
+        except Exception as e:  # the task itself catches every failure of the file: this is the cluster's
+            why = "its Dask worker died each time it ran" if type(e).__name__ == "KilledWorker" else "Dask failed"
+            result = (None, None, f"{why} ({type(e).__name__}: {e}); not stored, tried again by the next run", None)
+        fut.release()
+        report(rel, result)
+        submit()
+
+
+def extract_source(
+    root: str | os.PathLike | Dataset,
+    *,
+    params: Params = STUDY_PARAMS,
+    classes: Sequence[str] | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    use_cache: bool = True,
+    workers: int | None = None,
+    scheduler: Any = None,
+    on_progress: Progress | None = None,
+) -> SegmentSource:
+    """Extract (or read from the store) the features of every track under ``root``, as a streaming source.
+
+    Takes the arguments of :func:`extract_dataset` and does the same work, but returns the
+    rows as a :class:`~mgc.features.store.SegmentSource` over the store's memory-mapped
+    entries instead of one array in memory. Its ``skipped``, ``cache_stats``,
+    ``source``, ``fingerprint`` and ``track_paths`` are those of the
+    :class:`~mgc.features.table.FeatureSet` :func:`extract_dataset` would return.
+
+    Returns
+    -------
+    SegmentSource
+
+    Raises
+    ------
+    DatasetError
+        No dataset there, an unknown class asked for, or not a single track readable.
+    ParameterError
+        ``scheduler`` is not one of the accepted forms, no Dask scheduler answers at its
+        address, or the Dask workers cannot write where this process reads the store.
+    """
+    ds = root if isinstance(root, Dataset) else find_tracks(root)
+    names = list(ds.classes)
+    if classes is not None:
+        unknown = [c for c in classes if c not in ds.classes]
+        if unknown:
+            raise DatasetError(f"classes {unknown} are not in the dataset; it has: {', '.join(ds.classes)}")
+        names = sorted(set(classes))
+    tracks = [t for t in ds.tracks if t.label in names]
+    workers = workers or os.cpu_count() or 1
+    folder = (Path(cache_dir) if cache_dir else artifacts_dir() / "cache").absolute()
+    problems: list[str] = []
+    store = None
+    if use_cache:
+        store = FeatureStore(store_dir(folder, ds.genres_dir, params), params)
+        try:
+            problems += [p for p in [store.check()] if p]
+            migrated, why = store.migrate(legacy.cache_file(folder, ds.genres_dir, params))
+            if why:
+                problems.append(f"old single-file cache not migrated: {why}")
+        except OSError as e:  # the features are made: a store that cannot be written costs time, not them
+            failed = f"could not write the feature cache {str(store.root)!r} ({e}); these files will be extracted again"
+            warnings.warn(failed, RuntimeWarning, stacklevel=3)
+            problems.append(failed)
+            store = None
+
+    records: dict[str, Record] = {}
+    arrays: dict[str, np.ndarray] = {}
+    todo: Todo = []
+    damaged = []
+    for t in tracks:
+        rel, st = ds.relpath(t), t.path.stat()
+        rec, why = store.lookup(rel, size=st.st_size, mtime_ns=st.st_mtime_ns) if store else (None, "")
+        if why:
+            damaged.append(why)
+        if rec is None:
+            todo.append((rel, t.path, st.st_size, st.st_mtime_ns))
+        else:
+            records[rel] = rec
+    if damaged:
+        problems.append(f"{len(damaged)} damaged store entries ignored and rebuilt (first: {damaged[0]})")
+
+    total, done = len(tracks), [len(tracks) - len(todo)]
+    if on_progress:
+        on_progress(done[0], total, "cache" if done[0] else "start")
+    ident = {rel: (size, mtime) for rel, _, size, mtime in todo}
+    unwritten = []
+
+    def report(rel: str, result: tuple) -> None:
+        X, seg, err, stored = result
+        size, mtime = ident[rel]
+        if stored:
+            rows = len(seg) if seg is not None else 0
+            records[rel] = Record(rel, size, mtime, rows, seg if rows else np.zeros(0, np.int64), err, "?")
+        else:
+            if X is None:
+                X, seg = np.zeros((0, *params.shape), np.float32), np.zeros(0, np.int64)
+            records[rel] = Record(rel, size, mtime, len(X), np.asarray(seg, np.int64), err, "")
+            arrays[rel] = X
+            if store is not None and stored is False:
+                try:
+                    store.put(rel, size=size, mtime_ns=mtime, X=X, segment_index=seg, error=err)
+                    del arrays[rel]
+                    records[rel] = store.record(rel)[0] or records[rel]
+                except OSError as e:
+                    unwritten.append(str(e))
+        done[0] += 1
+        if on_progress:
+            on_progress(done[0], total, rel)
+
+    store_root = str(store.root) if store is not None else None
+    if todo and scheduler is None:
+        _pool(todo, params, store_root, workers, report)
+    elif todo:
+        client, owned = _dask_client(scheduler, workers)
+        try:
+            _dask(todo, params, store_root, client, report)
+        finally:
+            for thing in owned or ():
+                thing.close()
+    if unwritten:
+        failed = (
+            f"could not write the feature cache {store_root!r} ({unwritten[0]}); "
+            f"{len(unwritten)} files will be extracted again"
+        )
+        warnings.warn(failed, RuntimeWarning, stacklevel=3)
+        problems.append(failed)
+
+    kept, skipped, paths = [], [], {}
+    for t in tracks:
+        rel = ds.relpath(t)
+        rec = records[rel]
+        if rec.error or rec.rows == 0:
+            skipped.append(Skipped(t.track_id, rel, rec.error or "no full segment"))
+            continue
+        if rec.data == "?":  # written by a worker: the driver must see it where the worker wrote it
+            rec, _ = store.lookup(rel, size=rec.size, mtime_ns=rec.mtime_ns)
+            if rec is None:
+                raise ParameterError(
+                    f"cache_dir={str(folder)!r}: the Dask workers wrote {rel!r} there, but this process cannot "
+                    "read it; give a cache_dir on a filesystem the workers share, or use_cache=False"
+                )
+            records[rel] = rec
+        kept.append((rel, names.index(t.label), t.track_id))
+        paths[t.track_id] = str(t.path)
+    if not kept:
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:3])
+        raise DatasetError(f"no track under {str(ds.root)!r} could be read ({len(skipped)} failed; {reasons})")
+    counts = np.array([records[rel].rows for rel, _, _ in kept], np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return SegmentSource(
+        offsets=offsets,
+        y=np.repeat(np.array([label for _, label, _ in kept], np.int64), counts),
+        track_of_row=np.repeat(np.arange(len(kept), dtype=np.int32), counts),
+        track_id_list=tuple(tid for _, _, tid in kept),
+        segment_index=np.concatenate([records[rel].segment_index for rel, _, _ in kept]).astype(np.int64),
+        classes=tuple(names),
+        params=params,
+        store=store,
+        records=[records[rel] for rel, _, _ in kept],
+        arrays=[arrays.get(rel) for rel, _, _ in kept] if arrays else None,
+        skipped=skipped,
+        source=str(ds.root),
+        fingerprint=ds.fingerprint(),
+        track_paths=paths,
+        cache_stats={"cached": total - len(todo), "extracted": len(todo), "cache_problem": "; ".join(problems)},
+        official=None if ds.official is None else ds.official.restricted(paths),
+    )
 
 
 def extract_dataset(
@@ -124,6 +424,7 @@ def extract_dataset(
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
     workers: int | None = None,
+    scheduler: Any = None,
     on_progress: Progress | None = None,
 ) -> FeatureSet:
     """Extract the study's features of every track under ``root``.
@@ -138,13 +439,18 @@ def extract_dataset(
     classes : sequence of str or None
         Keep only these classes (in this order of sorted names); ``None`` keeps all.
     cache_dir : path or None
-        Folder of the feature cache; default ``artifacts/cache``.
+        Folder of the feature store (:mod:`mgc.features.store`); default ``artifacts/cache``.
     use_cache : bool
-        Read and update the cache.
+        Read and update the store.
     workers : int or None
-        Worker processes; default one per CPU core.
+        Worker processes of the local pool, or of the ``"processes"`` cluster; default
+        one per CPU core. An existing Dask cluster has its own.
+    scheduler : None, "processes", str or distributed.Client
+        Where the work runs: ``None`` a process pool here (as before), ``"processes"`` a
+        Dask ``LocalCluster`` started for this call, an address (``"tcp://host:8786"``)
+        or a ``Client`` an existing Dask cluster (see the module's description).
     on_progress : callable(done, total, message) or None
-        Called after each file.
+        Called after each file, as its result arrives.
 
     Returns
     -------
@@ -154,82 +460,39 @@ def extract_dataset(
     ------
     DatasetError
         No dataset there, an unknown class asked for, or not a single track readable.
+    ParameterError
+        A ``scheduler`` this cannot use (see :func:`extract_source`).
 
     Warns
     -----
     RuntimeWarning
-        The cache cannot be written (its folder is a file, its file a folder, no
+        The store cannot be written (its folder is a file, its file a folder, no
         permission): the features are returned all the same, and
         ``cache_stats["cache_problem"]`` says why.
     """
-    ds = root if isinstance(root, Dataset) else find_tracks(root)
-    names = list(ds.classes)
-    if classes is not None:
-        unknown = [c for c in classes if c not in ds.classes]
-        if unknown:
-            raise DatasetError(f"classes {unknown} are not in the dataset; it has: {', '.join(ds.classes)}")
-        names = sorted(set(classes))
-    tracks = [t for t in ds.tracks if t.label in names]
-    workers = workers or os.cpu_count() or 1
-    cpath = cache.cache_file(Path(cache_dir) if cache_dir else artifacts_dir() / "cache", ds.genres_dir, params)
-    entries, problem = cache.read(cpath, params) if use_cache else ({}, "")
-
-    todo, ident = [], {}
-    for t in tracks:
-        rel, st = ds.relpath(t), t.path.stat()
-        ident[rel] = (st.st_size, st.st_mtime_ns)
-        e = entries.get(rel)
-        if e is None or (e.size, e.mtime_ns) != ident[rel]:
-            todo.append((rel, t.path))
-
-    total, done = len(tracks), [len(tracks) - len(todo)]
-    if on_progress:
-        on_progress(done[0], total, "cache" if done[0] else "start")
-
-    def report(rel: str) -> None:
-        done[0] += 1
-        if on_progress:
-            on_progress(done[0], total, rel)
-
-    new = {}
-    for rel, (X, seg, err) in _run(todo, params, workers, report).items():
-        if X is None:
-            X, seg = np.zeros((0, *params.shape), np.float32), np.zeros(0, np.int64)
-        new[rel] = cache.Entry(*ident[rel], X=X, segment_index=seg, error=err)
-    known = dict(entries)
-    entries.update(new)
-    if use_cache and (todo or problem):
-        try:  # merged under a lock with what other extractions wrote meanwhile
-            cache.update(cpath, new, params, known=known)
-        except OSError as e:  # the features are made: a cache that cannot be written costs time, not them
-            failed = f"could not write the feature cache {str(cpath)!r} ({e}); these files will be extracted again"
-            warnings.warn(failed, RuntimeWarning, stacklevel=2)
-            problem = f"{problem}; {failed}" if problem else failed
-
-    parts, skipped, paths = [], [], {}
-    for t in tracks:
-        e = entries[ds.relpath(t)]
-        if e.error or len(e.X) == 0:
-            skipped.append(Skipped(t.track_id, ds.relpath(t), e.error or "no full segment"))
-            continue
-        parts.append((e, names.index(t.label), t.track_id))
-        paths[t.track_id] = str(t.path)
-    if not parts:
-        reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:3])
-        raise DatasetError(f"no track under {str(ds.root)!r} could be read ({len(skipped)} failed; {reasons})")
-    return FeatureSet(
-        X=np.concatenate([e.X for e, _, _ in parts]),
-        y=np.concatenate([np.full(len(e.X), label, np.int64) for e, label, _ in parts]),
-        track_ids=np.concatenate([np.full(len(e.X), tid) for e, _, tid in parts]).astype(str),
-        segment_index=np.concatenate([e.segment_index for e, _, _ in parts]).astype(np.int64),
-        classes=tuple(names),
+    src = extract_source(
+        root,
         params=params,
-        skipped=skipped,
-        source=str(ds.root),
-        fingerprint=ds.fingerprint(),
-        track_paths=paths,
-        cache_stats={"cached": total - len(todo), "extracted": len(todo), "cache_problem": problem},
-        official=None if ds.official is None else ds.official.restricted(paths),
+        classes=classes,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        workers=workers,
+        scheduler=scheduler,
+        on_progress=on_progress,
+    )
+    return FeatureSet(
+        X=src.all_rows(),
+        y=src.y,
+        track_ids=src.track_ids,
+        segment_index=src.segment_index,
+        classes=src.classes,
+        params=params,
+        skipped=src.skipped,
+        source=src.source,
+        fingerprint=src.fingerprint,
+        track_paths=src.track_paths,
+        cache_stats=src.cache_stats,
+        official=src.official,
     )
 
 
@@ -256,7 +519,9 @@ def extraction_status(
         empty) and ``text`` (one sentence on the cache).
     """
     folder = Path(cache_dir) if cache_dir else artifacts_dir() / "cache"
-    state = cache.status(cache.cache_file(folder, dataset.genres_dir, params))
+    state = FeatureStore(store_dir(folder, dataset.genres_dir, params), params).status()
+    if not state["exists"]:  # an old single-file cache not migrated yet
+        state = legacy.status(legacy.cache_file(folder, dataset.genres_dir, params))
     if state["exists"]:
         text = (
             f"Feature cache: {state['files']} of {len(dataset.tracks)} files extracted, {state['failed']} of them "
