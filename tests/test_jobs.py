@@ -235,7 +235,8 @@ def test_the_job_says_what_each_model_is_doing_batch_by_batch(tiny_features, tmp
     import mgc.training.fit as fit
 
     monkeypatch.setattr(fit, "PROGRESS_SECONDS", 0.0)  # report every batch
-    job = TrainingJob(tiny_features, _configs("mlp", epochs=2), root=tmp_path)
+    # one step per call of Keras's loop: every batch is reported (the fast path reports once per 16 steps)
+    job = TrainingJob(tiny_features, _configs("mlp", epochs=2, fast=False), root=tmp_path)
     spy.job = job
     _finish(job.start())
     stages = [stage for _, _, _, stage, _ in spy.progress]
@@ -259,3 +260,19 @@ def test_the_job_says_what_each_model_is_doing_batch_by_batch(tiny_features, tmp
     assert mid["epochs_progress"] == pytest.approx(1 + 2 / 8)
     # priced by the pace of the batches after the first (no tracing, no validation): under the first epoch's
     assert 0 < mid["eta_seconds"] < model["history"][0]["seconds"] * 6 / 8
+
+
+@pytest.mark.slow
+def test_on_the_fast_path_the_batches_reported_never_pass_the_epochs_steps(tiny_features, tmp_path, spy, monkeypatch):
+    import mgc.training.fit as fit
+
+    monkeypatch.setattr(fit, "PROGRESS_SECONDS", 0.0)
+    job = TrainingJob(tiny_features, _configs("mlp", epochs=2), root=tmp_path)  # 16 steps per call, 8 per epoch
+    assert job.configs[0].fast
+    spy.job = job
+    _finish(job.start())
+    epochs = [(done, total, stage) for _, done, total, stage, _ in spy.progress if stage.startswith("epoch")]
+    for e, note in ((1, " (the first batch traces the graph)"), (2, "")):
+        mine = [r for r in epochs if r[2].startswith(f"epoch {e}/2")]
+        # the start, one report for the one call of Keras's loop (clamped to the epoch's 8 steps), validation
+        assert mine == [(0, 8, f"epoch {e}/2{note}"), (8, 8, f"epoch {e}/2"), (8, 8, f"epoch {e}/2: validating")]

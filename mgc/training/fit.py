@@ -259,19 +259,22 @@ def _progress_class():
         def __init__(self, on_progress, epochs: int):
             super().__init__()
             self.on_progress, self.epochs = on_progress, epochs
-            self.epoch, self.steps, self.last = 0, 0, 0.0
+            self.epoch, self.steps, self.last, self.reported = 0, 0, 0.0, False
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch, self.steps = epoch + 1, int(self.params.get("steps") or 0)
             first = " (the first batch traces the graph)" if epoch == 0 else ""
-            self.last = time.perf_counter()
+            self.last, self.reported = time.perf_counter(), False
             self.on_progress(0, self.steps, f"epoch {self.epoch}/{self.epochs}{first}")
 
         def on_train_batch_end(self, batch, logs=None):
+            # with steps_per_execution > 1 (the fast path) Keras calls this once per call of its loop, with
+            # the index of that call's last step, which may run past the epoch's end: clamp to the steps
             now = time.perf_counter()
-            if batch == 0 or now - self.last >= PROGRESS_SECONDS:  # the first batch's end: the tracing is over
-                self.last = now
-                self.on_progress(batch + 1, self.steps, f"epoch {self.epoch}/{self.epochs}")
+            if not self.reported or now - self.last >= PROGRESS_SECONDS:  # the first call's end: traced
+                self.last, self.reported = now, True
+                done = batch + 1 if not self.steps else min(batch + 1, self.steps)
+                self.on_progress(done, self.steps, f"epoch {self.epoch}/{self.epochs}")
 
         def on_test_begin(self, logs=None):
             self.on_progress(self.steps, self.steps, f"epoch {self.epoch}/{self.epochs}: validating")
