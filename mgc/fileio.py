@@ -1,26 +1,19 @@
-"""Writing files safely: atomic replacement under a unique temporary name, and an advisory lock.
+"""Writing files safely: atomic replacement under a unique temporary name.
 
 Every file the library writes in place (feature tables, the feature cache, trust
 thresholds) goes through :func:`atomic_write`: the bytes go to a temporary file with a
 name no other writer uses, in the target's folder, and the finished file is renamed
 over the target. Two writers of one path therefore never trip over each other's
 temporary file, and a reader sees the old file or the new one, never half of one.
-:func:`locked` serialises read-modify-write cycles (the feature cache) across
-processes. Under every stage, like :mod:`mgc.errors`.
+Under every stage, like :mod:`mgc.errors`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Callable, Iterator
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: writes stay atomic, but concurrent updates are not serialised
-    fcntl = None
+from typing import IO, Callable
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
@@ -55,25 +48,3 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-@contextlib.contextmanager
-def locked(path: str | os.PathLike) -> Iterator[None]:
-    """Hold an exclusive advisory lock for ``path`` (on ``<path>.lock``) across processes.
-
-    Raises
-    ------
-    OSError
-        The lock file cannot be created (the folder is missing or read-only).
-    """
-    path = Path(path)
-    if fcntl is None:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)

@@ -9,9 +9,7 @@ identity (size in bytes and modification time in ns): a second extraction with
 nothing changed reads only the cache, and a changed or added file is extracted
 again alone. Files that failed to decode are cached too, with their reason, so a
 warm run does not retry them. Writes go to a uniquely named temporary file and are
-renamed into place (atomic); :func:`update` merges new entries into what is on disk
-under a lock, so extractions running at once into one cache lose nothing. A file
-that is damaged, foreign or of another version is ignored and rebuilt. Arrays are
+renamed into place (atomic). A file that is damaged, foreign or of another version is ignored and rebuilt. Arrays are
 loaded with ``allow_pickle=False``.
 """
 
@@ -25,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_write, locked
+from ..fileio import atomic_write
 from .mfcc import FeatureParams
 
 FORMAT = "mgc-feature-cache"
@@ -108,40 +106,6 @@ def write(path: Path, entries: dict[str, Entry], params: FeatureParams) -> None:
         else np.zeros(0, np.int64),
     )
     atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
-def update(path: Path, new: dict[str, Entry], params: FeatureParams, *, known: dict[str, Entry] | None = None) -> int:
-    """Merge ``new`` entries into the cache file under a lock, and write it back.
-
-    Another process may have written entries since this one read the cache: they are
-    read again under the lock and kept, so concurrent extractions of different classes
-    into one cache lose nothing. Precedence: ``new``, then what is on disk now, then
-    ``known`` (what this process read before; it fills in for a damaged file).
-
-    Parameters
-    ----------
-    path : Path
-    new : dict
-        Relative path -> Entry computed by this process.
-    params : FeatureParams
-    known : dict or None
-        Entries read earlier by this process.
-
-    Returns
-    -------
-    int
-        Entries in the file written.
-
-    Raises
-    ------
-    OSError
-        The cache folder or file cannot be written (or locked).
-    """
-    with locked(path):
-        on_disk, _ = read(path, params)
-        merged = {**(known or {}), **on_disk, **new}
-        write(path, merged, params)
-    return len(merged)
 
 
 def status(path: Path) -> dict:
