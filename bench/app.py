@@ -326,13 +326,50 @@ PAGES = {
 TARGET_PAGE = 3.0
 
 
-def measure_pages(browser, url: str, repeat: int) -> dict[str, list[float]]:
+def cpu_seconds(server_pid: int) -> tuple[float, float]:
+    """CPU seconds used so far (user + system) by the browser's processes (every Chromium process under this one)
+    and by the server: what a visit costs whatever the load, where wall time on a shared machine is mostly queueing.
+    (0, 0) without psutil."""
+    try:
+        import psutil
+    except ImportError:
+        return 0.0, 0.0
+
+    def used(proc) -> float:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:  # a renderer that has just exited
+            return 0.0
+        return t.user + t.system
+
+    browser = sum(used(c) for c in psutil.Process().children(recursive=True) if "chrom" in c.name().lower())
+    try:
+        server = used(psutil.Process(server_pid))
+    except psutil.Error:
+        server = 0.0
+    return browser, server
+
+
+#: The Results page's sections other than its default one, each timed from the click that opens it until its
+#: heading (written by the script run the click starts) is shown and the page is drawn: label -> heading.
+RESULTS_SECTIONS = {
+    "Leakage ladder": "How honest is the test?",
+    "Figures 6 and 7": "Figures 6 and 7: learning curves",
+    "One run in detail": "Misclassified tracks",
+    "Recipes compared": "Recipes compared, paired by track",
+}
+
+
+def measure_pages(browser, url: str, repeat: int, server_pid: int) -> dict[str, list]:
     """Each page of :data:`PAGES` opened ``repeat`` times, in turn (home, explore, results, classify, then again),
     each visit a new tab and so a new Streamlit session (as a reload is) in one browser profile at 1440x900, its
     HTTP cache kept as a user's is; seconds from navigation to fully drawn: the script finished, every chart drawn,
     nothing changed for a second (:func:`settle`). The first visit of each page is the cold one (the server's first
-    run of that page: imports, first reads)."""
-    out: dict[str, list[float]] = {name: [] for name in PAGES}
+    run of that page: imports, first reads). With each time, the CPU seconds the browser and the server spent from
+    the navigation to the end of the quiet second (:func:`cpu_seconds`). On Results, each visit then opens every other
+    section in turn (:data:`RESULTS_SECTIONS`), timed from the click."""
+    out: dict[str, list] = {name: [] for name in PAGES}
+    out.update({f"results: {label}": [] for label in RESULTS_SECTIONS})
     context = browser.new_context(viewport=EXPLORE_VIEWPORT)
     context.add_init_script(WATCH_JS)
     try:
@@ -340,30 +377,50 @@ def measure_pages(browser, url: str, repeat: int) -> dict[str, list[float]]:
             for name, (path, heading) in PAGES.items():
                 page = context.new_page()
                 try:
-                    out[name].append(timed(lambda path=path, page=page: page.goto(f"{url}/{path}"), page, heading))
+                    before = cpu_seconds(server_pid)
+                    wall = timed(lambda path=path, page=page: page.goto(f"{url}/{path}"), page, heading)
+                    after = cpu_seconds(server_pid)
+                    out[name].append((wall, after[0] - before[0], after[1] - before[1]))
                     if page.locator("[data-testid=stException], [data-testid=stAlertContentError]").count():
                         raise RuntimeError(f"the {name} page shows an error")
                     if i == 0:
                         SHOTS.mkdir(parents=True, exist_ok=True)
-                        page.screenshot(path=str(SHOTS / f"bench-page-{name}.png"))
+                        page.screenshot(path=str(SHOTS / f"bench-page-{name}.png"), full_page=True)
+                    if name == "results":
+                        for label, section_heading in RESULTS_SECTIONS.items():
+                            button = page.locator("[data-testid=stButtonGroup] button", has_text=label)
+                            if not button.count():  # no such section on this version of the page
+                                continue
+                            before = cpu_seconds(server_pid)
+                            wall = timed(button.first.click, page, section_heading)
+                            after = cpu_seconds(server_pid)
+                            out[f"results: {label}"].append((wall, after[0] - before[0], after[1] - before[1]))
+                            if i == 0:
+                                slug = label.lower().replace(" ", "-")
+                                page.screenshot(path=str(SHOTS / f"bench-page-results-{slug}.png"), full_page=True)
                 finally:
                     page.close()
     finally:
         context.close()
-    return out
+    return {k: v for k, v in out.items() if v}
 
 
-def page_rows(times: dict[str, list[float]]) -> list[tuple[str, str, str, str]]:
-    """Table rows: (page, cold, warm median (range, n), target and verdict)."""
+def page_rows(times: dict[str, list]) -> list[tuple[str, ...]]:
+    """Table rows: (page, cold, warm median (range, n), warm CPU seconds of the browser and of the server (medians),
+    target and verdict). A Results section other than the default one has no target of its own: it is a click
+    on a page already drawn."""
     rows = []
     for name, values in times.items():
-        cold, warm = values[0], values[1:]
+        cold, warm = values[0][0], [v[0] for v in values[1:]]
+        cpu = [v[1] for v in values[1:]], [v[2] for v in values[1:]]
+        section = name.startswith("results: ")
         rows.append(
             (
-                f"**{name}** fully drawn",
+                f"{name} (click) drawn" if section else f"**{name}** fully drawn",
                 f"{cold:.2f}",
                 spread(warm),
-                f"< {TARGET_PAGE:.0f} s " + verdict(median(warm), TARGET_PAGE),
+                f"{median(cpu[0]):.2f} / {median(cpu[1]):.2f}" if warm else "-",
+                "" if section else f"< {TARGET_PAGE:.0f} s " + verdict(median(warm), TARGET_PAGE),
             )
         )
     return rows
@@ -468,12 +525,13 @@ def measure(
                 page.goto(url)
                 page.locator("h1", has_text="GTZAN genre lab").wait_for(timeout=TIMEOUT_MS)
                 res["home"] = time.perf_counter() - t0
+                res["home_cpu"] = cpu_seconds(proc.pid)[1]
                 # a user reads the home page before leaving it: let its script finish (runs table, chart)
                 page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(timeout=TIMEOUT_MS)
                 res["home_done"] = time.perf_counter() - t0
 
                 if pages:
-                    res["pages"] = measure_pages(browser, url, pages)
+                    res["pages"] = measure_pages(browser, url, pages, proc.pid)
                 if explore:
                     res["explore"] = measure_explore(browser, url, data_dir, explore)
                 if clips_ is not None:
@@ -559,6 +617,7 @@ def main() -> int:
         ("server process start -> /_stcore/health ok", res["health"], None),
         ("health ok -> home title visible in the browser", res["home"] - res["health"], None),
         ("**home**: process start -> home title visible", res["home"], TARGET_HOME),
+        ("home: CPU seconds of the server process until then", res["home_cpu"], None),
         ("home: process start -> home script finished (runs table, chart)", res["home_done"], None),
     ]
     if classify:
@@ -589,8 +648,8 @@ def main() -> int:
             "at 1440x900, the browser's cache kept; seconds; cold: the first visit after the server start; warm: "
             "median (range, n))\n"
         )
-        print("| page | cold | warm | target |")
-        print("|---|---:|---:|---|")
+        print("| page | cold | warm | warm CPU s, browser / server | target |")
+        print("|---|---:|---:|---:|---|")
         for row in page_rows(res["pages"]):
             print("| " + " | ".join(row) + " |")
         print()

@@ -207,6 +207,37 @@ def test_train_page_with_one_class_asks_for_two(tiny_dataset, monkeypatch):
 # --------------------------------------------------------------------------- #
 # results
 # --------------------------------------------------------------------------- #
+def _section(at: AppTest, label: str) -> AppTest:
+    """Draw the Results page's section ``label`` (one is drawn at a time)."""
+    next(s for s in at.segmented_control if s.label == "Section").set_value(label).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_results_page_draws_one_section_at_a_time(with_tiny_runs):
+    """Table 2 first, no figure; each other section alone, reachable with one click; the run choice kept."""
+    at = _run("results")
+    section = next(s for s in at.segmented_control if s.label == "Section")
+    assert section.value == "Table 2"
+    assert section.options == ["Table 2", "Leakage ladder", "Figures 6 and 7", "One run in detail", "Recipes compared"]
+    assert [h.value for h in at.header] == ["Table 2, side by side"] and not at.get("plotly_chart")
+    next(p for p in at.pills if p.label == "Networks").set_value(["CNN"]).run()
+    expected = {
+        "Leakage ladder": ("How honest is the test? The leakage ladder", 1),
+        "Figures 6 and 7": ("Figures 6 and 7: learning curves", 2),
+        "One run in detail": ("One run in detail", 1),
+        "Recipes compared": ("Recipes compared, paired by track", 0),
+    }
+    for label, (header, charts) in expected.items():
+        _section(at, label)
+        assert [h.value for h in at.header] == [header], label
+        assert len(at.get("plotly_chart")) == charts, label
+        assert next(p for p in at.pills if p.label == "Networks").value == ["CNN"]  # the choice stays
+        if label == "One run in detail":  # its run list is the chosen runs
+            options = next(s for s in at.selectbox if s.label == "Run").options
+            assert len(options) == 1 and options[0].endswith("· tiny-cnn"), options
+
+
 def test_results_page_with_runs(with_tiny_runs):
     at = _run("results")
     assert not at.error, [e.value for e in at.error]
@@ -222,15 +253,17 @@ def test_results_page_with_runs(with_tiny_runs):
     text = table2.to_string()
     for name in ("tiny-mlp", "tiny-cnn", "tiny-lstm"):
         assert name in text or any(name in str(v) for v in table2.to_numpy().ravel()), text
-    # the leakage ladder (each network on its one rung: the track split), Figures 6 and 7, the confusion matrix
-    assert len(at.get("plotly_chart")) == 4
-    ladder = next(d.value for d in at.dataframe if "drop (track acc)" in d.value.columns)
-    assert sorted(ladder["run"]) == ["tiny-cnn", "tiny-lstm", "tiny-mlp"] and set(ladder["protocol"]) == {"track"}
     table2 = next(d.value for d in at.dataframe if "paper accuracy" in d.value.columns)
     assert set(table2["protocol"]) == {"track"} and table2["Δ accuracy"].isna().all()  # 3 classes: not the paper's task
+    assert any(i.startswith("CNN deviation from the study's text:") for i in _infos(at)), _infos(at)
+    # the leakage ladder: each network on its one rung (the track split)
+    _section(at, "Leakage ladder")
+    assert len(at.get("plotly_chart")) == 1
+    ladder = next(d.value for d in at.dataframe if "drop (track acc)" in d.value.columns)
+    assert sorted(ladder["run"]) == ["tiny-cnn", "tiny-lstm", "tiny-mlp"] and set(ladder["protocol"]) == {"track"}
+    _section(at, "One run in detail")
     per_class = next(d.value for d in at.dataframe if "note" in d.value.columns)
     assert per_class["class"].tolist() == ["clicks", "noise", "tones"] and per_class["support"].tolist() == [4, 4, 4]
-    assert any(i.startswith("CNN deviation from the study's text:") for i in _infos(at)), _infos(at)
 
 
 def test_results_run_choice_by_facet_and_by_single_runs(with_tiny_runs):
@@ -250,11 +283,15 @@ def test_results_run_choice_by_facet_and_by_single_runs(with_tiny_runs):
 
 
 def test_results_page_switches_curve_and_confusion_level(with_tiny_runs):
-    at = _run("results")
+    at = _section(_run("results"), "Figures 6 and 7")
     next(r for r in at.radio if r.label == "Error curve").set_value("rmse").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 2
+    assert "RMSE" in at.get("plotly_chart")[1].proto.spec
+    _section(at, "One run in detail")
     next(r for r in at.radio if r.label == "Confusion matrix and per-class scores of").set_value("segments").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 1
     per_class = next(d.value for d in at.dataframe if "note" in d.value.columns)
     assert per_class["support"].tolist() == [40, 40, 40]  # 4 test tracks of 10 segments per class
 
@@ -272,8 +309,8 @@ def test_results_curves_of_one_epoch_runs_are_visible(tiny_runs_artifacts, tiny_
         (run / "history.json").write_text(json.dumps({k: v[:1] for k, v in history.items()}))
     monkeypatch.setenv("MGC_ARTIFACTS", str(art))
     monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
-    at = _run("results")
-    for chart in at.get("plotly_chart")[1:3]:  # Figures 6 and 7 (after the leakage ladder)
+    at = _section(_run("results"), "Figures 6 and 7")
+    for chart in at.get("plotly_chart"):  # Figures 6 and 7
         fig = pio.from_json(chart.proto.spec)
         assert fig.data
         for trace in fig.data:
@@ -301,7 +338,8 @@ def test_results_page_with_a_damaged_run_warns_and_renders(tiny_runs_artifacts, 
     assert any("broken-run" in w and "manifest.json" in w for w in warnings), warnings
     assert any("half-empty" in w and "incomplete" in w for w in warnings), warnings
     assert len(next(d.value for d in at.dataframe if "paper accuracy" in d.value.columns)) == 3
-    assert len(at.get("plotly_chart")) == 4
+    for label, charts in (("Leakage ladder", 1), ("Figures 6 and 7", 2), ("One run in detail", 1)):
+        assert len(_section(at, label).get("plotly_chart")) == charts, label
 
 
 def _comparison_rows(variant: str, model: str, right: list[list[bool]]) -> list[dict]:
@@ -344,14 +382,14 @@ def test_results_page_shows_stored_recipe_comparisons(tiny_runs_artifacts, tiny_
     (bad / "study-mlp-fold0.json").write_text("{ not json")
     monkeypatch.setenv("MGC_ARTIFACTS", str(art))
     monkeypatch.setenv("MGC_DATA_DIR", str(tiny_dataset))
-    at = _run("results")
+    at = _section(_run("results"), "Recipes compared")
     assert any("broken" in w.value and "damaged" in w.value for w in at.warning), [w.value for w in at.warning]
     assert "mini · track · artist-leaky" in [h.value for h in at.subheader]  # rows without a protocol: track folds
     table = next(d.value for d in at.dataframe if "folds won/tied/lost" in d.value.columns)
     improved = table[table["variant"] == "improved"].iloc[0]
     assert improved["track accuracy"] == 0.75 and improved["Δ track acc vs study"] == 0.5
     assert improved["folds won/tied/lost"] == "2/0/0" and improved["tracks gained − lost"] == 2
-    assert len(at.get("plotly_chart")) == 5  # the ladder, the comparison, Figures 6 and 7, the confusion matrix
+    assert len(at.get("plotly_chart")) == 1  # the comparison's figure
 
 
 # --------------------------------------------------------------------------- #

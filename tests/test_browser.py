@@ -367,16 +367,28 @@ def test_results_shows_table2_and_curves(server, page):
     assert {"MLP", "CNN", "RNN-LSTM", "track"} <= set(texts), texts
     for box in pills.evaluate_all("els => els.map(e => e.getBoundingClientRect().toJSON())"):
         assert box["right"] <= main["x"] + main["width"], box
-    charts = page.locator(CHART)
-    charts.nth(3).wait_for(timeout=RENDER_MS)
-    expect(charts).to_have_count(4)  # the leakage ladder, Figure 6, Figure 7, confusion matrix
+    # one section at a time: Table 2 first, without a figure
     table = page.locator("[data-testid=stDataFrame]").first
     cells = _grid_text(table, "MLP")
     assert {"MLP", "CNN", "RNN-LSTM"} <= set(cells), cells
     expect(page.get_by_text("CNN deviation from the study's text")).to_be_visible()
-    # the curves: a train and a validation trace per run in Figures 6 and 7
-    traces = page.locator(".js-plotly-plot").evaluate_all("els => els.map(e => (e.data || []).length)")
-    assert traces[1:3] == [6, 6], traces
+    page.locator(IDLE).wait_for(timeout=RENDER_MS)
+    expect(page.locator(CHART)).to_have_count(0)
+    charts = page.locator(CHART)
+    for label, heading, count in (
+        ("Leakage ladder", "How honest is the test?", 1),
+        ("Figures 6 and 7", "Figures 6 and 7: learning curves", 2),
+        ("One run in detail", "Misclassified tracks", 1),
+    ):
+        page.locator("[data-testid=stButtonGroup] button", has_text=label).click()
+        page.get_by_role("heading", name=heading).wait_for(timeout=RENDER_MS)
+        page.locator(IDLE).wait_for(timeout=RENDER_MS)
+        expect(charts).to_have_count(count)
+        charts.nth(count - 1).locator(".main-svg").first.wait_for(timeout=RENDER_MS)
+        expect(page.get_by_text("Table 2, side by side")).to_have_count(0)
+        if label == "Figures 6 and 7":  # a train and a validation trace per run in each figure
+            traces = page.locator(".js-plotly-plot").evaluate_all("els => els.map(e => (e.data || []).length)")
+            assert traces == [6, 6], traces
     _no_exception(page)
     expect(page.locator(ERROR)).to_have_count(0)
 

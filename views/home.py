@@ -1,12 +1,18 @@
 """Home: what the lab does, the configured dataset at a glance, the stored runs, and the way to each page."""
 
-import pandas as pd
 import streamlit as st
 
-from dashboard import data, widgets
-from dashboard import runs as loaded
-from mgc.analysis import runs_table
-from mgc.errors import MgcError
+from dashboard import widgets
+
+# the title first, before the imports below (pandas and mgc.analysis took 1.5-2 s of a fresh server's first visit)
+widgets.page_header("GTZAN genre lab")
+
+import pandas as pd  # noqa: E402
+
+from dashboard import data  # noqa: E402
+from dashboard import runs as loaded  # noqa: E402
+from mgc.analysis.report import runs_table  # noqa: E402
+from mgc.errors import MgcError  # noqa: E402
 
 #: Every column wide enough for its longest text (no cell cut short); the whole table fits at 1440 px.
 RUN_COLUMNS = {
@@ -24,7 +30,6 @@ RUN_COLUMNS = {
     "epochs": st.column_config.TextColumn("epochs", width=70),
 }
 
-widgets.page_header("GTZAN genre lab")
 st.markdown(
     "Reproduce a published deep-learning study of music genre classification on GTZAN "
     "(13 MFCCs over 3-s segments; an MLP, a CNN and an RNN-LSTM), and go past it: see how audio "
