@@ -16,6 +16,12 @@ Measures, once each, and prints a markdown table:
   The waits poll the page on every animation frame: Playwright's default polling backs off to 0.5 s
   and overstated these times by up to that much.
 
+* Pages (``--pages pages``): Home, Explore, Results and Classify each fully drawn, ``--repeat`` visits, each in a
+  new tab (plotly's bundle and the data grid's code are evaluated again in every new tab); on Results each other
+  section opened by its click; then the same pages reached through the sidebar menu in one tab. Next to each time,
+  the CPU seconds the browser's and the server's processes spent on it (psutil), the comparable number when
+  other jobs share the machine; ``uptime`` before and after.
+
 * Explore page (``--pages explore``; ``--repeat N`` fresh browser sessions, at 1440x900, the first one
   right after the server start and so cold): the first clip drawn (until the last change to any chart, once
   the script has finished, every chart is drawn and nothing changes for a second), another track of the
@@ -326,28 +332,52 @@ PAGES = {
 TARGET_PAGE = 3.0
 
 
-def cpu_seconds(server_pid: int) -> tuple[float, float]:
-    """CPU seconds used so far (user + system) by the browser's processes (every Chromium process under this one)
-    and by the server: what a visit costs whatever the load, where wall time on a shared machine is mostly queueing.
-    (0, 0) without psutil."""
+def cpu_snapshot(server_pid: int) -> dict[int, float]:
+    """CPU seconds used so far (user + system), by process id: every Chromium process under this one, and the
+    server (key ``-server_pid``). Empty without psutil."""
     try:
         import psutil
     except ImportError:
-        return 0.0, 0.0
-
-    def used(proc) -> float:
+        return {}
+    out = {}
+    procs = [(c.pid, c) for c in psutil.Process().children(recursive=True)]
+    for pid, proc in procs + [(-server_pid, None)]:
         try:
-            t = proc.cpu_times()
+            proc = proc or psutil.Process(server_pid)
+            if pid < 0 or "chrom" in proc.name().lower():
+                t = proc.cpu_times()
+                out[pid] = t.user + t.system
         except psutil.Error:  # a renderer that has just exited
-            return 0.0
-        return t.user + t.system
+            continue
+    return out
 
-    browser = sum(used(c) for c in psutil.Process().children(recursive=True) if "chrom" in c.name().lower())
-    try:
-        server = used(psutil.Process(server_pid))
-    except psutil.Error:
-        server = 0.0
-    return browser, server
+
+def cpu_used(before: dict[int, float], after: dict[int, float], server_pid: int) -> tuple[float, float]:
+    """CPU seconds spent between two :func:`cpu_snapshot` by the browser and by the server: what a step costs
+    whatever the load, where wall time on a shared machine is mostly queueing. A process that exited in between
+    (a closed tab's renderer) is left out, one that started is counted whole."""
+    spent = {pid: t - before.get(pid, 0.0) for pid, t in after.items()}
+    return sum(v for pid, v in spent.items() if pid != -server_pid), spent.get(-server_pid, 0.0)
+
+
+def timed_until(action, page, needle: str, server_pid: int) -> tuple[float, float, float]:
+    """:func:`timed`, for a step that changes the page without a chart: from the start of ``action`` to the later of
+    ``needle`` shown in a heading and the page's last change once it settles; with the CPU seconds of browser and
+    server (:func:`cpu_used`). (The page's clock of changes follows charts and the script's end, and a fast script
+    run does not always toggle the script state.)"""
+    before = cpu_snapshot(server_pid)
+    t0 = time.perf_counter()
+    action()
+    page.wait_for_function(
+        """needle => [...document.querySelectorAll('[data-testid=stMain] :is(h1, h2, h3)')]
+            .some(e => e.textContent.includes(needle))""",
+        arg=needle,
+        polling="raf",
+        timeout=TIMEOUT_MS,
+    )
+    shown = time.perf_counter()
+    drawn = settle(page, needle)
+    return (max(shown, drawn) - t0, *cpu_used(before, cpu_snapshot(server_pid), server_pid))
 
 
 #: The Results page's sections other than its default one, each timed from the click that opens it until its
@@ -366,7 +396,7 @@ def measure_pages(browser, url: str, repeat: int, server_pid: int) -> dict[str, 
     HTTP cache kept as a user's is; seconds from navigation to fully drawn: the script finished, every chart drawn,
     nothing changed for a second (:func:`settle`). The first visit of each page is the cold one (the server's first
     run of that page: imports, first reads). With each time, the CPU seconds the browser and the server spent from
-    the navigation to the end of the quiet second (:func:`cpu_seconds`). On Results, each visit then opens every other
+    the navigation to the end of the quiet second (:func:`cpu_used`). On Results, each visit then opens every other
     section in turn (:data:`RESULTS_SECTIONS`), timed from the click."""
     out: dict[str, list] = {name: [] for name in PAGES}
     out.update({f"results: {label}": [] for label in RESULTS_SECTIONS})
@@ -377,10 +407,9 @@ def measure_pages(browser, url: str, repeat: int, server_pid: int) -> dict[str, 
             for name, (path, heading) in PAGES.items():
                 page = context.new_page()
                 try:
-                    before = cpu_seconds(server_pid)
-                    wall = timed(lambda path=path, page=page: page.goto(f"{url}/{path}"), page, heading)
-                    after = cpu_seconds(server_pid)
-                    out[name].append((wall, after[0] - before[0], after[1] - before[1]))
+                    out[name].append(
+                        timed_until(lambda path=path, page=page: page.goto(f"{url}/{path}"), page, heading, server_pid)
+                    )
                     if page.locator("[data-testid=stException], [data-testid=stAlertContentError]").count():
                         raise RuntimeError(f"the {name} page shows an error")
                     if i == 0:
@@ -391,10 +420,8 @@ def measure_pages(browser, url: str, repeat: int, server_pid: int) -> dict[str, 
                             button = page.locator("[data-testid=stButtonGroup] button", has_text=label)
                             if not button.count():  # no such section on this version of the page
                                 continue
-                            before = cpu_seconds(server_pid)
-                            wall = timed(button.first.click, page, section_heading)
-                            after = cpu_seconds(server_pid)
-                            out[f"results: {label}"].append((wall, after[0] - before[0], after[1] - before[1]))
+                            step = timed_until(button.first.click, page, section_heading, server_pid)
+                            out[f"results: {label}"].append(step)
                             if i == 0:
                                 slug = label.lower().replace(" ", "-")
                                 page.screenshot(path=str(SHOTS / f"bench-page-results-{slug}.png"), full_page=True)
@@ -403,6 +430,32 @@ def measure_pages(browser, url: str, repeat: int, server_pid: int) -> dict[str, 
     finally:
         context.close()
     return {k: v for k, v in out.items() if v}
+
+
+#: The sidebar menu's label of each page of :data:`PAGES`.
+MENU = {"home": "Home", "explore": "Explore", "results": "Results", "classify": "Classify"}
+
+
+def measure_menu(browser, url: str, repeat: int, server_pid: int) -> dict[str, list]:
+    """One tab, the pages reached through the sidebar menu, as a visitor moves around: Home, then Explore, Results,
+    Classify and Home again, ``repeat`` rounds; seconds from the click to fully drawn (:func:`settle`), with the
+    CPU seconds of browser and server. The tab keeps the code it has loaded (plotly's bundle is evaluated once per
+    tab), so this is the cost of a page switch, where :func:`measure_pages` is that of a new tab."""
+    out: dict[str, list] = {name: [] for name in PAGES}
+    context = browser.new_context(viewport=EXPLORE_VIEWPORT)
+    context.add_init_script(WATCH_JS)
+    page = context.new_page()
+    try:
+        timed(lambda: page.goto(url), page, PAGES["home"][1])
+        for _ in range(repeat):
+            for name in ("explore", "results", "classify", "home"):
+                link = page.locator("[data-testid=stSidebarNav] a", has_text=MENU[name]).first
+                out[name].append(timed_until(link.click, page, PAGES[name][1], server_pid))
+                if page.locator("[data-testid=stException], [data-testid=stAlertContentError]").count():
+                    raise RuntimeError(f"the {name} page shows an error")
+    finally:
+        context.close()
+    return out
 
 
 def page_rows(times: dict[str, list]) -> list[tuple[str, ...]]:
@@ -525,13 +578,14 @@ def measure(
                 page.goto(url)
                 page.locator("h1", has_text="GTZAN genre lab").wait_for(timeout=TIMEOUT_MS)
                 res["home"] = time.perf_counter() - t0
-                res["home_cpu"] = cpu_seconds(proc.pid)[1]
+                res["home_cpu"] = cpu_snapshot(proc.pid).get(-proc.pid, 0.0)
                 # a user reads the home page before leaving it: let its script finish (runs table, chart)
                 page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(timeout=TIMEOUT_MS)
                 res["home_done"] = time.perf_counter() - t0
 
                 if pages:
                     res["pages"] = measure_pages(browser, url, pages, proc.pid)
+                    res["menu"] = measure_menu(browser, url, pages, proc.pid)
                 if explore:
                     res["explore"] = measure_explore(browser, url, data_dir, explore)
                 if clips_ is not None:
@@ -590,6 +644,9 @@ def main() -> int:
             (artifacts / "runs").mkdir(parents=True)
             for d in runs.values():
                 (artifacts / "runs" / d.name).symlink_to(d, target_is_directory=True)
+            shipped = PROJECT / "artifacts" / "comparisons"
+            if shipped.is_dir():  # the recipe comparisons that ship beside them (Results, "Recipes compared")
+                (artifacts / "comparisons").symlink_to(shipped, target_is_directory=True)
             data_dir = SHARED if SHARED.is_dir() else PROJECT / "artifacts" / "demo"
             origin = "shipped reference runs"
         elif classify or page_visits:
@@ -652,6 +709,15 @@ def main() -> int:
         print("|---|---:|---:|---:|---|")
         for row in page_rows(res["pages"]):
             print("| " + " | ".join(row) + " |")
+        print()
+        print(
+            f"Pages reached through the sidebar menu in one tab ({page_visits} rounds: Explore, Results, Classify, "
+            "Home; seconds from the click to fully drawn; first round: the tab has loaded no page's code but Home's)\n"
+        )
+        print("| page | first round | later rounds | CPU s, browser / server | target |")
+        print("|---|---:|---:|---:|---|")
+        for row in page_rows(res["menu"]):
+            print("| " + " | ".join(row).replace(" fully drawn", " after a menu click") + " |")
         print()
     if explore:
         sessions = res["explore"]
