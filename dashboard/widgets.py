@@ -21,19 +21,20 @@ def app_icon():
     64 x 64 square.
 
     A ``:material/...:`` page icon made the browser fetch the tab icon from a font CDN, which is
-    unreachable offline; an image is served by the app itself.
+    unreachable offline; an image is served by the app itself. Drawn with PIL alone: it is on the path
+    from server start to the first title, where numpy's import cost 0.15 CPU-s.
     """
     import io
 
-    import numpy as np
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
-    icon = np.zeros((64, 64, 4), np.uint8)
+    icon = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(icon)
     for i, height in enumerate((22, 40, 56, 34, 46)):
         left = 4 + 12 * i
-        icon[64 - 4 - height : 60, left : left + 8] = (0xD6, 0x27, 0x28, 255)
+        draw.rectangle((left, 60 - height, left + 7, 59), fill=(0xD6, 0x27, 0x28, 255))  # corners inclusive
     buf = io.BytesIO()
-    Image.fromarray(icon, "RGBA").save(buf, format="PNG")
+    icon.save(buf, format="PNG")
     return buf.getvalue()
 
 
