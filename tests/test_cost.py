@@ -14,6 +14,7 @@ from mgc.training.cost import (
     EPOCH_COST,
     PHASE_COST,
     PHASES,
+    TAIL_ROWS,
     TENSORFLOW_COST,
     ModelPace,
     TimeLeft,
@@ -27,6 +28,11 @@ from mgc.training.cost import (
 
 def _ratio(a: str, b: str) -> float:
     return EPOCH_COST[a] / EPOCH_COST[b]
+
+
+def _tail(model: str, rows: int) -> float:
+    """A tail on the reference machine: in proportion to the training rows (held-out parts grow with them)."""
+    return PHASE_COST[model]["tail"] * max(0.2, rows / TAIL_ROWS)
 
 
 def test_the_tables_price_every_model_and_the_networks_cost_what_bench_measured():
@@ -76,7 +82,7 @@ def _timeline(models, *, rows, epochs, slow, first_loads=True, tail_scale=1.0):
         epoch = table_epoch_seconds(m, rows) * slow
         out.append((m, "epoch", PHASE_COST[m]["trace"] * slow + epoch))
         out += [(m, "epoch", epoch)] * (epochs - 1)
-        out.append((m, "tail", PHASE_COST[m]["tail"] * slow * tail_scale))
+        out.append((m, "tail", _tail(m, rows) * slow * tail_scale))
     return out
 
 
@@ -170,7 +176,7 @@ def test_once_the_first_models_phases_are_measured_the_estimate_follows_this_mac
     _, total = time_left(paces, tensorflow_loaded=True)
     assert total.seconds == pytest.approx(true_left, rel=0.15)
     assert total.basis == "table" and total.low <= true_left <= total.high
-    unscaled = sum(PHASE_COST[m]["build"] + PHASE_COST[m]["trace"] + PHASE_COST[m]["tail"] for m in MODELS[1:])
+    unscaled = sum(PHASE_COST[m]["build"] + PHASE_COST[m]["trace"] + _tail(m, 1500) for m in MODELS[1:])
     unscaled += sum(4 * table_epoch_seconds(m, 1500) for m in MODELS[1:])
     assert unscaled < 0.5 * true_left
 
@@ -203,7 +209,7 @@ def test_a_queued_model_is_priced_by_its_own_cost_not_the_running_models_epoch()
     speed = 1.0 / table_epoch_seconds("mlp", 2000)
     epochs = 10 * 1.0 * _ratio("lstm", "mlp")
     assert per_model[1].seconds > epochs > 3 * 10 * 1.0  # far more than ten MLP epochs, and more than its epochs
-    outside = (PHASE_COST["lstm"]["build"] + PHASE_COST["lstm"]["trace"] + PHASE_COST["lstm"]["tail"]) * speed
+    outside = (PHASE_COST["lstm"]["build"] + PHASE_COST["lstm"]["trace"] + _tail("lstm", 2000)) * speed
     assert per_model[1].seconds == pytest.approx(epochs + outside)
     assert per_model[1].basis == "table" and per_model[0].basis == "own epochs" and total.basis == "table"
 
@@ -233,13 +239,13 @@ def test_before_any_epoch_the_import_of_tensorflow_sets_the_speed():
 
 
 def test_the_tails_measured_price_the_tails_to_come():
-    tail = PHASE_COST["mlp"]["tail"]
+    tail = _tail("mlp", 1000)
     ended = ModelPace("mlp", 1, 1000, status="finished", epoch_seconds=[2.0], tail_seconds=5 * tail)
     queued = ModelPace("cnn", 1, 1000)
-    base = ModelPace("mlp", 1, 1000, status="finished", epoch_seconds=[2.0], tail_seconds=PHASE_COST["mlp"]["tail"])
+    base = ModelPace("mlp", 1, 1000, status="finished", epoch_seconds=[2.0], tail_seconds=tail)
     slow_tail = time_left([ended, queued])[0][1].seconds
     plain = time_left([base, queued])[0][1].seconds
-    assert slow_tail - plain == pytest.approx(4 * PHASE_COST["cnn"]["tail"])
+    assert slow_tail - plain == pytest.approx(4 * _tail("cnn", 1000))
 
 
 def test_a_phase_past_its_price_says_at_least():
@@ -276,7 +282,7 @@ def test_early_stopping_lowers_the_low_end_only():
     assert e.seconds == pytest.approx(p.seconds) and e.high == pytest.approx(p.high)
     assert e.low < p.low and e.at_most and total.at_most
     # it may stop after its 4th epoch: 2 more epochs at 2 s, then its tail
-    assert e.low < 2 * 2.0 + PHASE_COST["cnn"]["tail"] * 2.0 / table_epoch_seconds("cnn", 1000)
+    assert e.low < 2 * 2.0 + _tail("cnn", 1000) * 2.0 / table_epoch_seconds("cnn", 1000)
 
 
 def test_a_job_with_nothing_left_is_done():

@@ -59,6 +59,17 @@ PHASE_COST = {
     "transfer": {"build": 0.3, "trace": 3.5, "tail": 3.0},
 }
 
+#: Training rows of the job ``PHASE_COST``'s tails were measured on: a tail (evaluating the test part,
+#: fitting the trust checks on the held-out part) is priced in proportion to a model's training rows
+#: (held-out parts grow with them), never under a fifth of the table's (storing, tracing the predictions).
+TAIL_ROWS = 1070
+
+
+def _tail_cost(model: str, rows: int) -> float:
+    """A model's tail on the reference machine, for ``rows`` training rows."""
+    return PHASE_COST[model]["tail"] * max(0.2, rows / TAIL_ROWS)
+
+
 #: How far the truth may lie from an estimate, as (low, high) factors of it, by what the estimate rests
 #: on: a model's own measured epochs; the tables scaled by the speed measured here; the tables alone
 #: (nothing measured yet: another machine, another load).
@@ -268,7 +279,7 @@ def _measured_tail(models: Sequence[ModelPace]) -> float | None:
     done = [m for m in models if m.tail_seconds is not None]
     if not done:
         return None
-    return sum(m.tail_seconds for m in done) / sum(PHASE_COST[m.model]["tail"] for m in done)
+    return sum(m.tail_seconds for m in done) / sum(_tail_cost(m.model, m.rows) for m in done)
 
 
 def _rest(parts: list, cost: float, spread: tuple[float, float], spent: float | None) -> bool:
@@ -313,6 +324,8 @@ def time_left(models: Sequence[ModelPace], *, tensorflow_loaded: bool = True) ->
     """
     speed = machine_speed(models)
     scale = speed if speed is not None else 1.0
+    # the import of TensorFlow is a weak sign of the training's speed: the narrower range needs an epoch's pace
+    paced = any(_pace(m)[0] is not None for m in models if m.rows > 0)
     tail_factor = _measured_tail(models)
     # the first model still to run loads TensorFlow, if the process has not (and it has not passed that phase)
     pending = (i for i, m in enumerate(models) if m.status in ("queued", "running"))
@@ -323,7 +336,7 @@ def time_left(models: Sequence[ModelPace], *, tensorflow_loaded: bool = True) ->
         if m.status not in ("queued", "running") or phase == "done":
             out.append(TimeLeft(0.0, "done"))
             continue
-        table_spread = SPREAD["table" if speed is not None else "reference"]
+        table_spread = SPREAD["table" if paced else "reference"]
         parts: list[tuple[float, tuple[float, float]]] = []  # (central seconds, spread)
         overrun = False
 
@@ -354,11 +367,12 @@ def time_left(models: Sequence[ModelPace], *, tensorflow_loaded: bool = True) ->
                 parts.append((first, spread))
                 later = max(0, m.epochs - 1)
             else:
-                # what is left of the running epoch: by its batches, or by its clock where the batches
-                # report seldom (the fast path runs 16 steps per call)
+                # what is left of the running epoch: by its clock against its whole epochs (validation
+                # included, which the batches do not count; and the fast path reports one call in 16
+                # steps), else by its batches
                 left = per_epoch * max(0.0, 1 - fraction)
                 if phase == "epochs" and m.phase_spent > 0:
-                    left = min(left, max(per_epoch - m.phase_spent, 0.05 * per_epoch))
+                    left = max(per_epoch - m.phase_spent, 0.05 * per_epoch)
                 parts.append((left, spread))
                 later = max(0, m.epochs - done - 1)
             floor = later
@@ -367,7 +381,7 @@ def time_left(models: Sequence[ModelPace], *, tensorflow_loaded: bool = True) ->
             parts.append((per_epoch * later, (spread[0] * (floor / later if later else 1.0), spread[1])))
         else:
             basis = "own epochs"
-        tail = PHASE_COST[m.model]["tail"] * (tail_factor if tail_factor is not None else scale)
+        tail = _tail_cost(m.model, m.rows) * (tail_factor if tail_factor is not None else scale)
         rest(tail, "tail", SPREAD["table"] if tail_factor is not None else table_spread)
         seconds = sum(c for c, _ in parts)
         low = sum(c * s[0] for c, s in parts)
