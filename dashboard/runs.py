@@ -151,12 +151,31 @@ def loaded_runs(run_ids) -> list:
     return out
 
 
+#: Seconds of a clip the Classify page analyses at most (:func:`mgc.analysis.classify`'s ``max_duration``).
+CLASSIFY_SECONDS = 600.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def decoded_upload(data: bytes, name: str):
+    """An upload or a recording decoded once, at its own rate (the first :data:`CLASSIFY_SECONDS`).
+
+    The models and the player resample it to the rates they need (:func:`mgc.audio.resampled`):
+    the same samples a decode at each rate gives, with one decode. Kept as a resource (not copied
+    per use); its samples are read-only.
+    """
+    from mgc.audio import decode
+
+    d = decode(data, sr=None, max_duration=CLASSIFY_SECONDS, name=name)
+    d.y.flags.writeable = False
+    return d
+
+
 @st.cache_data(show_spinner="Listening...", max_entries=8)
 def classify_upload(data: bytes, name: str, run_ids: tuple):
-    """Classify uploaded bytes with the given runs (cached per content and runs)."""
+    """Classify uploaded bytes with the given runs (cached per content and runs), from :func:`decoded_upload`."""
     from mgc.analysis import classify
 
-    return classify(data, loaded_runs(run_ids), name=name)
+    return classify(decoded_upload(data, name), loaded_runs(run_ids), name=name, max_duration=CLASSIFY_SECONDS)
 
 
 #: Seconds of a clip the Classify page's player holds at most: 16-bit mono WAV at the study's rate, about 13 MB.
@@ -168,15 +187,16 @@ def playable(data: bytes, name: str) -> tuple[bytes, float]:
     """An upload or a recording as the study's networks hear it (mono, 22050 Hz), as WAV bytes every browser plays.
 
     Browsers cannot play AU, GTZAN's own container, and an uploaded ``.au`` gave a dead player: the
-    clip is decoded (through the one readability rule, at most :data:`PLAYER_SECONDS`) and encoded
-    in memory; nothing is written to disk. Returns the WAV bytes and the seconds they hold.
+    clip (decoded once for the models and the player, :func:`decoded_upload`) is resampled through the
+    one readability rule, at most :data:`PLAYER_SECONDS`, and encoded in memory; nothing is written to
+    disk. Returns the WAV bytes and the seconds they hold.
     """
     from mgc.audio import usable
     from mgc.config import SR
 
     from .data import to_wav
 
-    d = usable(data, sr=SR, max_duration=PLAYER_SECONDS, name=name)
+    d = usable(decoded_upload(data, name), sr=SR, max_duration=PLAYER_SECONDS, name=name)
     return to_wav(d.y, d.sr), d.duration
 
 

@@ -126,6 +126,25 @@ _BASIS = {
 }
 
 
+def _eta_help(snap: dict) -> str:
+    """What the time left counts and rests on, in words, for the metric's tooltip."""
+    if snap["status"] != "running" or snap["eta_seconds"] is None:
+        return "Shown while a job runs."
+    text = (
+        "Every phase counted, per model: loading TensorFlow (once per server), building the network, the "
+        "first epoch's graph tracing, the epochs, then evaluating, storing and fitting the trust checks. "
+        f"The epochs are priced from {_BASIS.get(snap['eta_basis'], 'its epochs')}; the other phases from "
+        "those measured in this job, else from the phase-cost table. "
+        f"Central estimate {clock(snap['eta_seconds'])}, expected between {clock(snap['eta_low'])} and "
+        f"{clock(snap['eta_high'])}: the range narrows as phases end."
+    )
+    if snap["eta_overrun"]:
+        text += " A phase is taking longer than priced, so only a floor can be given."
+    if snap["eta_at_most"]:
+        text += " Early stopping may end a model sooner."
+    return text
+
+
 def _model_line(m: dict) -> str:
     """One model of a job in words: its state, what it is doing, and its time left."""
     title, done = model_title(m["model"]), len(m["history"])
@@ -137,9 +156,8 @@ def _model_line(m: dict) -> str:
         text = f"**{title}** · {m['stage'] or 'starting'}{within} · {done}/{m['epochs']} epochs done"
     else:
         text = f"**{title}** · {m['status']} · {done}/{m['epochs']} epochs"
-    if m["eta_seconds"] is not None and m["status"] in ("queued", "running"):
-        approx = "at most " if m["eta_at_most"] else ("about " if m["eta_basis"] != "own epochs" else "")
-        text += f" · {approx}{clock(m['eta_seconds'])} left"
+    if m["eta_text"] is not None and m["status"] in ("queued", "running"):
+        text += f" · {m['eta_text']} left"
     return text
 
 
@@ -205,17 +223,7 @@ def _render_job(job_id: str) -> None:
     )
     c1, c2, c3, c4 = st.columns([1, 1, 3, 1])
     c1.metric("Elapsed", clock(snap["elapsed_seconds"]))
-    left = "Time left (at most)" if snap["eta_at_most"] else "Time left"
-    if running and snap["eta_basis"] == "table, reference machine":
-        left = "Time left (rough)"  # nothing measured on this machine yet
-    c2.metric(
-        left,
-        clock(snap["eta_seconds"]) if running else "-",
-        help="Per model, from "
-        + (_BASIS.get(snap["eta_basis"], "its epochs") if running else "its epochs")
-        + ". Counts the epochs only (not building, evaluating and storing)"
-        + ("; early stopping may end a model sooner." if snap["eta_at_most"] else "."),
-    )
+    c2.metric("Time left", snap["eta_text"] if running and snap["eta_text"] else "-", help=_eta_help(snap))
     c3.markdown("  \n".join(_model_line(m) for m in snap["models"]))
     if running:
         if c4.button("Stop", type="secondary", help="Ends after the current epoch and stores a 'stopped' run"):

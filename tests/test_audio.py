@@ -293,3 +293,45 @@ def test_check_signal_on_an_empty_signal():
         audio.check_signal(np.zeros(0, np.float32), sr=SR, min_duration=1.0)
     with pytest.raises(AudioError, match="silent"):
         audio.check_signal(np.zeros(0, np.float32), sr=SR)
+
+
+def test_one_native_decode_resampled_gives_what_a_decode_at_each_rate_gives(tmp_path):
+    # a 44.1 kHz stereo file: decoded once at its own rate, then resampled, equals decoding at each rate
+    from mgc.audio import decode, resampled, usable
+
+    t = np.arange(int(6.0 * 44100)) / 44100
+    y = 0.3 * np.sin(2 * np.pi * 330 * t)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, np.stack([y, -0.5 * y], axis=1), 44100, subtype="PCM_16")
+    native = decode(path, sr=None, max_duration=5.0)
+    assert native.sr == native.native_sr == 44100 and native.channels == 2 and native.truncated
+    for sr, seconds in ((22050, 5.0), (16000, 5.0), (22050, 2.0), (44100, 3.0)):
+        direct = decode(path, sr=sr, max_duration=seconds)
+        again = resampled(native, sr=sr, max_duration=seconds)
+        np.testing.assert_array_equal(again.y, direct.y)
+        assert (again.sr, again.truncated, again.source_duration) == (
+            direct.sr,
+            direct.truncated,
+            direct.source_duration,
+        )
+    whole = decode(path, sr=None)
+    assert not resampled(whole, sr=22050).truncated and resampled(whole, sr=22050, max_duration=1.0).truncated
+    # usable takes the decoded clip as it takes a file
+    np.testing.assert_array_equal(
+        usable(native, sr=16000, max_duration=4.0).y, usable(path, sr=16000, max_duration=4.0).y
+    )
+
+
+def test_resampled_refuses_a_clip_not_at_its_own_rate_and_what_exceeds_the_budget(tmp_path):
+    from mgc.audio import decode, resampled
+
+    path = tmp_path / "clip.wav"
+    sf.write(path, np.zeros(8000, np.float32) + 0.1, 8000)
+    with pytest.raises(
+        ParameterError, match="d is at 22050 Hz, not its source's 8000 Hz: resample from a clip decoded with sr=None"
+    ):
+        resampled(decode(path, sr=22050), sr=16000)
+    with pytest.raises(AudioError, match="exceed the decode budget of 1,000 samples"):
+        resampled(decode(path, sr=None), sr=22050, max_samples=1000)
+    with pytest.raises(ParameterError, match="max_duration=0 must be a positive number"):
+        resampled(decode(path, sr=None), sr=22050, max_duration=0)

@@ -83,3 +83,64 @@ def test_the_tab_icon_is_an_image_the_app_serves_itself():
     assert image.format == "PNG" and image.size == (64, 64) and image.mode == "RGBA"
     alpha = np.asarray(image)[..., 3]
     assert 0.1 < (alpha > 0).mean() < 0.9  # bars drawn on a transparent square
+
+
+def _count_decodes(monkeypatch) -> list:
+    """Count the sources soundfile opens for reading (each decode opens its source once)."""
+    import importlib
+
+    decoding = importlib.import_module("mgc.audio.decode")  # the module (mgc.audio.decode is also its function)
+    opened, real = [], decoding.sf.SoundFile
+
+    def counting(*args, **kwargs):
+        mode = kwargs.get("mode", args[1] if len(args) > 1 else "r")
+        if mode == "r":
+            opened.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decoding.sf, "SoundFile", counting)
+    return opened
+
+
+@needs_runs
+@pytest.mark.parametrize("kind", ["au", "recording"])
+def test_an_upload_is_decoded_once_for_the_models_and_the_player(tmp_path, monkeypatch, kind):
+    # GTZAN's own AU file (22050 Hz), and a recording as browsers send it (48 kHz stereo WAV)
+    import dashboard.runs as loaded
+    from dashboard.data import to_wav
+    from mgc.analysis import classify
+    from mgc.audio import usable
+    from mgc.config import SR
+
+    real_au = (
+        Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan-mini" / "genres" / "blues" / "blues.00000.au"
+    )
+    if kind == "au" and real_au.is_file():
+        data, name = real_au.read_bytes(), "blues.00000.au"
+    elif kind == "au":
+        data, name = _au(30.0, channels=1), "song.au"
+    else:
+        t = np.arange(int(7.5 * 48000)) / 48000
+        y = 0.2 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 0.5 * t))
+        buf = io.BytesIO()
+        sf.write(buf, np.stack([y, 0.5 * y], axis=1), 48000, format="WAV", subtype="PCM_16")
+        data, name = buf.getvalue(), "audio_input.wav"
+    runs = ("gtzan10-ff-study-mlp", "gtzan10-ff-improved-refit-transfer")  # two rates: 22050 and 16000 Hz
+    monkeypatch.setenv("MGC_ARTIFACTS", str(tmp_path))
+    for run in runs:
+        shutil.copytree(SHIPPED / run, tmp_path / "runs" / run)
+    for cached in (loaded.decoded_upload, loaded.classify_upload, loaded.playable):
+        cached.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        opened = _count_decodes(patch)
+        result = loaded.classify_upload(data, name, runs)
+        wav, seconds = loaded.playable(data, name)
+    assert len(opened) == 1  # once, for both rates of the models and for the player
+    # the same answers and the same player audio as decoding the bytes for each of them
+    direct = classify(data, loaded.loaded_runs(runs), name=name, max_duration=loaded.CLASSIFY_SECONDS)
+    for a, b in zip(result.answers, direct.answers, strict=True):
+        np.testing.assert_array_equal(a.probs, b.probs)
+    assert result.duration == direct.duration and result.native_sr == direct.native_sr
+    assert wav == to_wav(usable(data, sr=SR, max_duration=loaded.PLAYER_SECONDS, name=name).y, SR)
+    info = sf.info(io.BytesIO(wav))
+    assert info.samplerate == SR and info.channels == 1 and seconds == pytest.approx(result.duration, abs=0.01)

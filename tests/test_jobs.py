@@ -102,26 +102,22 @@ def test_two_models_run_in_the_background(feature_factory, tmp_path, spy, monkey
     ]
     # both models train on the same rows of the track split (8 tracks x 4 segments x 3 classes)
     assert [m["rows"] for m in snap["models"]] == [96, 96]
-    # after the MLP's 1st epoch: 1 MLP epoch at its own pace, 2 CNN epochs priced by the cost table
-    # (the CNN's cost over the MLP's), scaled by the speed the MLP showed
+    # after the MLP's 1st epoch: the MLP at its own pace, the CNN by the cost tables scaled by the speed the MLP
+    # showed; every phase counted: its epochs and, beyond them, the CNN's build and tracing and both tails
     cnn_per_mlp = EPOCH_COST["cnn"] / EPOCH_COST["mlp"]
     first_pace = during[0]["models"][0]["history"][0]["seconds"]
     mlp, cnn = during[0]["models"]
-    assert mlp["eta_seconds"] == pytest.approx(first_pace) and mlp["eta_basis"] == "own epochs"
-    assert cnn["eta_seconds"] == pytest.approx(2 * first_pace * cnn_per_mlp) and cnn["eta_basis"] == "table"
-    assert during[0]["eta_seconds"] == pytest.approx(first_pace * (1 + 2 * cnn_per_mlp))
+    assert mlp["eta_basis"] == "own epochs" and mlp["eta_seconds"] > first_pace
+    assert cnn["eta_basis"] == "table" and cnn["eta_seconds"] > 2 * first_pace * cnn_per_mlp
     assert during[0]["eta_basis"] == "table" and not during[0]["eta_at_most"]
-    # after the MLP's 2nd epoch: the CNN's 2 epochs are left; the first epoch (tracing) no longer counts
-    mlp_pace = during[1]["models"][0]["history"][1]["seconds"]
-    assert during[1]["eta_seconds"] == pytest.approx(2 * mlp_pace * cnn_per_mlp)
-    # after the CNN's 1st epoch: its own pace decides, plus what is left of the time the MLP spent outside
-    # its epochs (split, build, evaluation, trust checks, storing), which the CNN has partly spent already
-    mlp_overhead = during[2]["models"][0]["overhead_seconds"]
-    assert 0 < mlp_overhead < snap["elapsed_seconds"]
-    cnn_pace = during[2]["models"][1]["history"][0]["seconds"]
-    assert cnn_pace <= during[2]["eta_seconds"] <= cnn_pace + mlp_overhead
+    for s in during:
+        assert s["eta_low"] <= s["eta_seconds"] <= s["eta_high"] and s["eta_text"]
+    # once the MLP ended, its phases outside the epochs are measured, and they took part of the job's time
+    phases = during[2]["models"][0]["phase_seconds"]
+    assert {"build", "tail"} <= set(phases) and 0 < sum(phases.values()) < snap["elapsed_seconds"]
     assert during[2]["eta_basis"] == "own epochs"
-    assert 0 <= during[3]["eta_seconds"] <= mlp_overhead  # no epoch left: only the CNN's evaluation and storing
+    # after the CNN's last epoch: only its tail is left, priced by the MLP's measured one
+    assert 0 < during[3]["eta_seconds"] < during[2]["eta_seconds"]
     # the stored runs' test scores, as the page shows them when the job ends
     for m in snap["models"]:
         run = next(r for r in runs if r.id == m["run_id"])
@@ -215,19 +211,25 @@ def test_a_job_starts_once_and_needs_a_config(tiny_features, monkeypatch):
 
 def test_eta_with_two_configs_of_the_same_model(tiny_features, monkeypatch):
     job = TrainingJob(tiny_features, _configs("mlp", "mlp", epochs=4))
-    # as after 2 of 4 epochs of the first model, 2 s each: 2 + 4 epochs left
+    # as after 2 of 4 epochs of the first model, 2 s each: 2 + 4 epochs left, and what lies outside them
     job.status = "running"
     job.started = 0.0
-    job.models[0].status = "running"
-    job.models[0].history = [{"epoch": 1, "seconds": 2.0}, {"epoch": 2, "seconds": 2.0}]
-    assert job.snapshot()["eta_seconds"] is None  # the job has not made its splits: nothing to price yet
+    first = job.models[0]
+    first.status, first.phase = "running", "epochs"
+    first.history = [{"epoch": 1, "seconds": 2.0}, {"epoch": 2, "seconds": 2.0}]
+    guessed = job.snapshot()  # the job has not made its splits: the rows are guessed, the range is widest
+    assert guessed["eta_seconds"] > 0 and guessed["eta_high"] >= 2 * guessed["eta_seconds"] >= 4 * guessed["eta_low"]
     for m in job.models:
         m.rows = 100
-    assert job.snapshot()["eta_seconds"] == pytest.approx(12.0)
-    # half-way through the 3rd epoch: half an epoch less
-    job.models[0].batches = (5, 10)
     snap = job.snapshot()
-    assert snap["eta_seconds"] == pytest.approx(11.0) and snap["epochs_progress"] == pytest.approx(2.5)
+    assert snap["eta_seconds"] > 6 * 2.0  # the epochs, and the tails of both and the second's build and tracing
+    assert snap["eta_low"] <= snap["eta_seconds"] <= snap["eta_high"]
+    assert snap["eta_high"] / snap["eta_low"] < guessed["eta_high"] / guessed["eta_low"]  # rows known: narrower
+    # half-way through the 3rd epoch: half an epoch less
+    first.batches = (5, 10)
+    half = job.snapshot()
+    assert snap["eta_seconds"] - half["eta_seconds"] == pytest.approx(1.0)
+    assert half["epochs_progress"] == pytest.approx(2.5)
 
 
 @pytest.mark.slow
@@ -258,8 +260,12 @@ def test_the_job_says_what_each_model_is_doing_batch_by_batch(tiny_features, tmp
     model = mid["models"][0]
     assert model["stage"] == "epoch 2/2" and model["batches"] == (2, 8) and len(model["history"]) == 1
     assert mid["epochs_progress"] == pytest.approx(1 + 2 / 8)
-    # priced by the pace of the batches after the first (no tracing, no validation): under the first epoch's
-    assert 0 < mid["eta_seconds"] < model["history"][0]["seconds"] * 6 / 8
+    # the time that was really left then (the job's end is known now): within a factor 2 (or 3 s) of the estimate.
+    # A second or two on a shared 2-core machine: the range itself is held to known timelines in test_cost.py,
+    # and to real jobs by bench/eta.py
+    true_left = spy.progress[-1][4]["elapsed_seconds"] - mid["elapsed_seconds"]
+    assert mid["eta_low"] <= mid["eta_seconds"] <= mid["eta_high"]
+    assert abs(mid["eta_seconds"] - true_left) <= max(3.0, true_left), (mid["eta_seconds"], true_left)
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ SPLIT_HELP = {
 }
 
 RECIPES_OWN = "recipe's"
+CHOICES = [RECIPES_OWN, "yes", "no"]
 #: The keys of the page's choices, kept across page switches (dashboard.form_state).
 KEPT = (
     "train.classes",
@@ -50,19 +51,21 @@ def _recipe_overrides() -> dict:
         picks = {
             "standardize": a1.selectbox(
                 "Standardise inputs",
-                [RECIPES_OWN, "yes", "no"],
-                key=remembered("train.standardize", RECIPES_OWN),
+                CHOICES,
+                **remembered("train.standardize", RECIPES_OWN, options=CHOICES, arg="index"),
                 help="Per-coefficient mean and variance of the training part, inside the model",
             ),
             "random_windows": a2.selectbox(
                 "Random training windows",
-                [RECIPES_OWN, "yes", "no"],
-                key=remembered("train.random_windows", RECIPES_OWN),
+                CHOICES,
+                **remembered("train.random_windows", RECIPES_OWN, options=CHOICES, arg="index"),
                 help="Every epoch, each training segment becomes a 3-s window cut at a "
                 "random frame of its track's training segments",
             ),
             "class_weight": a3.selectbox(
-                "Balanced class weights", [RECIPES_OWN, "yes", "no"], key=remembered("train.class_weight", RECIPES_OWN)
+                "Balanced class weights",
+                CHOICES,
+                **remembered("train.class_weight", RECIPES_OWN, options=CHOICES, arg="index"),
             ),
         }
         b1, b2 = st.columns(2)
@@ -70,8 +73,7 @@ def _recipe_overrides() -> dict:
             "Early stopping patience (0 = off)",
             min_value=0,
             max_value=1000,
-            value=None,
-            key=remembered("train.patience", None),
+            **remembered("train.patience", None),
             placeholder=RECIPES_OWN,
             help="Epochs without a better validation score; the best epoch's weights are kept",
         )
@@ -79,8 +81,7 @@ def _recipe_overrides() -> dict:
             "Mixup alpha (0 = off)",
             min_value=0.0,
             max_value=10.0,
-            value=None,
-            key=remembered("train.mixup", None),
+            **remembered("train.mixup", None),
             placeholder=RECIPES_OWN,
             help="Blend training examples and their labels, weights drawn from Beta(alpha, alpha)",
         )
@@ -107,7 +108,7 @@ default = [c for c, n in counts.items() if n >= 3] or list(counts)
 classes = st.multiselect(
     "Classes",
     list(counts),
-    key=remembered("train.classes", default, options=list(counts)),
+    **remembered("train.classes", default, options=list(counts), arg="default"),
     format_func=lambda c: f"{c} ({counts[c]} tracks)",
     help="Classes with fewer than 3 tracks are left out by default: a track split cannot test them.",
 )
@@ -137,7 +138,7 @@ with st.container(border=True):
     models = c1.multiselect(
         "Models",
         MODEL_NAMES,
-        key=remembered("train.models", list(STUDY_MODELS), options=MODEL_NAMES),
+        **remembered("train.models", list(STUDY_MODELS), options=MODEL_NAMES, arg="default"),
         format_func=model_title,
         help="The study's three networks learn from MFCCs. Transfer (beyond the study) is a small head on the "
         "embeddings of a pretrained music tagger (musicnn); choosing it embeds every segment first.",
@@ -145,15 +146,18 @@ with st.container(border=True):
     split = c2.radio(
         "Split",
         SPLITS,
-        key=remembered(
-            "train.split", suggested_split((t.track_id for t in ds.tracks), official=ds.official), options=SPLITS
+        **remembered(
+            "train.split",
+            suggested_split((t.track_id for t in ds.tracks), official=ds.official),
+            options=SPLITS,
+            arg="index",
         ),
         captions=[SPLIT_HELP[s] for s in SPLITS],
     )
     recipe = c3.radio(
         "Recipe",
         list(RECIPES),
-        key=remembered("train.recipe", "study"),
+        **remembered("train.recipe", "study", options=list(RECIPES), arg="index"),
         captions=[_sentence(recipe_help(r)) for r in RECIPES],
     )
     c4, c5, c6, c7 = st.columns(4)
@@ -161,24 +165,22 @@ with st.container(border=True):
         f"Epochs ({recipe_values('epochs', sep=' · ')})",
         min_value=1,
         max_value=1000,
-        value=None,
-        key=remembered("train.epochs", None),
+        **remembered("train.epochs", None),
         placeholder=RECIPES_OWN,
         help="Empty: the recipe's. The study's figures run 100 epochs.",
     )
-    batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, key=remembered("train.batch", 32))
+    batch = c5.number_input("Batch size (study: 32)", min_value=1, max_value=4096, **remembered("train.batch", 32))
     lr = c6.number_input(
         "Learning rate",
         min_value=1e-6,
         max_value=0.5,
-        value=None,
-        key=remembered("train.lr", None),
+        **remembered("train.lr", None),
         format="%.6f",
         placeholder=RECIPES_OWN,
         help=f"Empty: the recipe's ({recipe_values('learning_rate')}). Adam's rate; where the recipe "
         "decays it, the starting rate.",
     )
-    seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, key=remembered("train.seed", 0))
+    seed = c7.number_input("Seed", min_value=0, max_value=2**31 - 1, **remembered("train.seed", 0))
     overrides = _recipe_overrides()
     submitted = st.button("Start training", type="primary", disabled=feats is None)
 keep(*KEPT)  # the choices come back after a visit to another page

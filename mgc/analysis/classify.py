@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..audio import Source, check_signal, usable
+from ..audio import Decoded, Source, check_signal, usable
 from ..errors import ParameterError
 from ..features import FeatureParams, Params, kind_of, params_from_dict, windows_of
 from ..runs import Run, assess, load_trust
@@ -221,7 +221,7 @@ def classify_signal(
 
 
 def classify(
-    source: Source,
+    source: Source | Decoded,
     runs: list[Run],
     *,
     name: str | None = None,
@@ -232,7 +232,10 @@ def classify(
 
     Parameters
     ----------
-    source : path, bytes or file object
+    source : path, bytes, file object or mgc.audio.Decoded
+        A :class:`~mgc.audio.Decoded` clip at its native rate (``decode(..., sr=None)``) is
+        resampled per rate, not decoded again (the page decodes an upload once for the
+        models and its player).
     runs : list of Run
         Runs on MFCCs, on embeddings, or both (each kind with one set of parameters).
     name : str or None

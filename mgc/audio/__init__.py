@@ -1,6 +1,7 @@
 """Stage 1, audio: any file or bytes to mono float32, and what the Explore page shows of a clip.
 
-- :mod:`mgc.audio.decode`: :func:`decode` (bounded, validated) and header facts (:func:`info`).
+- :mod:`mgc.audio.decode`: :func:`decode` (bounded, validated), :func:`resampled` (one decode, several
+  rates) and header facts (:func:`info`).
 - :mod:`mgc.audio.represent`: waveform, FFT, STFT, mel filterbank, mel spectrogram and MFCC views.
 - :mod:`mgc.audio.examples`: librosa's example clips that are on disk (never downloaded).
 """
@@ -19,6 +20,7 @@ from .decode import (
     info,
     load,
     resample,
+    resampled,
     usable,
 )
 from .examples import ExampleClip, example_clips, example_path
@@ -40,5 +42,6 @@ __all__ = [
     "info",
     "load",
     "resample",
+    "resampled",
     "usable",
 ]

@@ -257,7 +257,7 @@ def resample(y: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
 def decode(
     source: Source,
     *,
-    sr: int = SR,
+    sr: int | None = SR,
     max_duration: float | None = None,
     max_samples: int = MAX_SAMPLES,
     name: str | None = None,
@@ -269,8 +269,10 @@ def decode(
     source : path, bytes or binary file object
         The audio. Containers: WAV (8/16/24/32-bit int and float), AU, FLAC,
         OGG/Vorbis and MP3.
-    sr : int in [1, MAX_SR]
+    sr : int in [1, MAX_SR] or None
         Target sample rate in Hz; the signal is resampled only when it differs.
+        ``None`` keeps the source's own rate (to be resampled later, once per rate
+        needed, by :func:`resampled`: one decode for several consumers).
     max_duration : float > 0 or None
         Decode at most this many seconds from the start (bounds the work on long
         files). ``None`` decodes everything the budget allows.
@@ -294,11 +296,12 @@ def decode(
     ParameterError
         ``sr``, ``max_duration`` or ``max_samples`` out of range.
     """
-    check_positive_int("sr", sr, upper=MAX_SR, unit="Hz")
+    if sr is not None:
+        check_positive_int("sr", sr, upper=MAX_SR, unit="Hz")
+        sr = int(sr)
     check_positive_int("max_samples", max_samples)
     if max_duration is not None and not max_duration > 0:
         raise ParameterError(f"max_duration={max_duration!r} must be a positive number of seconds or None")
-    sr = int(sr)
     label = _describe(source, name)
     handle = _open(source, label)
     _check_truncated(source, label)
@@ -306,6 +309,7 @@ def decode(
         with sf.SoundFile(handle) as f:
             native_sr, channels, total = int(f.samplerate), int(f.channels), int(f.frames)
             _check_header(label, native_sr, channels)
+            sr = native_sr if sr is None else sr
             known = 0 < total < 2**62  # the length libsndfile gives a stream without one is 0 or huge
             limit = None if max_duration is None else int(np.ceil(max_duration * native_sr))
             if known:
@@ -333,6 +337,61 @@ def decode(
         channels=channels,
         source_duration=(total if known else read) / native_sr,
         truncated=more,
+    )
+
+
+def resampled(
+    d: Decoded, *, sr: int = SR, max_duration: float | None = None, max_samples: int = MAX_SAMPLES
+) -> Decoded:
+    """The same decoded clip at another rate (and at most its first ``max_duration`` seconds).
+
+    Decoding once at the source's rate (``decode(source, sr=None)``) and then calling this for
+    each rate needed gives the very samples that :func:`decode` at that rate gives (the same
+    frames through the same resampler), without decoding the source again.
+
+    Parameters
+    ----------
+    d : Decoded
+        A clip decoded at its native rate (``d.sr == d.native_sr``).
+    sr : int in [1, MAX_SR]
+        Target rate in Hz.
+    max_duration : float > 0 or None
+        Keep at most this many seconds from the start.
+    max_samples : int > 0
+        At most this many samples may come out of the resampler (the decode budget).
+
+    Returns
+    -------
+    Decoded
+
+    Raises
+    ------
+    ParameterError
+        ``d`` is not at its native rate, or ``sr``/``max_duration`` out of range.
+    AudioError
+        The result would exceed the decode budget.
+    """
+    check_positive_int("sr", sr, upper=MAX_SR, unit="Hz")
+    if max_duration is not None and not max_duration > 0:
+        raise ParameterError(f"max_duration={max_duration!r} must be a positive number of seconds or None")
+    if d.sr != d.native_sr:
+        raise ParameterError(
+            f"d is at {d.sr} Hz, not its source's {d.native_sr} Hz: resample from a clip decoded with sr=None"
+        )
+    frames = len(d.y) if max_duration is None else min(len(d.y), int(np.ceil(max_duration * d.native_sr)))
+    if int(np.ceil(frames * sr / d.native_sr)) > max_samples:
+        raise AudioError(
+            f"{frames / d.native_sr:.0f} s at {sr} Hz exceed the decode budget of {max_samples:,} samples "
+            "(max_samples); keep fewer seconds (max_duration)"
+        )
+    y = resample(d.y[:frames], orig_sr=d.native_sr, target_sr=int(sr))
+    return Decoded(
+        y=np.ascontiguousarray(y, dtype=np.float32),
+        sr=int(sr),
+        native_sr=d.native_sr,
+        channels=d.channels,
+        source_duration=d.source_duration,
+        truncated=d.truncated or frames < len(d.y),
     )
 
 
@@ -429,7 +488,9 @@ def usable(
 
     Parameters
     ----------
-    source : path, bytes or binary file object
+    source : path, bytes, binary file object or Decoded
+        A :class:`Decoded` clip at its native rate (``decode(..., sr=None)``) is resampled
+        (:func:`resampled`), not decoded again: one decode serves several rates.
     sr : int
         Target rate (see :func:`decode`).
     max_duration : float or None
@@ -448,6 +509,9 @@ def usable(
     AudioError
         Whatever :func:`decode` or :func:`check_signal` refuses.
     """
-    d = decode(source, sr=sr, max_duration=max_duration, name=name)
+    if isinstance(source, Decoded):  # decoded once already, at its own rate: resampled, not decoded again
+        d = resampled(source, sr=sr, max_duration=max_duration)
+    else:
+        d = decode(source, sr=sr, max_duration=max_duration, name=name)
     check_signal(d.y, sr=d.sr, min_duration=min_duration, name=_describe(source, name))
     return d

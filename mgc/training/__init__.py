@@ -11,10 +11,10 @@
 Importing this package does not import TensorFlow; :func:`train` does.
 """
 
-from .cost import EPOCH_COST, ModelPace, TimeLeft, time_left
+from .cost import EPOCH_COST, ModelPace, TimeLeft, clock, time_left
 from .crossval import cross_validate, load_comparisons, load_results, summarize, variant_settings
 from .fit import EpochReport, EpochSampler, TrainingInterrupted, train
-from .jobs import JobBoard, TrainingJob, clock, run_scores
+from .jobs import JobBoard, TrainingJob, run_scores
 from .recipes import (
     LR_SCHEDULES,
     RECIPE_PURPOSE,

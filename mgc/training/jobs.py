@@ -9,6 +9,7 @@ can poll it from another thread. Nothing here knows about Streamlit.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from ..config import MODEL_FEATURES
 from ..errors import MgcError, ParameterError
 from ..features import FeatureSet
-from .cost import ModelPace, time_left
+from .cost import ModelPace, phase_of, time_left
 from .fit import EpochReport, _check_split, train
 from .recipes import TrainConfig
 
@@ -46,6 +47,27 @@ class ModelProgress:
     first_batch: tuple[float, int] | None = None
     last_batch: tuple[float, int] | None = None
     batch_pace: float | None = None  # seconds per epoch implied by the latest epoch's batches after its first
+    min_epochs: int | None = None  # with early stopping: patience + 1, the fewest epochs it runs
+    # the phase it is in (mgc.training.cost.phase_of) since when, and the measured seconds of those that ended
+    phase: str = "queued"
+    phase_began: float | None = None
+    load_seconds: float | None = None
+    build_seconds: float | None = None
+    tail_seconds: float | None = None
+
+    def enter(self, phase: str, now: float) -> None:
+        """Note that the model entered ``phase`` at ``now``; the phase it leaves is timed."""
+        if phase == self.phase:
+            return
+        if self.phase_began is not None:
+            spent = now - self.phase_began  # a phase may be entered twice (building: before and after the import)
+            if self.phase == "load":
+                self.load_seconds = (self.load_seconds or 0.0) + spent
+            elif self.phase == "build":
+                self.build_seconds = (self.build_seconds or 0.0) + spent
+            elif self.phase == "tail":
+                self.tail_seconds = (self.tail_seconds or 0.0) + spent
+        self.phase, self.phase_began = phase, now
 
 
 class TrainingJob:
@@ -86,9 +108,16 @@ class TrainingJob:
         self.owner = owner
         self.features, self.configs, self.root, self.note = features, list(configs), root, dataset_note
         self.models = [
-            ModelProgress(c.model, c.resolved().epochs, early_stopping=bool(c.resolved().early_stopping))
+            ModelProgress(
+                c.model,
+                c.resolved().epochs,
+                early_stopping=bool(c.resolved().early_stopping),
+                min_epochs=int(c.resolved().early_stopping) + 1 if c.resolved().early_stopping else None,
+            )
             for c in self.configs
         ]
+        # until the splits are made, each model's training rows are guessed: 60 % of its features' rows
+        self._rows_guess = [max(1, int(0.6 * len(self._features_of(c).y))) for c in self.configs]
         self.status = "created"  # created, running, finished, stopped, failed
         self.error = ""
         self.started = self.ended = None
@@ -128,10 +157,12 @@ class TrainingJob:
             with self._lock:
                 for p in self.models:
                     p.stage = "preparing the data"
+                    p.enter("data", time.monotonic())
             splits = [_check_split(self._features_of(cfg), cfg.resolved(), None, None) for cfg in self.configs]
             with self._lock:
                 for p, split in zip(self.models, splits, strict=True):
                     p.rows, p.stage = len(split.train), "queued"
+                    p.enter("queued", time.monotonic())
             for cfg, prog, split in zip(self.configs, self.models, splits, strict=True):
                 if self._stop.is_set():
                     with self._lock:
@@ -139,6 +170,7 @@ class TrainingJob:
                     continue
                 with self._lock:
                     prog.status, prog.stage = "running", "starting"
+                    prog.enter("build", time.monotonic())
 
                 def on_epoch(e: EpochReport, prog=prog) -> None:
                     with self._lock:
@@ -149,6 +181,7 @@ class TrainingJob:
                     now = time.monotonic()
                     with self._lock:
                         prog.stage, prog.batches = stage, (done, total)
+                        prog.enter(phase_of("running", stage, len(prog.history)), now)
                         if stage == "building the network":
                             prog.began = now
                         elif stage.startswith("epoch") and done == 0:
@@ -174,6 +207,7 @@ class TrainingJob:
                 with self._lock:
                     prog.run_id, prog.status, prog.stage = run.id, run.manifest["status"], "stored"
                     prog.ended = time.monotonic()
+                    prog.enter("done", prog.ended)
                     prog.batches, prog.scores = (0, 0), run_scores(run)
             final = "stopped" if self._stop.is_set() else "finished"
         except MgcError as e:
@@ -200,11 +234,14 @@ class TrainingJob:
 
         Each model's entry holds its ``history``, ``stage`` (what it is doing, in words),
         ``batches`` (done, of the running epoch), ``rows`` (training segments), ``scores``
-        (:func:`run_scores`, once stored), ``overhead_seconds`` (once it ended: its time outside
-        its epochs) and ``eta_seconds`` with its ``eta_basis`` (:func:`mgc.training.cost.time_left`).
-        The job's ``eta_seconds`` is their sum, and ``eta_at_most`` says it is an upper bound (early
-        stopping may end a model sooner).
-        The time outside epochs (build, evaluation, storing) is in it once a model has ended.
+        (:func:`run_scores`, once stored), ``phase`` (:func:`mgc.training.cost.phase_of`),
+        ``phase_seconds`` (the measured seconds of its ``load``, ``build`` and ``tail`` phases that
+        ended) and, while the job runs, ``eta_seconds`` with its ``eta_low``/``eta_high`` range,
+        ``eta_basis`` and ``eta_text`` (:func:`mgc.training.cost.time_left`, every phase counted:
+        loading TensorFlow, building, tracing, the epochs, evaluating, storing and the trust checks).
+        The job's ``eta_*`` are their sums; ``eta_at_most`` says early stopping may end a model
+        sooner, ``eta_overrun`` that a phase has run past its price (``eta_low`` is then a floor).
+        Until the splits are made, the models' rows are guessed and the range is the widest.
         """
         clock_now = time.monotonic()
         with self._lock:
@@ -227,32 +264,44 @@ class TrainingJob:
             status, error, started, ended = self.status, self.error, self.started, self.ended
         now = ended or time.time()
         eta, basis, at_most = None, "", False
-        priced = all(m["rows"] for m in models if m["status"] in ("queued", "running"))
-        if status == "running" and priced:
-            per_model, total = time_left(
+        estimate = None
+        if status == "running":
+            # TensorFlow counts as loaded once its import has ended (a model still loading it pays the rest)
+            loading = any(pace["phase"] == "load" for pace in paces)
+            per_model, estimate = time_left(
                 [
                     ModelPace(
                         m["model"],
                         m["epochs"],
-                        m["rows"],
+                        m["rows"] or guess,
                         status=m["status"],
                         epoch_seconds=[h["seconds"] for h in m["history"]],
                         epoch_fraction=m["batches"][0] / m["batches"][1] if m["batches"][1] else 0.0,
                         early_stopping=m["early_stopping"],
                         **pace,
                     )
-                    for m, pace in zip(models, paces, strict=True)
-                ]
+                    for m, pace, guess in zip(models, paces, self._rows_guess, strict=True)
+                ],
+                tensorflow_loaded="tensorflow" in sys.modules and not loading,
             )
+            if not all(m["rows"] for m in models if m["status"] in ("queued", "running")):
+                # the rows are guessed until the splits are made: the widest range
+                per_model = [_widen(t) for t in per_model]
+                estimate = _widen(estimate)
             for m, t in zip(models, per_model, strict=True):
                 m["eta_seconds"], m["eta_basis"], m["eta_at_most"] = t.seconds, t.basis, t.at_most
-            eta, basis, at_most = total.seconds, total.basis, total.at_most
+                m["eta_low"], m["eta_high"], m["eta_text"] = t.low, t.high, t.words()
+            eta, basis, at_most = estimate.seconds, estimate.basis, estimate.at_most
         for m, pace in zip(models, paces, strict=True):
-            m["overhead_seconds"] = pace.get("overhead_seconds")
+            m["phase"] = pace["phase"]
+            m["phase_seconds"] = {
+                k: pace[f"{k}_seconds"] for k in ("load", "build", "tail") if pace[f"{k}_seconds"] is not None
+            }
         for m in models:
-            m.setdefault("eta_seconds", None)
-            m.setdefault("eta_basis", "")
-            m.setdefault("eta_at_most", False)
+            for key, empty in (("eta_seconds", None), ("eta_basis", ""), ("eta_at_most", False)):
+                m.setdefault(key, empty)
+            for key in ("eta_low", "eta_high", "eta_text"):
+                m.setdefault(key, None)
         done_epochs = sum(len(m["history"]) for m in models)
         running_share = sum(
             m["batches"][0] / m["batches"][1] for m in models if m["batches"][1] and m["status"] == "running"
@@ -266,6 +315,10 @@ class TrainingJob:
             "eta_seconds": eta,
             "eta_basis": basis,
             "eta_at_most": at_most,
+            "eta_low": None if estimate is None else estimate.low,
+            "eta_high": None if estimate is None else estimate.high,
+            "eta_overrun": False if estimate is None else estimate.overrun,
+            "eta_text": None if estimate is None else estimate.words(),
             "epochs_done": done_epochs,
             "epochs_progress": done_epochs + min(running_share, 1.0),
             "epochs_total": sum(m["epochs"] for m in models),
@@ -273,15 +326,30 @@ class TrainingJob:
 
 
 def _pace_of(p: ModelProgress, now: float) -> dict:
-    """What the clock says of one model: the pace of its running epoch, its time outside epochs."""
-    out: dict = {"running_epoch_seconds": p.batch_pace}
-    in_epochs = sum(h["seconds"] for h in p.history)
-    if p.began is not None and p.ended is not None and p.history:
-        out["overhead_seconds"] = max(0.0, p.ended - p.began - in_epochs)
-    elif p.began is not None and p.ended is None:
-        running_epoch = now - p.epoch_began if p.epoch_began is not None else 0.0
-        out["overhead_spent"] = max(0.0, now - p.began - in_epochs - running_epoch)
-    return out
+    """What the clock says of one model: the pace of its running epoch, its phase and the time spent in it."""
+    if p.phase == "epochs":
+        spent = now - p.epoch_began if p.epoch_began is not None else 0.0
+    else:
+        spent = now - p.phase_began if p.phase_began is not None else 0.0
+    return {
+        "running_epoch_seconds": p.batch_pace,
+        "min_epochs": p.min_epochs,
+        "phase": p.phase,
+        "phase_spent": max(0.0, spent),
+        "load_seconds": p.load_seconds,
+        "build_seconds": p.build_seconds,
+        "tail_seconds": p.tail_seconds,
+    }
+
+
+def _widen(t):
+    """An estimate whose training rows were guessed: the range of the reference machine's at least."""
+    from dataclasses import replace
+
+    from .cost import SPREAD
+
+    low, high = SPREAD["reference"]
+    return replace(t, low=min(t.low, t.seconds * low), high=max(t.high, t.seconds * high))
 
 
 def run_scores(run) -> dict:
@@ -361,13 +429,3 @@ class JobBoard:
     def busy(self) -> bool:
         """Whether any job runs (someone else's included; nothing else is said about it)."""
         return any(j.running for j in self._jobs.values())
-
-
-def clock(seconds: float | None) -> str:
-    """A duration as a clock: ``'4:05'``, ``'1:02:03'`` past an hour, ``'-'`` when unknown."""
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    return f"{seconds // 60}:{seconds % 60:02d}"
