@@ -238,6 +238,17 @@ def test_results_page_draws_one_section_at_a_time(with_tiny_runs):
             assert len(options) == 1 and options[0].endswith("· tiny-cnn"), options
 
 
+def test_results_page_keeps_its_section_across_a_page_switch(with_tiny_runs):
+    """Streamlit drops an undrawn widget's state: a visit to Home must not send Results back to Table 2."""
+    at = _section(_run("results"), "Figures 6 and 7")
+    at.switch_page("views/home.py").run()
+    assert not at.exception and at.title[0].value == "GTZAN genre lab"
+    at.switch_page("views/results.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert next(s for s in at.segmented_control if s.label == "Section").value == "Figures 6 and 7"
+    assert [h.value for h in at.header] == ["Figures 6 and 7: learning curves"]
+
+
 def test_results_page_with_runs(with_tiny_runs):
     at = _run("results")
     assert not at.error, [e.value for e in at.error]

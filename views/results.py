@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import data, widgets
 from dashboard import runs as loaded
+from dashboard.form_state import keep, remembered
 from mgc.analysis import report
 from mgc.config import artifacts_dir
 from mgc.errors import MgcError
@@ -231,8 +232,8 @@ selected = [by_id[i] for i in chosen]
 section = st.segmented_control(
     "Section",
     list(SECTIONS),
-    default=DEFAULT_SECTION,
-    key="results-section",
-    help="One section is drawn at a time; the chosen runs stay chosen.",
+    **remembered("results-section", DEFAULT_SECTION, options=list(SECTIONS), arg="default"),
+    help="One section is drawn at a time; the chosen runs and the section stay chosen across page switches.",
 )
+keep("results-section")  # the section comes back after a visit to another page
 SECTIONS[section or DEFAULT_SECTION](selected)
