@@ -70,23 +70,20 @@ def epoch_seconds(
 ) -> tuple[list[float], list[float], int]:
     """Wall and CPU seconds of each timed epoch (after one warm-up epoch) and the parameter count.
 
-    Compiled as :func:`mgc.training.train` compiles (:func:`mgc.training.fit.compile_options`).
+    Built and compiled as :func:`mgc.training.train` does for the study recipe (``fit._compiled_model``:
+    on the fast path the fused LSTM and Adam of :mod:`mgc.models.fused` and 16 steps per call).
     """
-    from mgc.models import STUDY_LEARNING_RATE, build, seeded_keras
+    from mgc.models import seeded_keras
     from mgc.training import TrainConfig
-    from mgc.training.fit import compile_options
+    from mgc.training.fit import _compiled_model
 
     keras = seeded_keras(seed)  # as mgc.training.train does
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, *SHAPE), dtype=np.float32)
     y = np.eye(N_CLASSES, dtype=np.float32)[rng.integers(0, N_CLASSES, n)]
-    model = build(model_name, SHAPE, N_CLASSES)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=STUDY_LEARNING_RATE[model_name]),
-        loss="categorical_crossentropy",
-        metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")],
-        **compile_options(TrainConfig(model=model_name, batch_size=batch_size, fast=fast)),
-    )
+    # the study recipe's network, optimiser and compile options, as mgc.training.train makes them
+    cfg = TrainConfig(model=model_name, batch_size=batch_size, fast=fast, seed=seed).resolved()
+    model = _compiled_model(keras, cfg, X, np.arange(n), SHAPE, N_CLASSES)
     wall: list[float] = []
     cpu: list[float] = []
 

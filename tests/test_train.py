@@ -215,7 +215,7 @@ def test_same_seed_gives_the_same_history(run, tiny_features, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["mlp", "cnn", "lstm"])
 def test_the_fast_path_learns_what_the_graph_executor_learns(model, tiny_features, tmp_path):
-    """The fast path (16 steps per call of Keras's loop) against one step per call, the path before.
+    """The fast path (16 steps per call, fused LSTM and Adam) against one step per call, the path before.
 
     The same seed must give the fast path the same history twice, and the two paths the same
     curves (to float32 rounding, in case the loop's order of operations differs).
@@ -229,6 +229,8 @@ def test_the_fast_path_learns_what_the_graph_executor_learns(model, tiny_feature
         assert again.history[k] == fast.history[k], k
         np.testing.assert_allclose(fast.history[k], graph.history[k], rtol=1e-3, atol=1e-4, err_msg=k)
     np.testing.assert_allclose(fast.predictions()["probs"], graph.predictions()["probs"], atol=1e-3)
+    # the stored model is plain Keras whatever the path (a fused LSTM is stored as the LSTM it computes)
+    assert not any("Fused" in type(layer).__name__ for layer in fast.model().layers)
 
 
 @pytest.mark.slow
@@ -721,11 +723,15 @@ def test_a_refit_of_a_twin_in_another_folder_leaves_no_half_run(ff, tmp_path):
 
 
 def test_the_fast_path_is_the_default_and_a_choice():
-    from mgc.training.fit import compile_options
+    from mgc.training.fit import compile_options, execution
 
     assert TrainConfig().fast is True
     for model in ("mlp", "cnn", "lstm"):
         fast, before = compile_options(TrainConfig(model=model)), compile_options(TrainConfig(model=model, fast=False))
         assert fast["steps_per_execution"] > 1 and before["steps_per_execution"] == 1
+        # the manifest says which fused kernels a run used: the LSTM's only for the LSTM, none on the path before
+        used = execution(TrainConfig(model=model))["fused_kernels"]
+        assert used == (["lstm", "adam"] if model == "lstm" else ["adam"])
+        assert execution(TrainConfig(model=model, fast=False))["fused_kernels"] == []
     with pytest.raises(ParameterError, match="fast="):
         TrainConfig(fast="yes")

@@ -477,8 +477,8 @@ def add_commands(sub) -> None:
         "--no-fast",
         dest="fast",
         action="store_false",
-        help="train one step per call of Keras's loop, the path of runs made before the fast path "
-        "(either path gives the same history for the same seed)",
+        help="train one step per call of Keras's loop with Keras's own LSTM and Adam, the path of runs made "
+        "before the fast path (each path repeats its history for the same seed; they differ by float rounding)",
     )
     s.add_argument("--classes", help="comma-separated classes to keep (default: all)")
     s.add_argument("--runs", help="runs folder (default artifacts/runs)")

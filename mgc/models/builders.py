@@ -180,7 +180,9 @@ def build_cnn(
     return keras.Model(inputs, outputs, name="cnn")
 
 
-def build_lstm(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=None, input_noise: float = 0.0):
+def build_lstm(
+    input_shape, n_classes: int, *, dropout: float = 0.3, normalize=None, input_noise: float = 0.0, fused: bool = False
+):
     """The study's RNN-LSTM: LSTM 64 (sequences) -> LSTM 64 -> Dense 64 ReLU -> dropout -> softmax.
 
     Parameters
@@ -192,6 +194,10 @@ def build_lstm(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=N
     normalize : keras layer or None
     input_noise : float
         As in :func:`build_mlp`.
+    fused : bool
+        Run each LSTM layer as TensorFlow's fused CPU kernel (:class:`mgc.models.fused.FusedLSTM`:
+        the same weights and function, to float32 rounding; for training, see
+        :func:`mgc.models.fused.plain_config` for storing).
 
     Returns
     -------
@@ -202,10 +208,17 @@ def build_lstm(input_shape, n_classes: int, *, dropout: float = 0.3, normalize=N
 
     shape = _check(input_shape, n_classes)
     _dropout("dropout", dropout)
+    if not isinstance(fused, bool):
+        raise ParameterError(f"fused={fused!r} must be True or False")
+    lstm = layers.LSTM
+    if fused:
+        from .fused import fused_classes
+
+        lstm = fused_classes()[0]
     inputs, x = _inputs(shape, normalize, input_noise)
     # two stacked LSTM layers over the frames
-    x = layers.LSTM(64, return_sequences=True, name="lstm_1")(x)
-    x = layers.LSTM(64, name="lstm_2")(x)
+    x = lstm(64, return_sequences=True, name="lstm_1")(x)
+    x = lstm(64, name="lstm_2")(x)
     # classifier head
     x = layers.Dense(64, activation="relu", name="dense")(x)
     x = layers.Dropout(dropout, name="dropout")(x)

@@ -34,7 +34,7 @@ from ..config import MODEL_FEATURES
 from ..dataset import Split, make_split, thin_classes, tracks_per_class
 from ..errors import ParameterError
 from ..features import FeatureSet, kind_of
-from ..models import CNN_DEVIATION, build, keras_module, seeded_keras
+from ..models import CNN_DEVIATION, build, fused_classes, keras_module, plain_config, seeded_keras
 from ..runs import Run, evaluate_predictions, fit_trust, load_run, runs_dir, save_run
 from .augment import balanced_order, mixup, random_windows, spec_mask, training_runs
 from .recipes import TrainConfig
@@ -51,9 +51,11 @@ LOGS = ("accuracy", "loss", "rmse", "val_accuracy", "val_loss", "val_rmse")
 PROGRESS_SECONDS = 0.25
 
 #: Training steps per call of Keras's compiled loop on the fast path (``TrainConfig.fast``):
-#: fewer round trips from Python per epoch; the same steps, so the same numbers (bench/train.py).
-#: XLA is not part of it: Keras turns ``jit_compile`` off while TensorFlow's op determinism is on
-#: (as in every run, for same seed -> same history), and with determinism off it was slower here.
+#: fewer round trips from Python per epoch (bench/train.py). The fast path also runs the LSTM and
+#: Adam as fused TensorFlow kernels (:mod:`mgc.models.fused`). XLA is not part of it: Keras turns
+#: ``jit_compile`` off while TensorFlow's op determinism is on (as in every run, for same seed ->
+#: same history), and with determinism off it was slower here for all three networks
+#: (bench/train_candidates.py).
 STEPS_PER_EXECUTION = 16
 
 
@@ -72,6 +74,29 @@ def compile_options(cfg: TrainConfig) -> dict:
         else 1 (the path of runs made before the option).
     """
     return {"jit_compile": False, "steps_per_execution": STEPS_PER_EXECUTION if cfg.fast else 1}
+
+
+def execution(cfg: TrainConfig) -> dict:
+    """What a run's manifest records under ``execution``: how its training step ran.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+
+    Returns
+    -------
+    dict
+        :func:`compile_options`, ``op_determinism`` (always on), ``fused_kernels`` (those of
+        :mod:`mgc.models.fused` the fast path used) and a note on what repeats.
+    """
+    fused = ((["lstm"] if cfg.model == "lstm" else []) + ["adam"]) if cfg.fast else []
+    return {
+        **compile_options(cfg),
+        "op_determinism": True,
+        "fused_kernels": fused,
+        "note": "the same seed and data give the same history on either path (TrainConfig.fast); "
+        "the two paths differ by float32 rounding (the fast one sums the same products in fused kernels)",
+    }
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -336,13 +361,16 @@ def _compiled_model(keras, cfg: TrainConfig, X, train_rows: np.ndarray, input_sh
     kwargs = {"dropout": cfg.dropout, "normalize": normalize, "input_noise": cfg.input_noise}
     if cfg.model == "cnn":
         kwargs["pool_strides"] = cfg.cnn_pool_strides
+    if cfg.model == "lstm":
+        kwargs["fused"] = cfg.fast
     model = build(cfg.model, input_shape, n_classes, **kwargs)
     rate = cfg.learning_rate
     if cfg.lr_schedule == "cosine":
         steps = cfg.epochs * -(-len(train_rows) // cfg.batch_size)
         rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(1, steps))
+    adam = fused_classes()[1] if cfg.fast else keras.optimizers.Adam
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=rate),
+        optimizer=adam(learning_rate=rate),
         loss="categorical_crossentropy",
         metrics=["accuracy", keras.metrics.RootMeanSquaredError(name="rmse")],
         **compile_options(cfg),
@@ -555,9 +583,10 @@ def train(
     manifest["id"] = run_id
     manifest["stopped_by"] = stopped_by
     # store an uncompiled copy built from the config: no optimizer state in the file
-    # (clone_model compiles its clone like the original, and the Adam moments triple the size)
+    # (clone_model compiles its clone like the original, and the Adam moments triple the size),
+    # in plain Keras layers (a fused LSTM is stored as the Keras LSTM it computes)
     say(0, 0, "storing the run")
-    export = keras.Model.from_config(model.get_config())
+    export = keras.Model.from_config(plain_config(model.get_config()))
     export.set_weights(model.get_weights())
     save_run(
         run_id, manifest=manifest, history=history, metrics=metrics, predictions=predictions, model=export, root=root
@@ -665,12 +694,7 @@ def _manifest(
             "train-only twin, on the twin's test part",
         },
         "tags": list(tags),
-        "execution": {
-            **compile_options(cfg),
-            "op_determinism": True,
-            "note": "the same seed and data give the same history on this path; the other "
-            "(TrainConfig.fast) runs the same steps in other calls and gives the same curves",
-        },
+        "execution": execution(cfg),
         "deviation": CNN_DEVIATION if cfg.model == "cnn" and cfg.cnn_pool_strides != 3 else "",
         "versions": _versions(),
     }

@@ -192,9 +192,10 @@ class TrainConfig:
         every epoch (:func:`mgc.training.augment.spec_mask`).
     fast : bool
         The fast execution path (:func:`mgc.training.fit.compile_options`): several
-        training steps per call of Keras's loop. The same seed still gives the same
-        history. False runs one step per call, the path of runs made before this
-        option existed.
+        training steps per call of Keras's loop, and the LSTM and Adam as fused
+        TensorFlow kernels (:mod:`mgc.models.fused`). The same seed still gives the
+        same history. False runs one step per call with Keras's own LSTM and Adam, the
+        path of runs made before this option existed (the two differ by float32 rounding).
     """
 
     model: str = "cnn"
