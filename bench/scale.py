@@ -221,7 +221,12 @@ def main() -> int:
                     return 1
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 results[(mode, n)] = r
-                print(f"# {mode} {n}: {r['wall']:.1f} s (load {r['load']:.2f})", file=sys.stderr, flush=True)
+                print(  # every run as it ends, so a long job interrupted keeps what it measured
+                    f"# {mode} {n}: wall {r['wall']:.1f} s, worker CPU {r['worker_cpu']:.1f} s, other CPU "
+                    f"{r['other_cpu']:.1f} s, driver {r['driver_mb']:.0f} MB (load {r['load']:.2f}): {json.dumps(r)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 subprocess.run(["rm", "-rf", str(store)])
             subprocess.run(["rm", "-rf", str(data)])
 

@@ -21,11 +21,13 @@ Where the work runs (``scheduler``):
     must be on a filesystem they share with this process (or pass ``use_cache=False``:
     rows then come back over the network).
 
-Every track is one task; the driver keeps at most a few tasks per worker in flight
-and holds only the index. A worker that dies loses only its tracks in flight: the
-pool's are finished here, Dask reschedules its own (up to Dask's
-``distributed.scheduler.allowed-failures``, then the track is a skipped row saying so,
-not stored, and tried again by the next run). Results go through
+A pool task is one track; a Dask task up to :data:`TRACKS_PER_TASK` tracks (one for small
+runs), each written to the store by the worker that computed it, so only its record
+comes back. The driver keeps at most a few tasks per worker in flight and holds only the
+index. A worker that dies loses only its tracks in flight: the pool's are finished here,
+Dask reschedules its own (up to Dask's ``distributed.scheduler.allowed-failures``; a batch
+that failed so runs again one track per task, and a track that still does is a skipped
+row saying so, not stored, and tried again by the next run). Results go through
 :mod:`mgc.features.store`.
 """
 
