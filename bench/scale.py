@@ -143,9 +143,13 @@ def run_one(mode: str, data: Path, store: Path, workers: int) -> dict:
     worker_pids: set[int] = set()
     startup = 0.0
     if mode == "dask":  # started, and the library imported on the workers, before the clock starts
+        import dask
         import distributed
 
+        from mgc.features.extract import QUIET_DASK
+
         t0 = time.perf_counter()
+        dask.config.set(QUIET_DASK)  # as scheduler="processes" starts it
         cluster = distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
