@@ -143,9 +143,13 @@ def run_one(mode: str, data: Path, store: Path, workers: int) -> dict:
     worker_pids: set[int] = set()
     startup = 0.0
     if mode == "dask":  # started, and the library imported on the workers, before the clock starts
+        import dask
         import distributed
 
+        from mgc.features.extract import QUIET_DASK
+
         t0 = time.perf_counter()
+        dask.config.set(QUIET_DASK)  # as scheduler="processes" starts it
         cluster = distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
@@ -221,7 +225,12 @@ def main() -> int:
                     return 1
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 results[(mode, n)] = r
-                print(f"# {mode} {n}: {r['wall']:.1f} s (load {r['load']:.2f})", file=sys.stderr, flush=True)
+                print(  # every run as it ends, so a long job interrupted keeps what it measured
+                    f"# {mode} {n}: wall {r['wall']:.1f} s, worker CPU {r['worker_cpu']:.1f} s, other CPU "
+                    f"{r['other_cpu']:.1f} s, driver {r['driver_mb']:.0f} MB (load {r['load']:.2f}): {json.dumps(r)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 subprocess.run(["rm", "-rf", str(store)])
             subprocess.run(["rm", "-rf", str(data)])
 

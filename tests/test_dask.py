@@ -121,6 +121,51 @@ def test_a_track_that_kills_its_worker_each_time_is_reported_not_stored(client, 
     client.wait_for_workers(2, timeout=60)
 
 
+def _die_in_a_batch(task, items, params, store_root):
+    """Kill the worker running a batch of several tracks that holds clicks.00001; run single tracks as usual."""
+    if len(items) > 1 and any(rel.endswith("clicks.00001.wav") for _, rel, _, _ in items):
+        os.kill(os.getpid(), signal.SIGKILL)
+    from mgc.features import extract as on_the_worker  # its own module: the real tasks
+
+    return on_the_worker._tasks(task, items, params, store_root)
+
+
+@pytest.mark.slow
+def test_batches_of_tracks_give_the_same_features_and_a_dead_batch_is_retried_track_by_track(
+    client, data, tmp_path, monkeypatch
+):
+    """Several tracks per task (as large runs get): progress per track, the local features to the bit; a batch
+    whose worker died (here at once: no allowed failures) is run again one track per task."""
+    import cloudpickle
+
+    local = extract_dataset(data, cache_dir=tmp_path / "local", workers=2)
+    monkeypatch.setattr(extract, "_tracks_per_task", lambda tracks, slots: 4)
+    calls = []
+    batched = extract_dataset(
+        data, cache_dir=tmp_path / "batched", scheduler=client, on_progress=lambda *a: calls.append(a)
+    )
+    np.testing.assert_array_equal(batched.X, local.X)
+    np.testing.assert_array_equal(batched.track_ids, local.track_ids)
+    assert [s.track_id for s in batched.skipped] == ["noise.00077"]
+    tracks = {f"{Path(p).parent.name}/{Path(p).name}" for p in batched.track_paths.values()}
+    assert [c[0] for c in calls] == list(range(11)) and {c[2] for c in calls[1:]} == tracks | {"noise/noise.00077.wav"}
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    monkeypatch.setattr(extract, "_tasks", _die_in_a_batch)
+    scheduler = client.cluster.scheduler
+    allowed, scheduler.allowed_failures = scheduler.allowed_failures, 0
+    before = client.run(os.getpid)
+    try:
+        fs = extract_dataset(data, cache_dir=tmp_path / "retried", scheduler=client)
+    finally:
+        scheduler.allowed_failures = allowed
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    client.wait_for_workers(2, timeout=60)
+    assert set(client.run(os.getpid).values()) != set(before.values())  # a worker did die
+    assert [s.track_id for s in fs.skipped] == ["noise.00077"]
+    np.testing.assert_array_equal(fs.X, local.X)
+
+
 def test_scheduler_values_that_cannot_be_used(data, tmp_path, monkeypatch):
     with pytest.raises(ParameterError, match=r"scheduler='threads' must be None .* 'processes' .* 'tcp://host:8786'"):
         extract_dataset(data, use_cache=False, scheduler="threads")

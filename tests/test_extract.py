@@ -354,7 +354,7 @@ def test_source_serves_the_rows_of_the_table(small, tmp_path):
     (small / "genres" / "tones" / "tones.00099.wav").write_bytes(b"not audio" * 100)
     fs = extract_dataset(small, cache_dir=tmp_path / "c", workers=1)
     src = extract_source(small, cache_dir=tmp_path / "c", workers=1)
-    assert len(src) == len(fs.X) == 12 and src.shape == (130, 13) and src.classes == fs.classes
+    assert len(src) == len(fs.X) == 12 and src.shape == (12, 130, 13) and src.classes == fs.classes
     np.testing.assert_array_equal(src.y, fs.y)
     np.testing.assert_array_equal(src.track_ids, fs.track_ids)
     np.testing.assert_array_equal(src.segment_index, fs.segment_index)

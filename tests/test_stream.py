@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -166,3 +167,125 @@ def test_streaming_the_study_recipe_draws_its_own_order(tiny_features, tmp_path)
     assert _history(streamed) == _history(again)  # seeded
     assert streamed.history["epoch"] == memory.history["epoch"] == [1, 2]
     assert all(np.isfinite(streamed.history["loss"]))
+
+
+# --------------------------------------------------------------------------- #
+# The end of a streamed run: trust checks on bounded samples
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def trained(tiny_features, tmp_path_factory):
+    cfg = TrainConfig(model="mlp", split="track", recipe="improved", epochs=1, batch_size=16, seed=3)
+    return train(tiny_features, cfg, root=tmp_path_factory.mktemp("runs"), run_id="r")
+
+
+def _trust_json(run):
+    import json
+
+    return json.loads((run.path / "trust.json").read_text())
+
+
+@pytest.mark.slow
+def test_trust_checks_fitted_as_the_held_out_rows_say(trained, tiny_features):
+    from mgc.runs import fit_trust
+    from mgc.runs.trust import fit
+
+    fs, run = tiny_features, trained
+    # what the checks must be, computed the plain way: a dict from (track, segment) to row
+    pred = run.predictions()
+    where = {(t, int(s)): i for i, (t, s) in enumerate(zip(fs.track_ids, fs.segment_index, strict=True))}
+    eval_rows = [where[(str(t), int(s))] for t, s in zip(pred["track_ids"], pred["segment_index"], strict=True)]
+    train_rows = np.isin(fs.track_ids, run.manifest["split"]["track_ids"]["train"])
+    label = run.manifest["split"].get("label", run.manifest["split"]["name"])
+    expected = fit(
+        X_train=fs.X[train_rows],
+        X_eval=fs.X[eval_rows],
+        eval_track_ids=pred["track_ids"],
+        eval_probs=pred["probs"],
+        eval_y=pred["y_true"],
+        fitted_on=f"{label} split, test part",
+    )
+    assert _trust_json(run) == expected
+    # the same from a row source that is not an array, with bounds the data stays under
+    fit_trust(run, dataclasses.replace(fs, X=CountingRows(fs.X)), max_train_rows=10**6, max_eval_rows=10**6)
+    assert _trust_json(run) == expected
+
+
+@pytest.mark.slow
+def test_bounded_trust_checks_read_only_their_samples(trained, tiny_features):
+    from mgc.runs import fit_trust
+
+    fs, run = tiny_features, trained
+    fit_trust(run, fs)
+    full = _trust_json(run)
+    rows = CountingRows(fs.X)
+    fit_trust(run, dataclasses.replace(fs, X=rows), max_train_rows=50, max_eval_rows=35, seed=1)
+    bounded = _trust_json(run)
+    n_train = int(np.isin(fs.track_ids, run.manifest["split"]["track_ids"]["train"]).sum())
+    n_eval = len(run.predictions()["track_ids"])
+    assert sorted(rows.reads) == [30, 50]  # 50 training windows, 3 whole held-out tracks of 10
+    # whole held-out tracks (10 windows each here), as many as fit under the bound
+    assert bounded["sampled"] == {
+        "train_windows": [50, n_train],
+        "held_out_tracks": [3, n_eval // 10],
+        "held_out_windows": [30, n_eval],
+        "seed": 1,
+    }
+    # the answer thresholds use every held-out track's probabilities: unchanged
+    assert bounded["confidence"] == full["confidence"] and bounded["agreement"] == full["agreement"]
+    assert bounded["fitted_on"] == full["fitted_on"]
+    assert bounded["music"]["distance_threshold"] != full["music"]["distance_threshold"]
+    # seeded: the same samples again
+    fit_trust(run, fs, max_train_rows=50, max_eval_rows=35, seed=1)
+    assert _trust_json(run) == bounded
+    fit_trust(run, fs)  # leave the module's run as it was
+
+
+# --------------------------------------------------------------------------- #
+# `mgc train --stream`: from the feature store, without loading every segment
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_cli_train_streams_from_the_feature_store(tiny_dataset, tmp_path, monkeypatch, capsys):
+    import json
+
+    from mgc.cli import main
+    from mgc.features.store import SegmentSource
+    from mgc.runs import load_run
+
+    monkeypatch.setenv("MGC_ARTIFACTS", str(tmp_path / "artifacts"))
+    base = ["train", "--data", str(tiny_dataset), "--model", "mlp", "--split", "track", "--recipe", "improved"]
+    base += ["--epochs", "2", "--batch-size", "16", "--seed", "4", "--runs", str(tmp_path / "runs")]
+    assert main([*base, "--no-stream"]) == 0
+    out = capsys.readouterr().out
+    assert "streaming" not in out
+    memory = load_run(re.findall(r"^run (\S+) \(", out, re.M)[-1], root=tmp_path / "runs")
+
+    def refuse(self):
+        raise AssertionError("a streamed run must not load every segment")
+
+    monkeypatch.setattr(SegmentSource, "all_rows", refuse)
+    assert main([*base, "--stream"]) == 0
+    out = capsys.readouterr().out
+    assert f"streaming 420 mfcc segments ({420 * 130 * 13 * 4 / 1e6:.1f} MB) from the feature store" in out
+    streamed = load_run(re.findall(r"^run (\S+) \(", out, re.M)[-1], root=tmp_path / "runs")
+    assert streamed.id != memory.id and streamed.manifest["split"] == memory.manifest["split"]
+    assert _history(streamed) == _history(memory)
+    assert np.array_equal(streamed.predictions()["probs"], memory.predictions()["probs"])
+    trust = json.loads((streamed.path / "trust.json").read_text())
+    assert trust == json.loads((memory.path / "trust.json").read_text())
+    # neither flag: streamed above the size (made tiny here), so all_rows is still never called
+    from mgc.cli import common
+
+    monkeypatch.setattr(common, "STREAM_ABOVE_BYTES", 0)
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "streaming 420 mfcc segments" in out
+    again = load_run(re.findall(r"^run (\S+) \(", out, re.M)[-1], root=tmp_path / "runs")
+    assert _history(again) == _history(memory)
+
+
+def test_cli_stream_needs_a_dataset_folder(tmp_path, capsys):
+    from mgc.cli import main
+
+    assert main(["train", "--data", str(tmp_path / "f.npz"), "--model", "mlp", "--stream"]) == 2
+    err = capsys.readouterr().err
+    assert "--stream reads the feature store of a dataset folder" in err and "f.npz is a features file" in err

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+
+import numpy as np
 
 
 class ProgressBar:
@@ -64,25 +67,37 @@ def feature_params(kind: str):
     return EMBEDDING_PARAMS if kind == "embedding" else STUDY_PARAMS
 
 
-def load_features(args, *, kind: str = "mfcc"):
+#: ``train`` streams a dataset folder's segments from the feature store (instead of loading them) above this size.
+STREAM_ABOVE_BYTES = 2 * 1024**3
+
+
+def load_features(args, *, kind: str = "mfcc", stream: bool | None = False):
     """The features ``--data`` names: a ``.npz`` from ``extract``, the study's ``.json``, or a dataset folder.
 
     A dataset folder is extracted as ``kind`` says (``"mfcc"`` or ``"embedding"``);
-    a file holds what it holds.
+    a file holds what it holds. ``stream`` (a folder only): True gives features whose
+    ``X`` is the feature store's :class:`~mgc.features.store.SegmentSource` (rows read as
+    they are needed, for :func:`mgc.training.train` to stream), False loads every row,
+    None streams when the rows take more than :data:`STREAM_ABOVE_BYTES`.
     """
     from ..features import FeatureSet, extract_dataset
+    from ..features.extract import extract_source
 
     if args.data.endswith(".npz"):
         return FeatureSet.load(args.data)
     if args.data.endswith(".json"):
         return FeatureSet.from_study_json(args.data)
     bar = ProgressBar("extract" if kind == "mfcc" else "embed")
+    options = dict(params=feature_params(kind), classes=parse_classes(getattr(args, "classes", None)), on_progress=bar)
     try:
-        return extract_dataset(
-            args.data,
-            params=feature_params(kind),
-            classes=parse_classes(getattr(args, "classes", None)),
-            on_progress=bar,
-        )
+        if stream is False:
+            return extract_dataset(args.data, **options)
+        source = extract_source(args.data, **options)
     finally:
         bar.close()
+    size = len(source) * int(np.prod(source.shape[1:])) * 4
+    if stream is None and size <= STREAM_ABOVE_BYTES:
+        return dataclasses.replace(source.features(), X=source.all_rows())
+    where = f"the feature store {str(source.store.root)!r}" if source.store is not None else "memory (no feature store)"
+    print(f"streaming {len(source)} {kind} segments ({size / 1e6:,.1f} MB) from {where}")
+    return source.features()

@@ -23,10 +23,15 @@ def cmd_train(args) -> int:
     from ..training import TrainConfig, TrainingInterrupted, train
 
     models = list(MODEL_NAMES) if args.model == "all" else [args.model]
+    if args.stream and args.data.endswith((".npz", ".json")):
+        raise ParameterError(
+            f"--stream reads the feature store of a dataset folder; --data {args.data} is a features file, "
+            "which is loaded whole: give the dataset folder, or leave out --stream"
+        )
     # each model hears its kind of features: the study's networks MFCCs, the transfer head embeddings
     features = {}
     for kind in dict.fromkeys(MODEL_FEATURES[m] for m in models):
-        fs = load_features(args, kind=kind)
+        fs = load_features(args, kind=kind, stream=args.stream)
         if kind_of(fs.params) != kind:  # a features file holds one kind
             skip = [m for m in models if MODEL_FEATURES[m] == kind]
             if args.model != "all":
@@ -43,7 +48,7 @@ def cmd_train(args) -> int:
         )
     if "embedding" in features and "mfcc" not in features and not args.data.endswith((".npz", ".json")):
         # the transfer run's not-music check also listens to the MFCCs (the tagger hears speech as music)
-        features["mfcc"] = load_features(args, kind="mfcc")
+        features["mfcc"] = load_features(args, kind="mfcc", stream=args.stream)
     any_fs = next(iter(features.values()))
     split = args.split or suggested_split(any_fs.track_ids, official=any_fs.official)
     if not args.split:
@@ -447,6 +452,15 @@ def add_commands(sub) -> None:
         help=f"Adam learning rate (default: the recipe's; {recipe_values('learning_rate')})",
     )
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--stream",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a dataset folder: train from the feature store, reading each batch's segments as it is needed, "
+        "instead of loading every segment (bounded memory for a collection larger than RAM). Default: stream when "
+        "the segments take more than 2 GiB. Augmenting recipes give the same history either way; the study recipe "
+        "(no augmentation) draws its own seeded order when streamed",
+    )
     overrides = s.add_argument_group(
         "recipe overrides",
         "each setting left out follows --recipe, as on the Train page; a run with an override shows its recipe "

@@ -21,11 +21,13 @@ Where the work runs (``scheduler``):
     must be on a filesystem they share with this process (or pass ``use_cache=False``:
     rows then come back over the network).
 
-Every track is one task; the driver keeps at most a few tasks per worker in flight
-and holds only the index. A worker that dies loses only its tracks in flight: the
-pool's are finished here, Dask reschedules its own (up to Dask's
-``distributed.scheduler.allowed-failures``, then the track is a skipped row saying so,
-not stored, and tried again by the next run). Results go through
+A pool task is one track; a Dask task up to :data:`TRACKS_PER_TASK` tracks (one for small
+runs), each written to the store by the worker that computed it, so only its record
+comes back. The driver keeps at most a few tasks per worker in flight and holds only the
+index. A worker that dies loses only its tracks in flight: the pool's are finished here,
+Dask reschedules its own (up to Dask's ``distributed.scheduler.allowed-failures``; a batch
+that failed so runs again one track per task, and a track that still does is a skipped
+row saying so, not stored, and tried again by the next run). Results go through
 :mod:`mgc.features.store`.
 """
 
@@ -58,6 +60,16 @@ Progress = Callable[[int, int, str], None]
 #: Tasks kept in flight per worker: enough to keep workers busy, few enough that the
 #: driver's memory does not grow with the number of tracks.
 IN_FLIGHT_PER_WORKER = 4
+
+#: Dask settings of the LocalCluster ``scheduler="processes"`` starts (bench/scale.py starts its own with them):
+#: Dask's diagnostics at their defaults (the event loop's tick every 20 ms, the system monitor every 0.5 s,
+#: each worker's memory every 0.1 s) cost an idle 2-worker cluster 0.17 CPU-seconds per second, measured here
+#: (2.1 of them in the driver's scheduler, 3.1 in the workers per 30 s); with these 0.09 (0.3 and 2.3).
+QUIET_DASK = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 #: How long to wait for a Dask scheduler at an address before giving up.
 CONNECT_TIMEOUT = "20s"
@@ -106,14 +118,41 @@ def _worker(path: str, params: dict) -> tuple[np.ndarray | None, np.ndarray | No
 
 _ONE_THREAD = []
 
+#: glibc's ``mallopt`` parameters (``malloc.h``) and the values a Dask worker gets: those glibc's own
+#: dynamic thresholds reach in a long-lived process (its 64-bit maximum mmap threshold, trim at twice it).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+WORKER_MALLOC = {M_MMAP_THRESHOLD: 32 * 2**20, M_TRIM_THRESHOLD: 64 * 2**20}
 
-def _init_worker() -> None:
+
+def _init_worker(*, malloc: bool = False) -> None:
     # one BLAS thread per process: the processes themselves use the cores, and float32 sums
     # then round the same way whatever the number of workers
     if not _ONE_THREAD:
         from threadpoolctl import threadpool_limits
 
         _ONE_THREAD.append(threadpool_limits(1))
+        if malloc:
+            _worker_malloc()
+
+
+def _worker_malloc() -> None:
+    """Undo, in a Dask worker, the ``MALLOC_TRIM_THRESHOLD_=65536`` its nanny sets.
+
+    That setting (Dask's ``distributed.nanny.pre-spawn-environ``, so that workers hand freed memory
+    back at once) also freezes glibc's mmap threshold at 128 KiB: every array of a decoded clip or
+    spectrogram is then a fresh ``mmap`` whose pages fault in again, which cost a Dask worker 3x the
+    system time and 6x the page faults of the pool's (forked, default-malloc) workers per track
+    (bench/scale.py). Here the thresholds are set to what glibc would have grown them to, so freed
+    blocks are reused; a worker keeps at most 64 MiB of freed memory. Nothing happens off glibc.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        for option, value in WORKER_MALLOC.items():
+            libc.mallopt(option, value)
+    except (OSError, AttributeError):  # not glibc (macOS, musl without mallopt): nothing to undo
+        pass
 
 
 def _task(
@@ -127,7 +166,7 @@ def _task(
     driver reads it from the store) or when the file failed.
     """
     if one_thread:
-        _init_worker()
+        _init_worker(malloc=True)
     X, seg, err = _worker(path, params)
     if store_root is not None:
         try:
@@ -138,6 +177,11 @@ def _task(
         except OSError:
             pass  # the driver writes it, or warns
     return X, seg, err, False
+
+
+def _tasks(task: Callable, items: list[tuple], params: dict, store_root: str | None) -> list[tuple]:
+    """Several tracks in one Dask task: ``task`` (:func:`_task`) on each ``(path, rel, size, mtime_ns)``."""
+    return [task(*item, params, store_root, one_thread=True) for item in items]
 
 
 def _pool_context():
@@ -205,7 +249,7 @@ def _dask_client(scheduler: Any, workers: int):
         import dask
 
         # spawned (Dask's default, made sure of): the embeddings' TensorFlow must not be forked
-        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn", **QUIET_DASK}):
             cluster = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             )
@@ -223,21 +267,39 @@ def _dask_client(scheduler: Any, workers: int):
     )
 
 
+#: Tracks per Dask task at most: fewer tasks to schedule and report (a task costs the scheduler and the
+#: worker a few ms of CPU) while a worker that dies still loses only a few tracks. Small runs get fewer,
+#: so that every worker has work (see :func:`_tracks_per_task`).
+TRACKS_PER_TASK = 8
+
+
+def _tracks_per_task(tracks: int, slots: int) -> int:
+    """Tracks per Dask task, for ``tracks`` on ``slots`` worker threads.
+
+    Up to :data:`TRACKS_PER_TASK`, fewer (down to one) until every slot gets
+    :data:`IN_FLIGHT_PER_WORKER` tasks four times over.
+    """
+    return max(1, min(TRACKS_PER_TASK, tracks // (slots * IN_FLIGHT_PER_WORKER * 4)))
+
+
 def _dask(todo: Todo, params: Params, store_root: str | None, client, report) -> None:
     from distributed import as_completed
 
     n = max(1, sum(client.nthreads().values()))
-    pending = iter(todo)
-    names: dict[str, str] = {}
+    per_task = _tracks_per_task(len(todo), n)
+    batches = iter([todo[i : i + per_task] for i in range(0, len(todo), per_task)])
+    retry: list[Todo] = []  # the tracks of a batch whose worker died each time: one task each
+    names: dict[str, list[str]] = {}
     stream = as_completed()
+    config = params.to_dict()
 
     def submit() -> bool:
-        item = next(pending, None)
-        if item is None:
+        batch = retry.pop() if retry else next(batches, None)
+        if batch is None:
             return False
-        rel, p, size, mtime = item
-        fut = client.submit(_task, str(p), rel, size, mtime, params.to_dict(), store_root, one_thread=True, pure=False)
-        names[fut.key] = rel
+        items = [(str(p), rel, size, mtime) for rel, p, size, mtime in batch]
+        fut = client.submit(_tasks, _task, items, config, store_root, pure=False)
+        names[fut.key] = [rel for rel, _, _, _ in batch]
         stream.add(fut)
         return True
 
@@ -245,14 +307,22 @@ def _dask(todo: Todo, params: Params, store_root: str | None, client, report) ->
         if not submit():
             break
     for fut in stream:
-        rel = names.pop(fut.key)
+        rels = names.pop(fut.key)
         try:
-            result = fut.result()
-        except Exception as e:  # the task itself catches every failure of the file: this is the cluster's
+            results = fut.result()
+        except Exception as e:  # the task itself catches every failure of a file: this is the cluster's
+            fut.release()
+            if len(rels) > 1:  # which of its tracks killed the worker is not known: each alone, once more
+                by_rel = {t[0]: t for t in todo if t[0] in set(rels)}
+                retry.extend([[by_rel[r]] for r in rels])
+                for _ in rels:
+                    submit()
+                continue
             why = "its Dask worker died each time it ran" if type(e).__name__ == "KilledWorker" else "Dask failed"
-            result = (None, None, f"{why} ({type(e).__name__}: {e}); not stored, tried again by the next run", None)
+            results = [(None, None, f"{why} ({type(e).__name__}: {e}); not stored, tried again by the next run", None)]
         fut.release()
-        report(rel, result)
+        for rel, result in zip(rels, results, strict=True):
+            report(rel, result)
         submit()
 
 

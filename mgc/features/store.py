@@ -41,6 +41,7 @@ from ..errors import ParameterError
 from ..fileio import atomic_write
 from . import cache as legacy
 from .kinds import Params
+from .table import FeatureSet
 
 FORMAT = "mgc-feature-store"
 VERSION = 1
@@ -333,9 +334,9 @@ class FeatureStore:
 class SegmentSource:
     """Feature rows of many tracks, served by index without loading them all.
 
-    The protocol a streaming trainer takes: ``len(source)`` rows, ``source.shape`` per row,
-    ``source.rows(indices)`` -> ``X[indices]``, with labels, track ids and segment
-    positions of every row held in memory (the index). Rows come from the store's
+    The protocol a streaming trainer takes (:mod:`mgc.training.stream`): ``len(source)`` rows,
+    ``source.shape`` (``(rows, *row shape)``), ``source.rows(indices)`` -> ``X[indices]``,
+    with labels, track ids and segment positions of every row held in memory (the index). Rows come from the store's
     memory-mapped entries (a bounded number open at once), or from in-memory arrays when
     the store was not used.
 
@@ -389,8 +390,29 @@ class SegmentSource:
 
     @property
     def shape(self) -> tuple:
-        """Shape of one row."""
-        return tuple(self.params.shape)
+        """``(rows, *row shape)``, as an array of every row would have."""
+        return (len(self), *self.params.shape)
+
+    def features(self):
+        """A :class:`~mgc.features.table.FeatureSet` whose ``X`` is this source: rows stay in the store.
+
+        :func:`mgc.training.train` streams such a set (its batches read their rows here);
+        labels, track ids and segment positions are in memory.
+        """
+        return FeatureSet(
+            X=self,
+            y=self.y,
+            track_ids=self.track_ids,
+            segment_index=self.segment_index,
+            classes=self.classes,
+            params=self.params,
+            skipped=self.skipped,
+            source=self.source,
+            fingerprint=self.fingerprint,
+            track_paths=self.track_paths,
+            cache_stats=self.cache_stats,
+            official=self.official,
+        )
 
     @property
     def track_ids(self) -> np.ndarray:
@@ -414,7 +436,7 @@ class SegmentSource:
         n = len(self)
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise ParameterError(f"indices must lie in 0..{n - 1}; got {int(idx.min())}..{int(idx.max())}")
-        out = np.empty((idx.size, *self.shape), np.float32)
+        out = np.empty((idx.size, *self.params.shape), np.float32)
         tracks = np.searchsorted(self.offsets, idx, side="right") - 1
         for t in np.unique(tracks):
             where = np.nonzero(tracks == t)[0]
@@ -423,7 +445,7 @@ class SegmentSource:
 
     def all_rows(self) -> np.ndarray:
         """Every row in table order, in memory (what :class:`~mgc.features.table.FeatureSet` holds)."""
-        out = np.empty((len(self), *self.shape), np.float32)
+        out = np.empty((len(self), *self.params.shape), np.float32)
         for t in range(len(self.track_id_list)):
             out[self.offsets[t] : self.offsets[t + 1]] = self._part(t)
         return out

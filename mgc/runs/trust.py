@@ -138,6 +138,32 @@ def descriptors(X: np.ndarray, projection: dict | None = None) -> np.ndarray:
     return ((X - p["mean"]) / p["scale"]) @ p["components"].T
 
 
+#: Windows whose descriptors are computed at a time: only one chunk is ever copied to float64.
+DESCRIPTOR_CHUNK = 4096
+
+
+def _groups(track_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The distinct track ids (sorted) and, for each, the positions of its rows, in one sort."""
+    tracks, inverse = np.unique(np.asarray(track_ids).astype(str), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return tracks, np.split(order, np.cumsum(np.bincount(inverse, minlength=len(tracks)))[:-1])
+
+
+def _take(X, index: np.ndarray) -> np.ndarray:
+    """The rows of ``X`` at ``index``, in memory: an array, a memory map or a row source (``rows(index)``)."""
+    index = np.asarray(index, dtype=np.int64)
+    return X.rows(index) if hasattr(X, "rows") else np.asarray(X[index])
+
+
+def _descriptors(X: np.ndarray, projection: dict | None) -> np.ndarray:
+    """:func:`descriptors` of many windows, :data:`DESCRIPTOR_CHUNK` at a time."""
+    if len(X) <= DESCRIPTOR_CHUNK:
+        return descriptors(X, projection)
+    return np.concatenate(
+        [descriptors(X[at : at + DESCRIPTOR_CHUNK], projection) for at in range(0, len(X), DESCRIPTOR_CHUNK)]
+    )
+
+
 def _youden(score: np.ndarray, right: np.ndarray, fallback: float) -> dict:
     """The threshold on ``score`` that best separates right (above) from wrong (below) answers."""
     score, right = np.asarray(score, float), np.asarray(right, bool)
@@ -208,8 +234,7 @@ class Trust:
 def _track_scores(probs: np.ndarray, y: np.ndarray, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per track: confidence of the mean-probability answer, share of windows agreeing, and whether it is right."""
     conf, agree, right = [], [], []
-    for tid in np.unique(track_ids):
-        rows = track_ids == tid
+    for rows in _groups(track_ids)[1]:
         p = probs[rows]
         answer = int(p.mean(axis=0).argmax())
         conf.append(float(p.mean(axis=0).max()))
@@ -247,14 +272,11 @@ def fit(
     eval_track_ids = np.asarray(eval_track_ids).astype(str)
     if len(X_train) < 2 or len(X_eval) == 0:
         raise ParameterError(f"trust needs training windows and held-out windows; got {len(X_train)} and {len(X_eval)}")
-    music = fit_music(X_train=X_train, X_eval=X_eval, eval_track_ids=eval_track_ids)
-    conf, agree, right = _track_scores(np.asarray(eval_probs, float), np.asarray(eval_y), eval_track_ids)
     return {
         "version": 1,
         "fitted_on": f"{fitted_on} ({len(np.unique(eval_track_ids))} tracks)",
-        "music": music,
-        "confidence": _youden(conf, right, FALLBACK["confidence"]),
-        "agreement": _youden(agree, right, FALLBACK["agreement"]),
+        "music": fit_music(X_train=X_train, X_eval=X_eval, eval_track_ids=eval_track_ids),
+        **_answer_thresholds(eval_probs, eval_y, eval_track_ids),
     }
 
 
@@ -276,17 +298,17 @@ def fit_music(*, X_train: np.ndarray, X_eval: np.ndarray, eval_track_ids: np.nda
 
     eval_track_ids = np.asarray(eval_track_ids).astype(str)
     projection = fit_projection(X_train) if np.asarray(X_train).ndim == 2 else None
-    lw = LedoitWolf().fit(descriptors(X_train, projection))
+    lw = LedoitWolf().fit(_descriptors(X_train, projection))
     music = {"location": lw.location_.tolist(), "precision": lw.precision_.tolist()}
     if projection is not None:
         music["projection"] = projection
     trust = Trust({"music": music})
-    tracks = np.unique(eval_track_ids)
-    dist = np.array([np.median(trust.distances(X_eval[eval_track_ids == t])) for t in tracks])
+    _, groups = _groups(eval_track_ids)
+    dist = np.array([np.median(trust.distances(X_eval[rows])) for rows in groups])
     log_d = np.log(np.maximum(dist, 1e-12))
     d_thr = float(np.exp(log_d.mean() + OUTLIER_SD * log_d.std()))
     if projection is None:
-        var = np.array([np.median(shape_variation(X_eval[eval_track_ids == t])) for t in tracks])
+        var = np.array([np.median(shape_variation(X_eval[rows])) for rows in groups])
         log_v = np.log(np.maximum(var, 1e-12))
         v_thr = float(np.exp(log_v.mean() - OUTLIER_SD * log_v.std()))
         flagged = (dist > d_thr) | (var < v_thr)
@@ -301,7 +323,16 @@ def fit_music(*, X_train: np.ndarray, X_eval: np.ndarray, eval_track_ids: np.nda
     }
 
 
-def fit_trust(run, features, *, twin=None, mfcc=None) -> Path:
+def fit_trust(
+    run,
+    features,
+    *,
+    twin=None,
+    mfcc=None,
+    max_train_rows: int | None = None,
+    max_eval_rows: int | None = None,
+    seed: int = 0,
+) -> Path:
     """Fit a stored run's checks on ``features`` (the ones it was trained on) and write its ``trust.json``.
 
     The Gaussian comes from the run's training tracks, the thresholds from its test
@@ -312,6 +343,8 @@ def fit_trust(run, features, *, twin=None, mfcc=None) -> Path:
     ----------
     run : Run
     features : FeatureSet
+        Its ``X`` may be an array, a memory map or a row source (``rows(index)``, e.g. a
+        :class:`~mgc.features.store.SegmentSource`): only the rows the checks use are read.
     twin : Run or None
         A refit's twin; default: the run of that id beside the refit.
     mfcc : FeatureSet or None
@@ -320,6 +353,15 @@ def fit_trust(run, features, *, twin=None, mfcc=None) -> Path:
         near the 95th percentile of unseen-artist music), so such a run also gets
         the MFCC not-music check (``music_mfcc``), fitted on the same training and
         held-out tracks.
+    max_train_rows, max_eval_rows : int or None
+        Bounds for a large (streamed) run: the not-music Gaussian is fitted on a seeded
+        sample of at most ``max_train_rows`` training windows, and its thresholds on
+        whole held-out tracks drawn at random until ``max_eval_rows`` windows (at least
+        one track). The confidence and agreement thresholds always use every held-out
+        track (they need only the stored probabilities). ``trust.json`` records what was
+        sampled (``sampled``). None: every row.
+    seed : int
+        Seed of those samples.
 
     Raises
     ------
@@ -338,43 +380,106 @@ def fit_trust(run, features, *, twin=None, mfcc=None) -> Path:
         _write(target, json.loads(source.read_text()))
         return target
     ids = manifest["split"].get("track_ids")
-    if not ids or np.any(np.asarray(features.track_ids) == "") or "" in ids.get("train", []):
+    track_ids = np.asarray(features.track_ids).astype(str)
+    if not ids or np.any(track_ids == "") or "" in ids.get("train", []):
         raise ArtifactError(
             f"run {run.id!r} does not record its tracks (features without track ids): its trust checks cannot be fitted"
         )
-    train_rows = np.isin(features.track_ids, ids["train"])
-    if not train_rows.any():
+    train_rows = np.flatnonzero(np.isin(track_ids, ids["train"]))
+    if not len(train_rows):
         raise ArtifactError(f"none of run {run.id!r}'s training tracks is in these features")
     pred = run.predictions()
-    rows = {t: np.flatnonzero(features.track_ids == t) for t in np.unique(pred["track_ids"])}
-    order = {(str(t), int(s)): i for t in rows for i, s in zip(rows[t], features.segment_index[rows[t]], strict=True)}
-    try:
-        eval_rows = np.array(
-            [order[(str(t), int(s))] for t, s in zip(pred["track_ids"], pred["segment_index"], strict=True)]
+    pred_ids = np.asarray(pred["track_ids"]).astype(str)
+    eval_rows = _rows_of(track_ids, np.asarray(features.segment_index), pred_ids, np.asarray(pred["segment_index"]))
+    if eval_rows is None:
+        raise ArtifactError(f"run {run.id!r}'s test segments are not all in these features")
+    if len(train_rows) < 2 or not len(eval_rows):
+        raise ParameterError(
+            f"trust needs training windows and held-out windows; got {len(train_rows)} and {len(eval_rows)}"
         )
-    except KeyError as e:
-        raise ArtifactError(f"run {run.id!r}'s test segment {e} is not in these features") from e
+    rng = np.random.default_rng(seed)
+    train_sample = _sample_rows(train_rows, max_train_rows, rng)
+    eval_sample = _sample_tracks(pred_ids, max_eval_rows, rng)
     label = manifest["split"].get("label", manifest["split"]["name"])
     part = "valid part" if "tested on valid" in label else "test part"
-    data = fit(
-        X_train=features.X[train_rows],
-        X_eval=features.X[eval_rows],
-        eval_track_ids=pred["track_ids"],
-        eval_probs=pred["probs"],
-        eval_y=pred["y_true"],
-        fitted_on=f"{label} split, {part}",
-    )
-    if mfcc is not None and np.asarray(features.X).ndim == 2:
-        held = np.isin(mfcc.track_ids, np.unique(pred["track_ids"]))
-        mtrain = np.isin(mfcc.track_ids, ids["train"])
-        if not held.any() or not mtrain.any():
+    X_eval = _take(features.X, eval_rows[eval_sample])
+    data = {
+        "version": 1,
+        "fitted_on": f"{label} split, {part} ({len(np.unique(pred_ids))} tracks)",
+        "music": fit_music(
+            X_train=_take(features.X, train_sample), X_eval=X_eval, eval_track_ids=pred_ids[eval_sample]
+        ),
+        **_answer_thresholds(pred["probs"], pred["y_true"], pred_ids),
+    }
+    if len(train_sample) < len(train_rows) or len(eval_sample) < len(pred_ids):
+        data["sampled"] = {
+            "train_windows": [int(len(train_sample)), int(len(train_rows))],
+            "held_out_tracks": [int(len(np.unique(pred_ids[eval_sample]))), int(len(np.unique(pred_ids)))],
+            "held_out_windows": [int(len(eval_sample)), int(len(pred_ids))],
+            "seed": int(seed),
+        }
+    del X_eval
+    if mfcc is not None and len(features.X.shape) == 2:
+        mfcc_ids = np.asarray(mfcc.track_ids).astype(str)
+        held = np.flatnonzero(np.isin(mfcc_ids, np.unique(pred_ids[eval_sample])))
+        mtrain = _sample_rows(np.flatnonzero(np.isin(mfcc_ids, ids["train"])), max_train_rows, rng)
+        if not len(held) or not len(mtrain):
             raise ArtifactError(f"mfcc features lack run {run.id!r}'s training or held-out tracks")
         data["music_mfcc"] = {
-            **fit_music(X_train=mfcc.X[mtrain], X_eval=mfcc.X[held], eval_track_ids=mfcc.track_ids[held]),
+            **fit_music(X_train=_take(mfcc.X, mtrain), X_eval=_take(mfcc.X, held), eval_track_ids=mfcc_ids[held]),
             "params": mfcc.params.to_dict(),
         }
     _write(target, data)
     return target
+
+
+def _answer_thresholds(probs: np.ndarray, y: np.ndarray, track_ids: np.ndarray) -> dict:
+    """The low-confidence and windows-disagree thresholds, from held-out probabilities."""
+    conf, agree, right = _track_scores(np.asarray(probs, float), np.asarray(y), np.asarray(track_ids).astype(str))
+    return {
+        "confidence": _youden(conf, right, FALLBACK["confidence"]),
+        "agreement": _youden(agree, right, FALLBACK["agreement"]),
+    }
+
+
+def _rows_of(track_ids: np.ndarray, segments: np.ndarray, want_ids: np.ndarray, want_segments: np.ndarray):
+    """Row of each (track id, segment) asked for, by one sort; None when one is missing."""
+    if not len(want_ids):
+        return np.zeros(0, np.int64)
+    candidates = np.flatnonzero(np.isin(track_ids, np.unique(want_ids)))
+    if not len(candidates):
+        return None
+    _, inverse = np.unique(np.concatenate([track_ids[candidates], want_ids]), return_inverse=True)
+    width = int(max(segments[candidates].max(initial=0), want_segments.max(initial=0))) + 1
+    have = inverse[: len(candidates)].astype(np.int64) * width + segments[candidates]
+    want = inverse[len(candidates) :].astype(np.int64) * width + want_segments
+    order = np.argsort(have, kind="stable")
+    at = np.minimum(np.searchsorted(have, want, sorter=order), len(have) - 1)
+    found = order[at]
+    if np.any(have[found] != want):
+        return None
+    return candidates[found]
+
+
+def _sample_rows(rows: np.ndarray, limit: int | None, rng) -> np.ndarray:
+    """At most ``limit`` of ``rows`` (sorted, a seeded sample); all of them when None or enough."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    return np.sort(rng.choice(rows, int(limit), replace=False))
+
+
+def _sample_tracks(track_ids: np.ndarray, limit: int | None, rng) -> np.ndarray:
+    """Positions of whole tracks drawn at random until ``limit`` positions (at least one track); all when None."""
+    if limit is None or len(track_ids) <= limit:
+        return np.arange(len(track_ids))
+    tracks, groups = _groups(track_ids)
+    chosen, total = [], 0
+    for t in rng.permutation(len(tracks)):
+        if chosen and total + len(groups[t]) > limit:
+            continue
+        chosen.append(groups[t])
+        total += len(groups[t])
+    return np.sort(np.concatenate(chosen))
 
 
 def _write(path: Path, data: dict) -> None:

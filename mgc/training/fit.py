@@ -18,7 +18,6 @@ chunk reads only its rows, and the augmented epochs are drawn as
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import platform
@@ -40,8 +39,11 @@ from .augment import balanced_order, mixup, random_windows, spec_mask, training_
 from .recipes import TrainConfig
 from .stream import RowBatches, StreamSampler, as_source, frame_mean, in_memory, moments
 
-#: A streamed run fits its trust checks on at most this many training rows (a seeded sample), not on all of them.
+#: A streamed run fits its not-music check on at most this many training rows (a seeded sample), not on all of them,
 TRUST_TRAIN_ROWS = 50_000
+#: and its thresholds on whole held-out tracks drawn until this many rows (confidence and agreement: every track),
+#: so the end of a run holds a bounded part of the data (see :func:`mgc.runs.fit_trust`).
+TRUST_EVAL_ROWS = 20_000
 #: Test rows predicted at a time by a streamed run (a multiple of the prediction batch of 256).
 PREDICT_CHUNK = 256 * 32
 
@@ -432,8 +434,9 @@ def train(
         :mod:`mgc.training.stream`) instead of holding the training and validation
         parts in memory. Default: stream exactly when ``features.X`` is not an
         in-memory array (an ``np.memmap``, or an object with ``shape`` and
-        ``rows(index)``). A streamed run fits its trust checks on a seeded sample of
-        at most :data:`TRUST_TRAIN_ROWS` training rows.
+        ``rows(index)``). A streamed run fits its not-music check on seeded samples:
+        at most :data:`TRUST_TRAIN_ROWS` training rows and whole held-out tracks up to
+        :data:`TRUST_EVAL_ROWS` rows (the other thresholds use every held-out track).
     on_progress : callable(done, total, stage) or None
         Told what the run is doing: ``(0, 0, stage)`` for the steps around the fit
         (``"building the network"``, ``"evaluating on the test part"``, ...) and, within
@@ -594,9 +597,8 @@ def train(
     run = load_run(run_id, root=root)
     if not np.any(features.track_ids == ""):  # the checks need held-out tracks; JSON features have none
         say(0, 0, "fitting the trust checks")
-        fit_trust(
-            run, _trust_rows(features, split, cfg.seed) if streamed else features, twin=metrics_from, mfcc=trust_mfcc
-        )
+        bounds = {"max_train_rows": TRUST_TRAIN_ROWS, "max_eval_rows": TRUST_EVAL_ROWS} if streamed else {}
+        fit_trust(run, features, twin=metrics_from, mfcc=trust_mfcc, seed=cfg.seed, **bounds)
     if interrupted:
         raise TrainingInterrupted(run)
     return run
@@ -606,22 +608,6 @@ def _chunks(source, rows: np.ndarray):
     from .stream import read
 
     return read(source, rows, chunk_rows=PREDICT_CHUNK)
-
-
-def _trust_rows(features: FeatureSet, split: Split, seed: int) -> FeatureSet:
-    """The rows a streamed run's trust checks need, in memory: the held-out ones, and a sample of training rows."""
-    rng = np.random.default_rng(seed)
-    train = split.train
-    if len(train) > TRUST_TRAIN_ROWS:
-        train = np.sort(rng.choice(train, TRUST_TRAIN_ROWS, replace=False))
-    keep = np.union1d(train, split.test)
-    return dataclasses.replace(
-        features,
-        X=as_source(features.X).rows(keep),
-        y=features.y[keep],
-        track_ids=features.track_ids[keep],
-        segment_index=features.segment_index[keep],
-    )
 
 
 def _manifest(
