@@ -12,7 +12,7 @@ and re-validate every figure on every rerun (about 60 ms each). The taggram, a
 network run of seconds, is kept once per clip in a store of the server's own, so
 that its first run can show a progress bar.
 
-The waveform and the heatmaps come in two kinds (``interactive``): a plotly figure
+Every figure but the taggram comes in two kinds (``interactive``): a plotly figure
 (hover, zoom) or an image drawn on the server (:mod:`mgc.plots.images`), which spares
 a new tab evaluating plotly's bundle; :func:`show` draws either.
 """
@@ -94,9 +94,10 @@ def waveform_figure(key: str, _y, sr: int, interactive: bool = True):
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
-def spectrum_figure(key: str, _y, sr: int, db: bool):
-    """:func:`mgc.plots.power_spectrum` of the clip, in dB or linear magnitude."""
-    return plots.power_spectrum(represent.power_spectrum(_y, sr=sr, max_points=LINE_POINTS), db=db)
+def spectrum_figure(key: str, _y, sr: int, db: bool, interactive: bool = True):
+    """:func:`mgc.plots.power_spectrum` (or its image) of the clip, in dB or linear magnitude."""
+    spec = represent.power_spectrum(_y, sr=sr, max_points=LINE_POINTS)
+    return plots.power_spectrum(spec, db=db) if interactive else images.power_spectrum(spec, db=db)
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
@@ -108,9 +109,10 @@ def stft_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, db: bool, in
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
-def filterbank_figure(sr: int, n_fft: int, n_mels: int):
-    """:func:`mgc.plots.mel_filterbank` (no clip: the filters depend on the parameters only)."""
-    return plots.mel_filterbank(represent.mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels))
+def filterbank_figure(sr: int, n_fft: int, n_mels: int, interactive: bool = True):
+    """:func:`mgc.plots.mel_filterbank` or its image (no clip: the filters depend on the parameters only)."""
+    bank = represent.mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    return plots.mel_filterbank(bank) if interactive else images.mel_filterbank(bank)
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)

@@ -133,11 +133,12 @@ def test_every_section_opened_as_images_draws_the_heatmaps_as_images(tiny_datase
     at = _open(_run(), *CLOSED)
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    # waveform, STFT, log-STFT, mel and MFCCs as images; the spectrum and the filterbank stay plotly
-    assert len(_images(at)) == 5
-    assert len(at.get("plotly_chart")) == 2
+    # all seven steps as images, none as a plotly figure
+    assert len(_images(at)) == 7
+    assert not at.get("plotly_chart")
     captions = _images(at)
-    assert sum("n_fft=2048, hop_length=512" in c for c in captions) == 4, captions
+    assert sum("n_fft=2048, hop_length=512" in c for c in captions) == 4, captions  # STFT, log, mel, MFCCs
+    assert "128 filters, n_fft=2048" in captions[4] and "bin spacing" in captions[1]
 
 
 def test_every_section_opened_draws_its_figure(tiny_dataset):

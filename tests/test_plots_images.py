@@ -109,3 +109,35 @@ def test_mfcc_picture_names_the_parameters_and_marks_the_segments():
         x = int(round(images.LEFT + start / end * (HEAT_RIGHT - images.LEFT)))
         dark = (pixels[rows, x - 1 : x + 2].sum(axis=2) < 200).any(axis=1)
         assert dark.sum() > 0.2 * dark.size  # the dotted line at the segment's start
+
+
+def test_the_spectrum_of_a_tone_peaks_at_its_frequency():
+    t = np.arange(5 * SR) / SR
+    y = (0.5 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    spec = represent.power_spectrum(y, sr=SR, max_points=1600)
+    picture = images.power_spectrum(spec, db=True)
+    assert picture.title == "FFT: power spectrum of the whole clip" and "bin spacing" in picture.caption
+    pixels = _pixels(picture)
+    rows, cols = _area(images.WIDTH - 24)
+    line = (pixels[rows, cols, 2] > 140) & (pixels[rows, cols, 0] < 110)
+    highest = np.array([np.flatnonzero(c)[0] if c.any() else line.shape[0] for c in line.T])
+    peak = cols.start + int(np.argmin(highest))  # the column whose line reaches highest
+    x = images.LEFT + 3000 / (SR / 2) * (images.WIDTH - 24 - images.LEFT)
+    assert abs(peak - x) <= 3
+    assert images.power_spectrum(spec, db=False).title == "FFT: magnitude spectrum of the whole clip"
+
+
+def test_the_filterbank_draws_narrow_low_filters_and_wide_high_ones_in_two_colours():
+    bank = represent.mel_filterbank(sr=SR, n_fft=2048, n_mels=20)
+    picture = images.mel_filterbank(bank)
+    assert picture.caption.startswith("20 filters, n_fft=2048, sr=22050 Hz")
+    pixels = _pixels(picture)
+    rows, cols = _area(images.WIDTH - 24)
+    orange = (pixels[rows, cols, 0] > 200) & (pixels[rows, cols, 2] < 100)
+    blue = (pixels[rows, cols, 2] > 140) & (pixels[rows, cols, 0] < 110)
+    assert orange.any() and blue.any()
+    # the peaks (top row of the plot area, weight 1) are dense at low frequencies, sparse at high ones
+    top = (orange | blue)[: max(3, orange.shape[0] // 20)].any(axis=0)
+    changes = np.flatnonzero(np.diff(top.astype(int)) == 1)
+    half = top.size // 2
+    assert (changes < half).sum() > 2 * (changes >= half).sum()

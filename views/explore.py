@@ -104,10 +104,10 @@ def show_representations(name: str, clip, p: dict) -> None:
         "Interactive figures (zoom, hover)",
         value=False,
         key="explore_interactive",
-        help="Off: the waveform and the spectrograms are images drawn on the server, at most one column of data "
+        help="Off: the figures are images drawn on the server, at most one column of data "
         "per pixel, with no hover or zoom; a new tab shows them at once. On: plotly figures you can zoom into and "
         "read values from; a new tab then first loads plotly's 4.7 MB library, several seconds on a 2-core "
-        "machine. The FFT spectrum, the mel filterbank and the taggram are always interactive.",
+        "machine. The taggram is always interactive.",
     )
     frames = dict(sr=sr, n_fft=p["n_fft"], hop_length=p["hop_length"])
     n_bins = 1 + p["n_fft"] // 2
@@ -127,7 +127,7 @@ def show_representations(name: str, clip, p: dict) -> None:
                 "are present but averages away *when* they occur, so the study moves to short windows."
             )
             db = st.toggle("Power in dB", value=True, help="Off: linear magnitude, as in the study's tutorial figure.")
-            st.plotly_chart(explore.spectrum_figure(key, y, sr, db), theme=None)
+            explore.show(explore.spectrum_figure(key, y, sr, db, interactive))
     with explore.section("3. STFT spectrogram", key="stft") as shown:
         if shown:
             st.markdown(
@@ -151,7 +151,7 @@ def show_representations(name: str, clip, p: dict) -> None:
                 f"high ones like the ear's resolution, each pooling FFT bins into one band; they shrink {n_bins} "
                 f"bins to {p['n_mels']} bands, which are still many and strongly correlated."
             )
-            st.plotly_chart(explore.filterbank_figure(sr, p["n_fft"], p["n_mels"]), theme=None)
+            explore.show(explore.filterbank_figure(sr, p["n_fft"], p["n_mels"], interactive))
     with explore.section("6. Mel spectrogram (dB)", key="mel") as shown:
         if shown:
             st.markdown(

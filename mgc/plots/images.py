@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..errors import ParameterError
 
 if TYPE_CHECKING:
-    from ..audio.represent import MFCC, Spectrogram, Waveform
+    from ..audio.represent import MFCC, MelFilterbank, Spectrogram, Spectrum, Waveform
 
 #: Image size in pixels; shown at the page's width (about 1,000 px at 1440 x 900), so one image pixel is about
 #: one screen pixel.
@@ -346,3 +346,83 @@ def mfcc(m: "MFCC", *, segments: np.ndarray | None = None, title: str | None = N
         _truncation_note(m),
     ]
     return Picture(frame.png(), title or "MFCCs", ", ".join(x for x in notes if x))
+
+
+def _polyline(frame: _Frame, x, y, *, color, width: int = 1) -> None:
+    """A line through finite points, pooled to the min and max per pixel column when there are more points."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    px, py = frame.px(x[ok]), np.clip(frame.py(y[ok]), frame.y0, frame.y1)
+    if px.size > 2 * frame.size[0]:  # more points than pixels: a vertical stroke per column keeps every peak
+        column = np.clip((px - frame.x0).astype(int), 0, frame.size[0] - 1)
+        top = np.full(frame.size[0], np.inf)
+        bottom = np.full(frame.size[0], -np.inf)
+        np.minimum.at(top, column, py)
+        np.maximum.at(bottom, column, py)
+        keep = np.isfinite(top)
+        cols = frame.x0 + np.flatnonzero(keep)
+        for c, t, b in zip(cols, top[keep], bottom[keep], strict=True):
+            frame.draw.line([c, t, c, b], fill=color, width=width)
+        points = list(zip(cols.tolist(), ((top[keep] + bottom[keep]) / 2).tolist(), strict=True))
+    else:
+        points = list(zip(px.tolist(), py.tolist(), strict=True))
+    if len(points) > 1:
+        frame.draw.line(points, fill=color, width=width)
+
+
+def power_spectrum(spec: "Spectrum", *, db: bool = True, title: str | None = None) -> Picture:
+    """The FFT of the whole clip over frequency, as :func:`mgc.plots.power_spectrum` draws it.
+
+    Parameters
+    ----------
+    spec : mgc.audio.represent.Spectrum
+    db : bool
+        Power in dB relative to the peak (True) or linear magnitude (False).
+    title : str or None
+
+    Returns
+    -------
+    Picture
+    """
+    y = np.asarray(spec.power_db if db else spec.magnitude, dtype=float)
+    y_title = "Power (dB re. peak)" if db else "Magnitude |FFT|"
+    title = title or ("FFT: power spectrum of the whole clip" if db else "FFT: magnitude spectrum of the whole clip")
+    finite = y[np.isfinite(y)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    pad = 0.04 * (hi - lo if hi > lo else 1.0)
+    frame = _Frame(x_range=(0.0, spec.sr / 2), y_range=(lo - pad, hi + pad), colorbar=False)
+    _polyline(frame, spec.frequencies, y, color=(78, 121, 167))
+    frame.axes(title=title, x_title="Frequency (Hz)", y_title=y_title)
+    notes = [f"bin spacing {spec.resolution:.3g} Hz", _truncation_note(spec)]
+    return Picture(frame.png(), title, ", ".join(n for n in notes if n))
+
+
+def mel_filterbank(bank: "MelFilterbank", *, title: str | None = None) -> Picture:
+    """The triangular mel filters over frequency (the study's Figure 1), each scaled to a peak of 1, as
+    :func:`mgc.plots.mel_filterbank` draws them (alternate filters in two colours).
+
+    Parameters
+    ----------
+    bank : mgc.audio.represent.MelFilterbank
+    title : str or None
+
+    Returns
+    -------
+    Picture
+    """
+    weights = np.asarray(bank.weights, dtype=float)
+    weights = weights / np.maximum(weights.max(axis=1, keepdims=True), 1e-12)
+    frame = _Frame(x_range=(0.0, bank.sr / 2), y_range=(0.0, 1.05), colorbar=False)
+    colors = ((78, 121, 167), (242, 142, 43))
+    for m in range(bank.n_mels):
+        nz = np.flatnonzero(weights[m] > 0)
+        if not nz.size:
+            continue
+        lo, hi = max(nz[0] - 1, 0), min(nz[-1] + 1, len(bank.frequencies) - 1)
+        _polyline(frame, bank.frequencies[lo : hi + 1], weights[m, lo : hi + 1], color=colors[m % 2])
+    title = title or "Mel filterbank: triangular filters"
+    frame.axes(title=title, x_title="Frequency (Hz)", y_title="Weight (peak = 1)")
+    caption = f"{bank.n_mels} filters, n_fft={bank.n_fft}, sr={bank.sr} Hz" + (
+        "; each scaled to peak 1" if bank.norm else ""
+    )
+    return Picture(frame.png(), title, caption)
