@@ -186,11 +186,16 @@ def open_classify(page, url: str) -> None:
 # --------------------------------------------------------------------------- #
 #: Installed in every Explore page before it loads: the page's clock time of the last change to any chart
 #: (a chart added, drawn, resized, a heatmap painted) and of the script's last finish.
-WATCH_JS = """window.__mgc = {chart: 0, idle: 0};
+WATCH_JS = """window.__mgc = {chart: 0, idle: 0, loaded: new WeakMap()};
+// an image's pixels arrive after its element: the time it finished loading counts as a change
+document.addEventListener('load', e => {
+    if (e.target.tagName === 'IMG') window.__mgc.loaded.set(e.target, performance.now());
+}, true);
 new MutationObserver(changes => {
     for (const m of changes) {
         const t = m.target;
-        if (t.nodeType === 1 && t.closest && t.closest('.js-plotly-plot, [data-testid=stPlotlyChart]')) {
+        const figure = '.js-plotly-plot, [data-testid=stPlotlyChart], [data-testid=stImage]';
+        if (t.nodeType === 1 && t.closest && t.closest(figure)) {
             window.__mgc.chart = performance.now();
         } else if (m.attributeName === 'data-test-script-state' && t.getAttribute(m.attributeName) === 'notRunning') {
             window.__mgc.idle = performance.now();
@@ -210,8 +215,13 @@ SETTLED_JS = """([needle, charts, quiet]) => {
     // a lazily loaded element (pills, a chart's bundle) shows a skeleton until its code has arrived
     if (document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement]')) return false;
     const main = document.querySelector('[data-testid=stMain]');
-    const all = [...main.querySelectorAll('[data-testid=stPlotlyChart]')];
-    for (const c of all) {
+    // figures: plotly charts and the figures Explore draws on the server as images
+    for (const img of main.querySelectorAll('[data-testid=stImage] img')) {
+        if (!img.complete || !img.naturalWidth) return false;
+        window.__mgc.chart = Math.max(window.__mgc.chart, window.__mgc.loaded.get(img) || 0);
+    }
+    const all = [...main.querySelectorAll('[data-testid=stPlotlyChart], [data-testid=stImage]')];
+    for (const c of all.filter(c => c.dataset.testid === 'stPlotlyChart')) {
         const gd = c.querySelector('.js-plotly-plot');
         if (!gd || !gd._fullLayout || !gd.querySelector('.main-svg')) return false;
         const heatmaps = (gd.data || []).filter(t => t.type === 'heatmap').length;
@@ -223,6 +233,8 @@ SETTLED_JS = """([needle, charts, quiet]) => {
     const ago = performance.now() - Math.max(window.__mgc.chart, window.__mgc.idle);
     return ago >= quiet ? ago : false;
 }"""
+#: A figure on the page: a plotly chart, or one drawn on the server as an image (Explore's default).
+FIGURES = "[data-testid=stPlotlyChart], [data-testid=stImage]"
 #: Milliseconds without a change before a step counts as drawn (not part of the time measured).
 QUIET_MS = 1000
 
@@ -286,7 +298,7 @@ def explore_session(page, url: str, tracks: list[str], values: dict) -> dict:
     res["open"], res["open_names"] = [], []
     sections = [s for s in closed_sections(page) if "tagger" not in s.lower()]
     for label in sections:
-        shown = page.locator("[data-testid=stMain] [data-testid=stPlotlyChart]:visible").count()
+        shown = page.locator(f"[data-testid=stMain] :is({FIGURES}):visible").count()
         res["open"].append(timed(lambda label=label: open_section(page, label), page, "", shown + 1))
         res["open_names"].append(label)
     option = track_option(page, tracks[2])
@@ -297,7 +309,7 @@ def explore_session(page, url: str, tracks: list[str], values: dict) -> dict:
     res["all_n_mfcc"] = timed(lambda: step_slider(page, "n_mfcc", "ArrowRight"), page, "n_mfcc=15", 1)
     if page.locator("[data-testid=stException], [data-testid=stAlertContentError]").count():
         raise RuntimeError("the Explore page shows an error")
-    values.setdefault("charts", page.locator("[data-testid=stMain] [data-testid=stPlotlyChart]:visible").count())
+    values.setdefault("charts", page.locator(f"[data-testid=stMain] :is({FIGURES}):visible").count())
     return res
 
 

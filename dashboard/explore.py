@@ -11,6 +11,10 @@ Figures are kept with ``st.cache_resource``: the page hands them to
 and re-validate every figure on every rerun (about 60 ms each). The taggram, a
 network run of seconds, is kept once per clip in a store of the server's own, so
 that its first run can show a progress bar.
+
+Every figure but the taggram comes in two kinds (``interactive``): a plotly figure
+(hover, zoom) or an image drawn on the server (:mod:`mgc.plots.images`), which spares
+a new tab evaluating plotly's bundle; :func:`show` draws either.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import streamlit as st
 
 from mgc import plots
 from mgc.audio import represent
+from mgc.plots import images
 from mgc.plots.explore import PLOT_WIDTH
 
 from .widgets import progress_bar
@@ -72,43 +77,57 @@ def section(label: str, *, key: str, expanded: bool = False):
         yield bool(box.open)
 
 
-@st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
-def waveform_figure(key: str, _y, sr: int):
-    """:func:`mgc.plots.waveform` of the clip."""
-    return plots.waveform(represent.waveform(_y, sr=sr, max_points=LINE_POINTS))
+def show(figure) -> None:
+    """Draw a figure of this module: a plotly figure, or an :class:`mgc.plots.images.Picture` at the page's width
+    with its parameters as the caption."""
+    if isinstance(figure, images.Picture):
+        st.image(figure.png, caption=figure.caption or None, width="stretch")
+    else:
+        st.plotly_chart(figure, theme=None)
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
-def spectrum_figure(key: str, _y, sr: int, db: bool):
-    """:func:`mgc.plots.power_spectrum` of the clip, in dB or linear magnitude."""
-    return plots.power_spectrum(represent.power_spectrum(_y, sr=sr, max_points=LINE_POINTS), db=db)
+def waveform_figure(key: str, _y, sr: int, interactive: bool = True):
+    """:func:`mgc.plots.waveform` of the clip (``interactive``), else :func:`mgc.plots.images.waveform`."""
+    wave = represent.waveform(_y, sr=sr, max_points=LINE_POINTS)
+    return plots.waveform(wave) if interactive else images.waveform(wave)
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
-def stft_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, db: bool):
-    """:func:`mgc.plots.spectrogram` of the clip's STFT, linear (``db=False``) or in dB."""
+def spectrum_figure(key: str, _y, sr: int, db: bool, interactive: bool = True):
+    """:func:`mgc.plots.power_spectrum` (or its image) of the clip, in dB or linear magnitude."""
+    spec = represent.power_spectrum(_y, sr=sr, max_points=LINE_POINTS)
+    return plots.power_spectrum(spec, db=db) if interactive else images.power_spectrum(spec, db=db)
+
+
+@st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
+def stft_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, db: bool, interactive: bool = True):
+    """:func:`mgc.plots.spectrogram` (or its image) of the clip's STFT, linear (``db=False``) or in dB."""
     compute = represent.log_spectrogram if db else represent.stft
-    return plots.spectrogram(compute(_y, sr=sr, n_fft=n_fft, hop_length=hop_length))
+    spec = compute(_y, sr=sr, n_fft=n_fft, hop_length=hop_length)
+    return plots.spectrogram(spec) if interactive else images.spectrogram(spec)
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
-def filterbank_figure(sr: int, n_fft: int, n_mels: int):
-    """:func:`mgc.plots.mel_filterbank` (no clip: the filters depend on the parameters only)."""
-    return plots.mel_filterbank(represent.mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels))
+def filterbank_figure(sr: int, n_fft: int, n_mels: int, interactive: bool = True):
+    """:func:`mgc.plots.mel_filterbank` or its image (no clip: the filters depend on the parameters only)."""
+    bank = represent.mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    return plots.mel_filterbank(bank) if interactive else images.mel_filterbank(bank)
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
-def mel_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, n_mels: int):
-    """:func:`mgc.plots.spectrogram` of the clip's mel spectrogram in dB."""
-    return plots.spectrogram(represent.mel_spectrogram(_y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels))
+def mel_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, n_mels: int, interactive: bool = True):
+    """:func:`mgc.plots.spectrogram` (or its image) of the clip's mel spectrogram in dB."""
+    spec = represent.mel_spectrogram(_y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
+    return plots.spectrogram(spec) if interactive else images.spectrogram(spec)
 
 
 @st.cache_resource(max_entries=MAX_FIGURES, show_spinner=False)
-def mfcc_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, n_mels: int, n_mfcc: int):
-    """:func:`mgc.plots.mfcc` of the clip, with the study's segments marked."""
+def mfcc_figure(key: str, _y, sr: int, n_fft: int, hop_length: int, n_mels: int, n_mfcc: int, interactive: bool = True):
+    """:func:`mgc.plots.mfcc` (or its image) of the clip, with the study's segments marked."""
     segments, _ = represent.segment_bounds(min(len(_y), int(represent.MAX_DURATION * sr)), sr=sr)
     m = represent.mfcc(_y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, n_mfcc=n_mfcc)
-    return plots.mfcc(m, segments=segments)
+    return plots.mfcc(m, segments=segments) if interactive else images.mfcc(m, segments=segments)
 
 
 @st.cache_resource(show_spinner=False)

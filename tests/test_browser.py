@@ -51,6 +51,7 @@ CLASSES = {"clicks", "noise", "tones"}  # the tiny runs' classes
 ERROR = "[data-testid=stAlertContentError]"
 EXCEPTION = "[data-testid=stException]"
 CHART = "[data-testid=stPlotlyChart]"
+IMAGE = "[data-testid=stImage]"
 
 
 def _free_port() -> int:
@@ -317,18 +318,28 @@ def _section(page, label: str):
 def test_explore_draws_the_open_sections_and_a_section_when_opened(server, page):
     _open(page, f"{server}/explore", "Explore: from sound to MFCCs")
     page.locator(IDLE).wait_for(timeout=RENDER_MS)
-    charts = page.locator(f"{CHART}:visible")
-    expect(charts).to_have_count(2, timeout=RENDER_MS)  # the waveform and the MFCCs start open
-    expect(page.locator(".js-plotly-plot")).to_have_count(2)  # nothing else was drawn, even hidden
+    pictures = page.locator(f"{IMAGE}:visible")
+    expect(pictures).to_have_count(2, timeout=RENDER_MS)  # the waveform and the MFCCs start open, as images
+    expect(page.locator(CHART)).to_have_count(0)  # no plotly figure: a new tab does not load plotly's bundle
     for label in EXPLORE_SECTIONS:
         expect(page.locator("[data-testid=stExpander] summary", has_text=label)).to_be_visible()
-    expect(_section(page, "1. Waveform").locator(CHART)).to_be_visible()
-    expect(_section(page, "7. MFCCs").locator(CHART)).to_be_visible()
+    expect(_section(page, "1. Waveform").locator(IMAGE)).to_be_visible()
+    expect(_section(page, "7. MFCCs").locator(IMAGE)).to_contain_text("n_mfcc=13")  # the caption: its parameters
     expect(page.get_by_text("tones/tones.00000.wav").or_(page.get_by_text("clicks/clicks.00000.wav"))).to_be_visible()
+    # the images arrived and are drawn at the page's width, not scaled up
+    sizes = pictures.locator("img").evaluate_all("els => els.map(e => [e.complete, e.naturalWidth, e.clientWidth])")
+    for complete, natural, shown in sizes:
+        assert complete and natural == 1000 and 600 < shown <= natural, sizes
 
     page.locator("[data-testid=stExpander] summary", has_text="4. Log-spectrogram (dB)").click()
-    expect(_section(page, "4. Log-spectrogram").locator(CHART)).to_be_visible(timeout=RENDER_MS)
-    expect(charts).to_have_count(3)
+    expect(_section(page, "4. Log-spectrogram").locator(IMAGE)).to_be_visible(timeout=RENDER_MS)
+    expect(pictures).to_have_count(3)
+
+    # the interactive switch: the same open sections as plotly figures
+    page.locator("[data-testid=stCheckbox]", has_text="Interactive figures").locator("label").click()
+    charts = page.locator(f"{CHART}:visible")
+    expect(charts).to_have_count(3, timeout=RENDER_MS)
+    expect(page.locator(IMAGE)).to_have_count(0)
     expect(_section(page, "4. Log-spectrogram").locator(".gtitle")).to_contain_text("Log-spectrogram")
 
     page.get_by_role("tab", name="Dataset overview").click()
@@ -341,7 +352,7 @@ def test_explore_draws_the_open_sections_and_a_section_when_opened(server, page)
 def test_explore_taggram_below_the_mfccs(server, page):
     _open(page, f"{server}/explore", "Explore: from sound to MFCCs")
     page.locator(IDLE).wait_for(timeout=RENDER_MS)
-    expect(page.locator(f"{CHART}:visible")).to_have_count(2, timeout=RENDER_MS)
+    expect(page.locator(f"{IMAGE}:visible")).to_have_count(2, timeout=RENDER_MS)
     page.locator("[data-testid=stExpander] summary", has_text="8. What a pretrained tagger hears").click()
     tagger = _section(page, "8. What a pretrained tagger hears")
     chart = tagger.locator(CHART)
@@ -350,7 +361,7 @@ def test_explore_taggram_below_the_mfccs(server, page):
     expect(chart.locator(".hm image")).to_have_count(1)
     expect(tagger.get_by_text("Top tags of the clip")).to_be_visible()
     expect(tagger.locator("[data-testid=stCaptionContainer]")).to_contain_text("Million Song Dataset")
-    mfcc = _section(page, "7. MFCCs").locator(CHART).bounding_box()
+    mfcc = _section(page, "7. MFCCs").locator(IMAGE).bounding_box()
     assert chart.bounding_box()["y"] > mfcc["y"] + mfcc["height"] - 1  # below the MFCCs
     chart.scroll_into_view_if_needed()
     _no_exception(page)

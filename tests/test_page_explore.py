@@ -91,6 +91,11 @@ def _open(at: AppTest, *keys: str) -> AppTest:
     return at.run()
 
 
+def _images(at: AppTest) -> list[str]:
+    """The captions of the page's images (figures drawn on the server), in page order."""
+    return [caption for element in at.image for caption in element.captions]
+
+
 def test_page_opens_on_the_waveform_and_the_mfccs_and_draws_only_those(tiny_dataset):
     at = _run()
     assert not at.exception, at.exception
@@ -101,22 +106,47 @@ def test_page_opens_on_the_waveform_and_the_mfccs_and_draws_only_those(tiny_data
     for step in STEPS:
         assert any(label.startswith(step) for label in labels), (step, labels)
     assert any("tagger" in label for label in labels), labels
-    charts = at.get("plotly_chart")
-    assert len(charts) == 2  # the open sections; the closed ones and the overview tab are not computed
-    titles = [c.proto.spec for c in charts]
-    assert "Waveform" in titles[0] and "MFCCs" in titles[1]
+    # by default the open sections are images drawn on the server: no plotly figure, so no plotly bundle
+    assert not at.get("plotly_chart")
+    pictures = _images(at)
+    assert len(pictures) == 2  # the open sections; the closed ones and the overview tab are not computed
+    assert "n_mfcc=13" in pictures[1]
     assert not at.metric  # the overview tab is closed
     # defaults are the study's values, marked as such
     n_fft = next(s for s in at.select_slider if s.label.startswith("n_fft"))
     assert n_fft.value == 2048
 
 
-def test_every_section_opened_draws_its_figure(tiny_dataset):
+def test_the_interactive_switch_draws_the_same_sections_as_plotly_figures(tiny_dataset):
+    at = _run()
+    switch = next(t for t in at.toggle if t.label.startswith("Interactive"))
+    assert switch.value is False
+    switch.set_value(True).run()
+    assert not at.exception, at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2 and not _images(at)
+    titles = [c.proto.spec for c in charts]
+    assert "Waveform" in titles[0] and "MFCCs" in titles[1]
+
+
+def test_every_section_opened_as_images_draws_the_heatmaps_as_images(tiny_dataset):
     at = _open(_run(), *CLOSED)
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
+    # all seven steps as images, none as a plotly figure
+    assert len(_images(at)) == 7
+    assert not at.get("plotly_chart")
+    captions = _images(at)
+    assert sum("n_fft=2048, hop_length=512" in c for c in captions) == 4, captions  # STFT, log, mel, MFCCs
+    assert "128 filters, n_fft=2048" in captions[4] and "bin spacing" in captions[1]
+
+
+def test_every_section_opened_draws_its_figure(tiny_dataset):
+    at = _open(_run(explore_interactive=True), *CLOSED)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
     assert len(at.get("plotly_chart")) == 7
-    at.toggle[0].set_value(False).run()  # the spectrum in linear magnitude
+    next(t for t in at.toggle if t.label == "Power in dB").set_value(False).run()  # linear magnitude
     assert not at.exception, at.exception
     assert any("Magnitude" in c.proto.spec for c in at.get("plotly_chart"))
 
@@ -138,7 +168,7 @@ def test_another_track_and_class_can_be_chosen(tiny_dataset):
     assert not at.exception, at.exception
     assert not at.error
     assert "classical/classical.00000.wav" in " ".join(c.value for c in at.caption)
-    assert len(at.get("plotly_chart")) == 2
+    assert len(_images(at)) == 2
 
 
 def test_a_parameter_change_redraws_from_the_cache_when_it_comes_back(tiny_dataset):
@@ -147,18 +177,18 @@ def test_a_parameter_change_redraws_from_the_cache_when_it_comes_back(tiny_datas
     at = _run()
     slider = next(s for s in at.select_slider if s.label.startswith("n_mfcc"))
     slider.set_value(20).run()
-    assert "n_mfcc=20" in at.get("plotly_chart")[1].proto.spec
+    assert "n_mfcc=20" in _images(at)[1]
     calls = []
-    original = explore.plots.mfcc
-    explore.plots.mfcc = lambda *a, **k: calls.append(1) or original(*a, **k)
+    original = explore.images.mfcc
+    explore.images.mfcc = lambda *a, **k: calls.append(1) or original(*a, **k)
     try:
         next(s for s in at.select_slider if s.label.startswith("n_mfcc")).set_value(13).run()
         next(s for s in at.select_slider if s.label.startswith("n_mfcc")).set_value(20).run()
     finally:
-        explore.plots.mfcc = original
+        explore.images.mfcc = original
     assert not at.exception, at.exception
     assert calls == []  # both parameter sets were drawn before: no figure made again
-    assert "n_mfcc=20" in at.get("plotly_chart")[1].proto.spec
+    assert "n_mfcc=20" in _images(at)[1]
 
 
 def test_the_caption_says_when_only_the_start_of_a_longer_file_is_analysed(tiny_dataset):
@@ -178,7 +208,7 @@ def test_unreadable_track_shows_an_error_not_a_traceback(tiny_dataset):
     track.select_index(track.options.index(bad)).run()
     assert not at.exception, at.exception
     assert any("rock.00009.wav" in e.value for e in at.error)
-    assert len(at.get("plotly_chart")) == 0
+    assert len(at.get("plotly_chart")) == 0 and not _images(at)
 
 
 def test_bad_parameter_choice_shows_the_rule(tiny_dataset):
@@ -203,7 +233,7 @@ def test_the_taggram_runs_only_when_opened_and_says_what_the_tagger_is(tiny_data
     assert not at.error, [e.value for e in at.error]
     assert fake_tagger == [19]  # the default 30-s track: 19 windows of 3 s every 1.5 s
     charts = at.get("plotly_chart")
-    assert len(charts) == 3 and "Taggram" in charts[2].proto.spec
+    assert len(charts) == 1 and "Taggram" in charts[0].proto.spec  # the waveform and the MFCCs are images
     text = " ".join(c.value for c in at.caption)
     for words in ("musicnn", "Million Song Dataset", "50", "ISC", "classical", "disco", "reggae"):
         assert words in text, words
@@ -212,7 +242,7 @@ def test_the_taggram_runs_only_when_opened_and_says_what_the_tagger_is(tiny_data
     next(t for t in at.toggle if t.label == "All 50 tags").set_value(True).run()
     assert not at.exception, at.exception
     assert fake_tagger == [19]  # the tags come from the cache
-    assert '"happy"' in at.get("plotly_chart")[2].proto.spec  # the least probable tag is drawn too
+    assert '"happy"' in at.get("plotly_chart")[0].proto.spec  # the least probable tag is drawn too
 
 
 def test_the_taggram_of_a_clip_shorter_than_one_patch_says_why(tiny_dataset, fake_tagger):
@@ -234,5 +264,5 @@ def test_the_taggram_with_the_real_tagger(tiny_dataset):
     at.run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    assert "Taggram" in at.get("plotly_chart")[2].proto.spec
+    assert "Taggram" in at.get("plotly_chart")[0].proto.spec
     assert any(m.value.startswith("Top tags") for m in at.markdown)

@@ -100,6 +100,15 @@ def show_representations(name: str, clip, p: dict) -> None:
         "Each step of the study's path is a section: open the ones you want. A section is computed when it is "
         "opened and kept for this clip and these parameters."
     )
+    interactive = st.toggle(
+        "Interactive figures (zoom, hover)",
+        value=False,
+        key="explore_interactive",
+        help="Off: the figures are images drawn on the server, at most one column of data "
+        "per pixel, with no hover or zoom; a new tab shows them at once. On: plotly figures you can zoom into and "
+        "read values from; a new tab then first loads plotly's 4.7 MB library, several seconds on a 2-core "
+        "machine. The taggram is always interactive.",
+    )
     frames = dict(sr=sr, n_fft=p["n_fft"], hop_length=p["hop_length"])
     n_bins = 1 + p["n_fft"] // 2
 
@@ -110,7 +119,7 @@ def show_representations(name: str, clip, p: dict) -> None:
                 "(each segment is one training example); raw samples show loudness but hide pitch and timbre, "
                 "so the study turns to frequency."
             )
-            st.plotly_chart(explore.waveform_figure(key, y, sr), theme=None)
+            explore.show(explore.waveform_figure(key, y, sr, interactive))
     with explore.section("2. FFT spectrum of the whole clip", key="spectrum") as shown:
         if shown:
             st.markdown(
@@ -118,7 +127,7 @@ def show_representations(name: str, clip, p: dict) -> None:
                 "are present but averages away *when* they occur, so the study moves to short windows."
             )
             db = st.toggle("Power in dB", value=True, help="Off: linear magnitude, as in the study's tutorial figure.")
-            st.plotly_chart(explore.spectrum_figure(key, y, sr, db), theme=None)
+            explore.show(explore.spectrum_figure(key, y, sr, db, interactive))
     with explore.section("3. STFT spectrogram", key="stft") as shown:
         if shown:
             st.markdown(
@@ -126,7 +135,7 @@ def show_representations(name: str, clip, p: dict) -> None:
                 "frequency, but on a linear scale a few loud low bins dominate and most of the picture looks "
                 "empty, so the study takes the logarithm."
             )
-            st.plotly_chart(explore.stft_figure(key, y, **frames, db=False), theme=None)
+            explore.show(explore.stft_figure(key, y, **frames, db=False, interactive=interactive))
     with explore.section("4. Log-spectrogram (dB)", key="log") as shown:
         if shown:
             st.markdown(
@@ -134,7 +143,7 @@ def show_representations(name: str, clip, p: dict) -> None:
                 f"but its {n_bins} bins per frame spend most rows on high frequencies the ear resolves coarsely, "
                 "so the study pools them into mel bands."
             )
-            st.plotly_chart(explore.stft_figure(key, y, **frames, db=True), theme=None)
+            explore.show(explore.stft_figure(key, y, **frames, db=True, interactive=interactive))
     with explore.section("5. Mel filterbank", key="filterbank") as shown:
         if shown:
             st.markdown(
@@ -142,14 +151,14 @@ def show_representations(name: str, clip, p: dict) -> None:
                 f"high ones like the ear's resolution, each pooling FFT bins into one band; they shrink {n_bins} "
                 f"bins to {p['n_mels']} bands, which are still many and strongly correlated."
             )
-            st.plotly_chart(explore.filterbank_figure(sr, p["n_fft"], p["n_mels"]), theme=None)
+            explore.show(explore.filterbank_figure(sr, p["n_fft"], p["n_mels"], interactive))
     with explore.section("6. Mel spectrogram (dB)", key="mel") as shown:
         if shown:
             st.markdown(
                 "The power spectrogram seen through those filters: compact and perceptually spaced, but "
                 "neighbouring bands move together, so the study decorrelates each frame with a DCT into MFCCs."
             )
-            st.plotly_chart(explore.mel_figure(key, y, **frames, n_mels=p["n_mels"]), theme=None)
+            explore.show(explore.mel_figure(key, y, **frames, n_mels=p["n_mels"], interactive=interactive))
     with explore.section("7. MFCCs", key="mfcc", expanded=True) as shown:
         if shown:
             st.markdown(
@@ -157,8 +166,8 @@ def show_representations(name: str, clip, p: dict) -> None:
                 "its spectral envelope (timbre); these, in 3-s segments (dotted), are what the study's MLP, CNN "
                 "and LSTM classify, so the study's path ends here."
             )
-            figure = explore.mfcc_figure(key, y, **frames, n_mels=p["n_mels"], n_mfcc=p["n_mfcc"])
-            st.plotly_chart(figure, theme=None)
+            n_mels, n_mfcc = p["n_mels"], p["n_mfcc"]
+            explore.show(explore.mfcc_figure(key, y, **frames, n_mels=n_mels, n_mfcc=n_mfcc, interactive=interactive))
     with explore.section("8. What a pretrained tagger hears: the taggram", key="taggram") as shown:
         if shown:
             show_taggram(key, clip)

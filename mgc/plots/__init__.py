@@ -5,6 +5,8 @@ Every figure of the dashboard comes from here, so they share one look
 class and per model).
 
 - :mod:`mgc.plots.explore`: the Explore page's representations, the taggram and the dataset overview.
+- :mod:`mgc.plots.images`: the waveform and the heatmaps of Explore drawn as PNG images (numpy and Pillow),
+  the page's default view: no plotly bundle for a new tab to load, no hover or zoom.
 - :mod:`mgc.plots.training`: the live curves of a training job (the Train page).
 - :mod:`mgc.plots.results`: the study's Figures 6-7, confusion matrices,
   classification answers, recipe comparisons and the leakage ladder.
