@@ -334,10 +334,12 @@ def measure_explore(browser, url: str, data_dir: Path, repeat: int) -> list[dict
     return out
 
 
-#: Pages measured fully drawn, with the heading each one shows (Train is left out: its work is a training job).
+#: Pages measured fully drawn, with a heading each one shows (Train: its form, with no job started; its first
+#: section's heading, since "Train" alone is also part of other pages' headings).
 PAGES = {
     "home": ("", "GTZAN genre lab"),
     "explore": ("explore", "Explore: from sound to MFCCs"),
+    "train": ("train", "1 · Features"),
     "results": ("results", "Results"),
     "classify": ("classify", "Classify a clip"),
 }
@@ -403,7 +405,7 @@ RESULTS_SECTIONS = {
 
 
 def measure_pages(browser, url: str, repeat: int, server_pid: int) -> dict[str, list]:
-    """Each page of :data:`PAGES` opened ``repeat`` times, in turn (home, explore, results, classify, then again),
+    """Each page of :data:`PAGES` opened ``repeat`` times, in turn (home, explore, train, results, classify, again),
     each visit a new tab and so a new Streamlit session (as a reload is) in one browser profile at 1440x900, its
     HTTP cache kept as a user's is; seconds from navigation to fully drawn: the script finished, every chart drawn,
     nothing changed for a second (:func:`settle`). The first visit of each page is the cold one (the server's first
@@ -445,13 +447,13 @@ def measure_pages(browser, url: str, repeat: int, server_pid: int) -> dict[str, 
 
 
 #: The sidebar menu's label of each page of :data:`PAGES`.
-MENU = {"home": "Home", "explore": "Explore", "results": "Results", "classify": "Classify"}
+MENU = {"home": "Home", "explore": "Explore", "train": "Train", "results": "Results", "classify": "Classify"}
 
 
 def measure_menu(browser, url: str, repeat: int, server_pid: int) -> dict[str, list]:
-    """One tab, the pages reached through the sidebar menu, as a visitor moves around: Home, then Explore, Results,
-    Classify and Home again, ``repeat`` rounds; seconds from the click to fully drawn (:func:`settle`), with the
-    CPU seconds of browser and server. The tab keeps the code it has loaded (plotly's bundle is evaluated once per
+    """One tab, the pages reached through the sidebar menu, as a visitor moves around: Home, then Explore, Train,
+    Results, Classify and Home again, ``repeat`` rounds; seconds from the click to fully drawn (:func:`settle`), with
+    the CPU seconds of browser and server. The tab keeps the code it has loaded (plotly's bundle is evaluated once per
     tab), so this is the cost of a page switch, where :func:`measure_pages` is that of a new tab."""
     out: dict[str, list] = {name: [] for name in PAGES}
     context = browser.new_context(viewport=EXPLORE_VIEWPORT)
@@ -460,7 +462,7 @@ def measure_menu(browser, url: str, repeat: int, server_pid: int) -> dict[str, l
     try:
         timed(lambda: page.goto(url), page, PAGES["home"][1])
         for _ in range(repeat):
-            for name in ("explore", "results", "classify", "home"):
+            for name in ("explore", "train", "results", "classify", "home"):
                 link = page.locator("[data-testid=stSidebarNav] a", has_text=MENU[name]).first
                 out[name].append(timed_until(link.click, page, PAGES[name][1], server_pid))
                 if page.locator("[data-testid=stException], [data-testid=stAlertContentError]").count():
