@@ -302,6 +302,9 @@ def test_ctrl_c_stops_train_all_after_storing_the_interrupted_run(tmp_path, feat
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as from a terminal: a process a non-interactive shell starts in the background (as CI may be)
+        # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         seen = []
