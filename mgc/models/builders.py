@@ -139,7 +139,7 @@ def build_cnn(
     input_noise : float
         As in :func:`build_mlp`.
     fused : bool
-        Run the first convolution and every pooling on the C++ kernels of :mod:`mgc.models.kernels`
+        Run the first convolution, every pooling and batch normalisation on the C++ kernels of :mod:`mgc.models.kernels`
         (:mod:`mgc.models.fused_conv`: the same weights and function, pooling exactly, the convolution
         to float32 rounding; for training, see :func:`mgc.models.fused.plain_config` for storing).
 
@@ -162,11 +162,11 @@ def build_cnn(
     pool_strides = check_positive_int("pool_strides", pool_strides)
     if not isinstance(fused, bool):
         raise ParameterError(f"fused={fused!r} must be True or False")
-    conv, pooling = layers.Conv2D, layers.MaxPooling2D
+    conv, pooling, batchnorm = layers.Conv2D, layers.MaxPooling2D, layers.BatchNormalization
     if fused:
         from .fused_conv import conv_classes
 
-        conv, pooling = conv_classes()
+        conv, pooling, batchnorm = conv_classes()
     inputs, x = _inputs((frames, coeffs), normalize, input_noise)
     x = layers.Reshape((frames, coeffs, 1), name="add_channel")(x)
     h, w = frames, coeffs
@@ -182,7 +182,7 @@ def build_cnn(
         # convolution, pooling ('same' padding pads the edges), batch normalisation
         x = conv(32, (kernel, kernel), activation="relu", padding=conv_padding, name=f"conv_{i}")(x)
         x = pooling((pool, pool), strides=(pool_strides, pool_strides), padding="same", name=f"pool_{i}")(x)
-        x = layers.BatchNormalization(name=f"batchnorm_{i}")(x)
+        x = batchnorm(name=f"batchnorm_{i}")(x)
         h, w = -(-h // pool_strides), -(-w // pool_strides)
     # classifier head
     x = layers.Flatten(name="flatten")(x)

@@ -124,14 +124,19 @@ def fused_classes():
 
 
 #: Each fused class and the Keras layer it is stored as.
-PLAIN_CLASSES = {"FusedLSTM": "LSTM", "FusedConv2D": "Conv2D", "FusedMaxPooling2D": "MaxPooling2D"}
+PLAIN_CLASSES = {
+    "FusedLSTM": "LSTM",
+    "FusedConv2D": "Conv2D",
+    "FusedMaxPooling2D": "MaxPooling2D",
+    "FusedBatchNormalization": "BatchNormalization",
+}
 
 
 def plain_config(config: dict) -> dict:
     """A functional model's configuration with every fused layer turned back into its Keras layer.
 
     The fused layers are :class:`FusedLSTM` and those of :mod:`mgc.models.fused_conv`
-    (``FusedConv2D``, ``FusedMaxPooling2D``); :data:`PLAIN_CLASSES` maps each to its Keras class.
+    (``FusedConv2D``, ``FusedMaxPooling2D``, ``FusedBatchNormalization``); :data:`PLAIN_CLASSES` maps each to its Keras class.
 
     Parameters
     ----------

@@ -98,7 +98,7 @@ def execution(cfg: TrainConfig) -> dict:
         from ..models import kernels
 
         if kernels.load() is not None:
-            fused = ["conv_1", "max_pooling", *fused]
+            fused = ["conv_1", "max_pooling", "batch_norm", *fused]
         else:
             extra["cnn_kernels"] = f"not used: {kernels.unavailable_reason()}"
     return {
