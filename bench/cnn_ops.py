@@ -92,12 +92,14 @@ def main(argv=None) -> int:
 
     print()
     print(f"Per layer, forward + gradients, batch {args.batch_size} (median of {args.repeats}); *fused*: the fast")
-    print(f"path's layers (mgc.models.fused_conv; C++ kernels {'loaded' if kernels.load() else 'NOT loaded: '}"
-          f"{kernels.unavailable_reason() or ''}):")
+    print(
+        f"path's layers (mgc.models.fused_conv; C++ kernels {'loaded' if kernels.load() else 'NOT loaded: '}"
+        f"{kernels.unavailable_reason() or ''}):"
+    )
     print()
     print("| layer | output | CPU ms, Keras layers | CPU ms, fused |")
     print("|---|---|---:|---:|")
-    for (name, shape, ms), (_, _, fms) in zip(tables[False], tables[True]):
+    for (name, shape, ms), (_, _, fms) in zip(tables[False], tables[True], strict=True):
         print(f"| {name} | {'x'.join(map(str, shape))} | {ms:.2f} | {fms:.2f} |")
     print(f"| **sum** | | {sum(r[2] for r in tables[False]):.2f} | {sum(r[2] for r in tables[True]):.2f} |")
     if args.layers_only:

@@ -41,7 +41,7 @@ def _op_self_times(logdir: str) -> dict[str, float]:
     cols = [c["id"] for c in table["cols"]]
     out: dict[str, float] = {}
     for row in table["rows"]:
-        cell = {c: (v or {}).get("v") for c, v in zip(cols, row["c"])}
+        cell = {c: (v or {}).get("v") for c, v in zip(cols, row["c"], strict=False)}
         if cell["type"] != "IDLE":
             out[cell["type"]] = out.get(cell["type"], 0.0) + float(cell["total_self_time"])
     return out

@@ -205,3 +205,18 @@ def test_a_failing_build_is_reported_with_the_compilers_words(tmp_path, monkeypa
     with pytest.raises(kernels.KernelsUnavailable, match="compiling cnn_ops.cc failed"):
         kernels.build()
     assert not list((tmp_path / "k").glob("*.so"))  # nothing half-built is left to be loaded
+
+
+@pytest.mark.slow
+def test_a_damaged_cached_library_is_built_again(tmp_path):
+    # a truncated .so in the cache (a full disk, damage): loading it would crash the process (SIGBUS), so the
+    # digest beside it is checked first and the library built again
+    env = {"MGC_KERNEL_DIR": str(tmp_path)}
+    path = _child("from mgc.models import kernels; print(kernels.build())", **env)
+    with open(path, "r+b") as f:
+        f.truncate(4096)
+    out = _child(
+        "from mgc.models import kernels; print(kernels.load() is not None, kernels.unavailable_reason())", **env
+    )
+    assert out == "True None"
+    assert os.path.getsize(path) > 4096

@@ -136,7 +136,8 @@ def plain_config(config: dict) -> dict:
     """A functional model's configuration with every fused layer turned back into its Keras layer.
 
     The fused layers are :class:`FusedLSTM` and those of :mod:`mgc.models.fused_conv`
-    (``FusedConv2D``, ``FusedMaxPooling2D``, ``FusedBatchNormalization``); :data:`PLAIN_CLASSES` maps each to its Keras class.
+    (``FusedConv2D``, ``FusedMaxPooling2D``, ``FusedBatchNormalization``); :data:`PLAIN_CLASSES`
+    maps each to its Keras class.
 
     Parameters
     ----------

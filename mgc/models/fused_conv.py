@@ -4,9 +4,10 @@
 ``keras.layers.MaxPooling2D`` and :class:`FusedBatchNormalization` is
 ``keras.layers.BatchNormalization``; where the layer's settings fit a kernel (TensorFlow backend,
 channels last, float32; for the convolution also stride and dilation 1, 'valid' padding, a
-bias and ReLU: with one input channel forward and backward, with more the gradients only; for batch normalisation training mode, the last axis, no mask,
-no renormalisation, centre and scale) its forward pass and gradient run the kernel, otherwise the
-Keras layer's own code. Their weights, configuration and outputs are those of the Keras layers:
+bias and ReLU: with one input channel forward and backward, with more the gradients only; for
+batch normalisation training mode, the last axis, no mask, no renormalisation, centre and scale)
+its forward pass and gradient run the kernel, otherwise the Keras layer's own code. Their
+weights, configuration and outputs are those of the Keras layers:
 pooling is exact (the same maxima, the gradient at the same first maximum of each window), the
 convolution and the batch's statistics equal to float32 rounding (the same sums in another order;
 the statistics summed in double). Batch normalisation updates its moving mean and variance with
@@ -139,7 +140,7 @@ def conv_classes():
 
     @keras.saving.register_keras_serializable(package=_PACKAGE)
     class FusedMaxPooling2D(keras.layers.MaxPooling2D):
-        """``keras.layers.MaxPooling2D`` whose pooling keeps each maximum's position (a C++ kernel), for its gradient."""
+        """``keras.layers.MaxPooling2D`` keeping each maximum's position (a C++ kernel), for its gradient."""
 
         def call(self, inputs):
             ops = kernels.load()

@@ -17,7 +17,9 @@ gradient from per-sample parts in sample order, so results do not depend on the 
 The library is compiled against the installed TensorFlow's headers (``tf.sysconfig``) with the
 system's ``g++`` (``$CXX`` to choose another), into ``$MGC_KERNEL_DIR`` or
 ``~/.cache/mgc/kernels``, under a name keyed by the source, the flags, TensorFlow's version and
-the compiler, so an upgrade rebuilds it. ``scripts/setup-env.sh`` builds it at install time
+the compiler, so an upgrade rebuilds it. A SHA-256 digest written beside the library is checked
+before it is loaded (a damaged shared library would crash the process): one that does not match,
+or has no digest, is built again. ``scripts/setup-env.sh`` builds it at install time
 (about 20 s); without a compiler, or if the build fails, :func:`load` says why and the layers
 run TensorFlow's own ops (the manifest's ``execution`` records which ran).
 
@@ -133,7 +135,7 @@ def build(*, force: bool = False) -> Path:
     import tensorflow as tf
 
     target = library_path(tf)
-    if target.exists() and not force:
+    if not force and _intact(target):
         return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -148,13 +150,32 @@ def build(*, force: bool = False) -> Path:
         if done.returncode != 0:
             tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
             raise KernelsUnavailable(f"compiling {SOURCE.name} failed (exit {done.returncode}):\n{tail}")
+        digest = _digest(Path(tmp))
         os.replace(tmp, target)
+        _checksum(target).write_text(digest)  # read back by _intact before every load
     except subprocess.TimeoutExpired as exc:
         raise KernelsUnavailable(f"compiling {SOURCE.name} took over {BUILD_TIMEOUT_S} s") from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+def _checksum(library: Path) -> Path:
+    return library.with_name(library.name + ".sha256")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _intact(library: Path) -> bool:
+    """Whether ``library`` is there and is what the build wrote (a damaged shared library crashes
+    the process that loads it, so it is checked first, against the digest written beside it)."""
+    try:
+        return _checksum(library).read_text().strip() == _digest(library)
+    except OSError:
+        return False
 
 
 @functools.cache
