@@ -51,6 +51,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=40)
+    p.add_argument("--layers-only", action="store_true", help="only the per-layer table (both builds)")
     args = p.parse_args(argv)
 
     import numpy as np
@@ -63,34 +64,49 @@ def main(argv=None) -> int:
     before = os.getloadavg()
     print(f"CPU: {os.cpu_count()} cores; load (1/5/15 min) before: {before[0]:.2f} / {before[1]:.2f} / {before[2]:.2f}")
     rng = np.random.default_rng(0)
+    batch = tf.constant(rng.standard_normal((args.batch_size, 130, 13)).astype(np.float32))
+    tables = {}
+    for fused in (False, True):
+        tf.keras.utils.set_random_seed(0) if hasattr(tf, "keras") else None
+        model = build("cnn", (130, 13), 10, fused=fused)
+        h = batch
+        rows = []
+        for layer in model.layers[1:]:
+            x = h
+            watch_input = layer.name != "conv_1" and layer.name != "add_channel"
+
+            @tf.function
+            def step(x=x, layer=layer, watch_input=watch_input):
+                with tf.GradientTape() as tape:
+                    if watch_input:
+                        tape.watch(x)
+                    out = layer(x, training=True)
+                    loss = tf.reduce_sum(tf.sin(out))
+                return tape.gradient(loss, ([x] if watch_input else []) + layer.trainable_weights)
+
+            ms = _ms(step, args.repeats)
+            h = layer(x, training=True)
+            rows.append((layer.name, tuple(h.shape[1:]), ms))
+        tables[fused] = rows
+    from mgc.models import kernels
+
+    print()
+    print(f"Per layer, forward + gradients, batch {args.batch_size} (median of {args.repeats}); *fused*: the fast")
+    print(
+        f"path's layers (mgc.models.fused_conv; C++ kernels {'loaded' if kernels.load() else 'NOT loaded: '}"
+        f"{kernels.unavailable_reason() or ''}):"
+    )
+    print()
+    print("| layer | output | CPU ms, Keras layers | CPU ms, fused |")
+    print("|---|---|---:|---:|")
+    for (name, shape, ms), (_, _, fms) in zip(tables[False], tables[True], strict=True):
+        print(f"| {name} | {'x'.join(map(str, shape))} | {ms:.2f} | {fms:.2f} |")
+    print(f"| **sum** | | {sum(r[2] for r in tables[False]):.2f} | {sum(r[2] for r in tables[True]):.2f} |")
+    if args.layers_only:
+        after = os.getloadavg()
+        print(f"Load (1/5/15 min) after: {after[0]:.2f} / {after[1]:.2f} / {after[2]:.2f}")
+        return 0
     model = build("cnn", (130, 13), 10)
-    h = tf.constant(rng.standard_normal((args.batch_size, 130, 13)).astype(np.float32))
-    rows, total = [], 0.0
-    for layer in model.layers[1:]:
-        x = h
-        watch_input = layer.name != "conv_1" and layer.name != "add_channel"
-
-        @tf.function
-        def step(x=x, layer=layer, watch_input=watch_input):
-            with tf.GradientTape() as tape:
-                if watch_input:
-                    tape.watch(x)
-                out = layer(x, training=True)
-                loss = tf.reduce_sum(tf.sin(out))
-            return tape.gradient(loss, ([x] if watch_input else []) + layer.trainable_weights)
-
-        ms = _ms(step, args.repeats)
-        h = layer(x, training=True)
-        total += ms
-        rows.append((layer.name, tuple(h.shape[1:]), ms))
-    print()
-    print(f"Per layer, forward + gradients, batch {args.batch_size} (median of {args.repeats}):")
-    print()
-    print("| layer | output | CPU ms |")
-    print("|---|---|---:|")
-    for name, shape, ms in rows:
-        print(f"| {name} | {'x'.join(map(str, shape))} | {ms:.2f} |")
-    print(f"| **sum** | | {total:.2f} |")
 
     def conv_im2col(x, k):
         kh, kw, c, f = k.shape

@@ -116,6 +116,7 @@ def build_cnn(
     dropout: float = 0.3,
     normalize=None,
     input_noise: float = 0.0,
+    fused: bool = False,
 ):
     """The study's CNN (Table 1), with the pooling stride as a parameter.
 
@@ -137,6 +138,10 @@ def build_cnn(
     normalize : keras layer or None
     input_noise : float
         As in :func:`build_mlp`.
+    fused : bool
+        Run the first convolution, every pooling and batch normalisation on the C++ kernels of :mod:`mgc.models.kernels`
+        (:mod:`mgc.models.fused_conv`: the same weights and function, pooling exactly, the convolution
+        to float32 rounding; for training, see :func:`mgc.models.fused.plain_config` for storing).
 
     Returns
     -------
@@ -155,6 +160,13 @@ def build_cnn(
     if conv_padding not in ("valid", "same"):
         raise ParameterError(f"conv_padding={conv_padding!r} must be 'valid' or 'same'")
     pool_strides = check_positive_int("pool_strides", pool_strides)
+    if not isinstance(fused, bool):
+        raise ParameterError(f"fused={fused!r} must be True or False")
+    conv, pooling, batchnorm = layers.Conv2D, layers.MaxPooling2D, layers.BatchNormalization
+    if fused:
+        from .fused_conv import conv_classes
+
+        conv, pooling, batchnorm = conv_classes()
     inputs, x = _inputs((frames, coeffs), normalize, input_noise)
     x = layers.Reshape((frames, coeffs, 1), name="add_channel")(x)
     h, w = frames, coeffs
@@ -168,9 +180,9 @@ def build_cnn(
                 "use pool_strides=2 (the tutorial code's) or conv_padding='same'"
             )
         # convolution, pooling ('same' padding pads the edges), batch normalisation
-        x = layers.Conv2D(32, (kernel, kernel), activation="relu", padding=conv_padding, name=f"conv_{i}")(x)
-        x = layers.MaxPooling2D((pool, pool), strides=(pool_strides, pool_strides), padding="same", name=f"pool_{i}")(x)
-        x = layers.BatchNormalization(name=f"batchnorm_{i}")(x)
+        x = conv(32, (kernel, kernel), activation="relu", padding=conv_padding, name=f"conv_{i}")(x)
+        x = pooling((pool, pool), strides=(pool_strides, pool_strides), padding="same", name=f"pool_{i}")(x)
+        x = batchnorm(name=f"batchnorm_{i}")(x)
         h, w = -(-h // pool_strides), -(-w // pool_strides)
     # classifier head
     x = layers.Flatten(name="flatten")(x)

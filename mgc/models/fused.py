@@ -123,8 +123,21 @@ def fused_classes():
     return FusedLSTM, FusedAdam
 
 
+#: Each fused class and the Keras layer it is stored as.
+PLAIN_CLASSES = {
+    "FusedLSTM": "LSTM",
+    "FusedConv2D": "Conv2D",
+    "FusedMaxPooling2D": "MaxPooling2D",
+    "FusedBatchNormalization": "BatchNormalization",
+}
+
+
 def plain_config(config: dict) -> dict:
-    """A functional model's configuration with every :class:`FusedLSTM` turned back into ``keras.layers.LSTM``.
+    """A functional model's configuration with every fused layer turned back into its Keras layer.
+
+    The fused layers are :class:`FusedLSTM` and those of :mod:`mgc.models.fused_conv`
+    (``FusedConv2D``, ``FusedMaxPooling2D``, ``FusedBatchNormalization``); :data:`PLAIN_CLASSES`
+    maps each to its Keras class.
 
     Parameters
     ----------
@@ -135,11 +148,19 @@ def plain_config(config: dict) -> dict:
     -------
     dict
         A copy that ``keras.Model.from_config`` builds from plain Keras layers (same weights, in the same order).
+
+    Raises
+    ------
+    ValueError
+        A layer registered under this module's package is not in :data:`PLAIN_CLASSES`.
     """
     import copy
 
     out = copy.deepcopy(config)
     for layer in out.get("layers", []):
-        if layer.get("class_name") == "FusedLSTM" or str(layer.get("registered_name", "")).startswith(_PACKAGE):
-            layer.update(class_name="LSTM", module="keras.layers", registered_name=None)
+        name = layer.get("class_name")
+        if name in PLAIN_CLASSES or str(layer.get("registered_name", "")).startswith(_PACKAGE):
+            if name not in PLAIN_CLASSES:
+                raise ValueError(f"layer class {name!r}: no plain Keras layer known for it (PLAIN_CLASSES)")
+            layer.update(class_name=PLAIN_CLASSES[name], module="keras.layers", registered_name=None)
     return out

@@ -89,13 +89,23 @@ def execution(cfg: TrainConfig) -> dict:
     -------
     dict
         :func:`compile_options`, ``op_determinism`` (always on), ``fused_kernels`` (those of
-        :mod:`mgc.models.fused` the fast path used) and a note on what repeats.
+        :mod:`mgc.models.fused` and :mod:`mgc.models.fused_conv` the fast path used; the CNN's
+        only if its C++ kernels were built, else ``cnn_kernels`` says why not) and a note on what repeats.
     """
     fused = ((["lstm"] if cfg.model == "lstm" else []) + ["adam"]) if cfg.fast else []
+    extra = {}
+    if cfg.fast and cfg.model == "cnn":
+        from ..models import kernels
+
+        if kernels.load() is not None:
+            fused = ["conv_1", "max_pooling", "batch_norm", *fused]
+        else:
+            extra["cnn_kernels"] = f"not used: {kernels.unavailable_reason()}"
     return {
         **compile_options(cfg),
         "op_determinism": True,
         "fused_kernels": fused,
+        **extra,
         "note": "the same seed and data give the same history on either path (TrainConfig.fast); "
         "the two paths differ by float32 rounding (the fast one sums the same products in fused kernels)",
     }
@@ -363,7 +373,7 @@ def _compiled_model(keras, cfg: TrainConfig, X, train_rows: np.ndarray, input_sh
     kwargs = {"dropout": cfg.dropout, "normalize": normalize, "input_noise": cfg.input_noise}
     if cfg.model == "cnn":
         kwargs["pool_strides"] = cfg.cnn_pool_strides
-    if cfg.model == "lstm":
+    if cfg.model in ("lstm", "cnn"):
         kwargs["fused"] = cfg.fast
     model = build(cfg.model, input_shape, n_classes, **kwargs)
     rate = cfg.learning_rate
