@@ -12,14 +12,17 @@ those of the Keras layer, to float32 rounding (the same products summed in anoth
 The kernel runs on one core. So each batch is cut into :data:`LSTM_PARTS` parts (2), each part
 run as its own kernel, forwards and backwards: independent ops, which TensorFlow's inter-op pool
 runs at once, one per core. Each sample's recurrence is its own, so the outputs are those of one
-kernel; only the weight gradients are summed in another order (per part, then the parts). The
-count is fixed, not taken from the machine's cores: the parts decide the order of those sums, so
-a count from the cores would give another history, in the last bits, on a machine with other
-cores; fixed, the same seed and data give the same history everywhere (one TensorFlow build and
-CPU family). A batch smaller than the parts (the last of an epoch, a prediction of one clip) is
-padded with zero rows to one per part and they are sliced off again: their gradients are exact
-zeros. (The kernel's gradient over an empty batch is uninitialised memory, so no part may be
-empty.) More cores than parts stay idle in the LSTM; fewer run the parts one after the other.
+kernel; only the weight gradients are summed in another order (per part, then over the parts).
+The count is fixed, not taken from the machine's cores: the parts set the order of those sums,
+so a count from the cores would give another history (in the last bits, growing over a run) on
+a machine with other cores; fixed, the parts do not tie the history to the cores (whether
+TensorFlow's other ops repeat bit for bit across core counts is not measured here). The price:
+the kernel costs per frame and call, not per row, so two half batches cost about 1.2-1.35x the
+CPU time of one batch (``bench/lstm_parts.py``); more cores than parts stay idle in the LSTM,
+and one core runs the parts one after the other. A batch smaller than the parts (the epoch's
+last batch, a prediction of one clip) is padded with zero rows to one per part, sliced off after:
+their gradients are exact zeros. No part may be empty: the kernel's gradient over an empty batch
+is uninitialised memory, not zeros.
 
 Keras's Adam updates each variable with about eight separate ops, each a pass over its values
 (1M of them for the MLP). :class:`FusedAdam` is ``keras.optimizers.Adam`` whose update is
@@ -41,8 +44,8 @@ from ..errors import check_positive_int
 #: Registered-name prefix of the fused classes in a model's configuration.
 _PACKAGE = "mgc_fused"
 
-#: Parts of each batch the fused LSTM runs as independent kernels (see the module): fixed, not the cores
-#: of the machine, so that a seed gives the same history everywhere. Recorded in a run's manifest.
+#: Parts of each batch the fused LSTM runs as independent kernels (see the module): fixed, not the
+#: machine's cores, so that the history does not depend on them. Recorded in a run's manifest.
 LSTM_PARTS = 2
 
 
