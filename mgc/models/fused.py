@@ -15,8 +15,8 @@ runs at once, one per core. Each sample's recurrence is its own, so the outputs 
 kernel; only the weight gradients are summed in another order (per part, then over the parts).
 The count is fixed, not taken from the machine's cores: the parts set the order of those sums,
 so a count from the cores would give another history (in the last bits, growing over a run) on
-a machine with other cores; fixed, the parts do not tie the history to the cores (whether
-TensorFlow's other ops repeat bit for bit across core counts is not measured here). The price:
+a machine with other cores; fixed, the parts do not tie the history to the cores (with
+TensorFlow's threads at 1/1 instead of 2/2 a run repeats bit for bit: the README). The price:
 the kernel costs per frame and call, not per row, so two half batches cost about 1.2-1.35x the
 CPU time of one batch (``bench/lstm_parts.py``); more cores than parts stay idle in the LSTM,
 and one core runs the parts one after the other. A batch smaller than the parts (the epoch's
