@@ -11,6 +11,8 @@ Prints two markdown tables:
   (``time.process_time``: every thread of the process) and the 1-min load of each. When the load is
   high (other jobs on the cores) wall time measures the queue: compare CPU seconds then; with load
   below the core count, wall time is the user's.
+* CPU milliseconds of the two LSTM layers alone (forwards and gradients of one batch), per count of
+  parts, against the whole step: what is left outside the LSTM;
 * CPU milliseconds per training step of the transposes around the kernel (the batch-major input to
   time-major and back, forwards and their gradients, at the shapes of both layers), each alone in a
   ``tf.function`` (median of ``--repeats``), against the CPU milliseconds of a whole step (the
@@ -115,6 +117,41 @@ def transpose_ms(*, batch_size: int, repeats: int) -> dict[str, float]:
     return out
 
 
+def layers_ms(parts, *, batch_size: int, repeats: int) -> float:
+    """CPU ms of the network's two fused LSTM layers alone, forwards and gradients, for one batch.
+
+    The layers as :func:`mgc.models.build_lstm` makes them (64 units, sequences from the first), in one
+    ``tf.function`` with a loss over the second's output; the median of ``repeats`` times 5 calls.
+    """
+    import keras
+    import tensorflow as tf
+
+    from mgc.models import fused_classes
+
+    FusedLSTM = fused_classes()[0]
+    first, second = FusedLSTM(UNITS, return_sequences=True), FusedLSTM(UNITS)
+    first.parts = second.parts = parts
+    x = tf.constant(np.random.default_rng(2).standard_normal((batch_size, *SHAPE), dtype=np.float32))
+    second(first(x))  # builds the weights
+    weights = [*first.trainable_weights, *second.trainable_weights]
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(second(first(x)))
+        return tape.gradient(loss, weights)
+
+    step(x)
+    times = []
+    for _ in range(repeats):
+        c = time.process_time()
+        for _ in range(5):
+            [g.numpy() for g in step(x)]
+        times.append((time.process_time() - c) / 5 * 1e3)
+    keras.backend.clear_session()
+    return statistics.median(times)
+
+
 def _spread(values) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
@@ -192,6 +229,14 @@ def main(argv=None) -> int:
     print(
         "Whole step, CPU ms (epoch CPU s / steps): "
         + ", ".join(f"{s} part{'s' * (s > 1)} {v:.1f}" for s, v in step_cpu.items())
+        + "."
+    )
+    fused = [k for k in settings if k != "before"]
+    alone = {k: layers_ms(k, batch_size=args.batch_size, repeats=args.repeats) for k in fused}
+    print()
+    print(
+        "The two LSTM layers alone (forwards and gradients of one batch, no optimiser, no dense layers), CPU ms: "
+        + ", ".join(f"{k} part{'s' * (k > 1)} {v:.1f} ({v / step_cpu[k]:.0%} of the step)" for k, v in alone.items())
         + "."
     )
     load1 = os.getloadavg()
