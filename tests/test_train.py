@@ -724,6 +724,7 @@ def test_a_refit_of_a_twin_in_another_folder_leaves_no_half_run(ff, tmp_path):
 
 def test_the_fast_path_is_the_default_and_a_choice():
     from mgc.models import kernels
+    from mgc.models import fused as fused_module
     from mgc.training.fit import compile_options, execution
 
     assert TrainConfig().fast is True
@@ -736,5 +737,9 @@ def test_the_fast_path_is_the_default_and_a_choice():
         cnn = ["conv_1", "max_pooling", "batch_norm"] if kernels.load() is not None else []
         assert used == {"lstm": ["lstm", "adam"], "cnn": [*cnn, "adam"], "mlp": ["adam"]}[model]
         assert execution(TrainConfig(model=model, fast=False))["fused_kernels"] == []
+        # and in how many parts of each batch the fused LSTM ran: fixed, whatever the machine's cores
+        parts = execution(TrainConfig(model=model))["lstm_parts"]
+        assert parts == (fused_module.LSTM_PARTS if model == "lstm" else None)
+        assert execution(TrainConfig(model=model, fast=False))["lstm_parts"] is None
     with pytest.raises(ParameterError, match="fast="):
         TrainConfig(fast="yes")

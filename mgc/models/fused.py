@@ -9,6 +9,21 @@ with its inner loop replaced by that op where the layer's settings allow it (no 
 reversal or unrolling; tanh and sigmoid; a bias), so its weights, configuration and outputs are
 those of the Keras layer, to float32 rounding (the same products summed in another order).
 
+The kernel runs on one core. So each batch is cut into :data:`LSTM_PARTS` parts (2), each part
+run as its own kernel, forwards and backwards: independent ops, which TensorFlow's inter-op pool
+runs at once, one per core. Each sample's recurrence is its own, so the outputs are those of one
+kernel; only the weight gradients are summed in another order (per part, then over the parts).
+The count is fixed, not taken from the machine's cores: the parts set the order of those sums,
+so a count from the cores would give another history (in the last bits, growing over a run) on
+a machine with other cores; fixed, the parts do not tie the history to the cores (with
+TensorFlow's threads at 1/1 instead of 2/2 a run repeats bit for bit: the README). The price:
+the kernel costs per frame and call, not per row, so two half batches cost about 1.2-1.35x the
+CPU time of one batch (``bench/lstm_parts.py``); more cores than parts stay idle in the LSTM,
+and one core runs the parts one after the other. A batch smaller than the parts (the epoch's
+last batch, a prediction of one clip) is padded with zero rows to one per part, sliced off after:
+their gradients are exact zeros. No part may be empty: the kernel's gradient over an empty batch
+is uninitialised memory, not zeros.
+
 Keras's Adam updates each variable with about eight separate ops, each a pass over its values
 (1M of them for the MLP). :class:`FusedAdam` is ``keras.optimizers.Adam`` whose update is
 TensorFlow's one-pass kernel (``ResourceApplyAdam``): the same formula (Keras's ``alpha`` and
@@ -24,8 +39,21 @@ from __future__ import annotations
 
 import functools
 
+from ..errors import check_positive_int
+
 #: Registered-name prefix of the fused classes in a model's configuration.
 _PACKAGE = "mgc_fused"
+
+#: Parts of each batch the fused LSTM runs as independent kernels (see the module): fixed, not the
+#: machine's cores, so that the history does not depend on them. Recorded in a run's manifest.
+LSTM_PARTS = 2
+
+
+def _pad_rows(t, rows):
+    """``t`` with ``rows`` (a scalar tensor, >= 0) rows of zeros appended along its first axis."""
+    import tensorflow as tf
+
+    return tf.pad(t, tf.concat([[[0, rows]], tf.zeros((tf.rank(t) - 1, 2), tf.int32)], axis=0))
 
 
 @functools.cache
@@ -82,15 +110,35 @@ def fused_classes():
                 and cell.recurrent_activation is keras.activations.sigmoid
             )
 
+        #: Parts of each batch run as independent ops (:data:`LSTM_PARTS`; an instance may be given
+        #: another count before its first call, as ``bench/lstm_parts.py`` does; not stored in its config).
+        parts = LSTM_PARTS
+
         def inner_loop(self, sequences, initial_state, mask, training=False):
             if not self._fusable(mask):
                 return super().inner_loop(sequences, initial_state, mask, training=training)
             cell = self.cell
-            h0, c0 = initial_state
             w = tf.concat([tf.convert_to_tensor(cell.kernel), tf.convert_to_tensor(cell.recurrent_kernel)], axis=0)
-            h, cs = block_lstm(tf.transpose(sequences, (1, 0, 2)), h0, c0, w, tf.convert_to_tensor(cell.bias))
-            last_h, last_c = h[-1], cs[-1]
-            outputs = tf.transpose(h, (1, 0, 2)) if self.return_sequences else last_h[:, None, :]
+            b = tf.convert_to_tensor(cell.bias)
+            parts = check_positive_int("parts", self.parts)
+            # the batch (its size known only when the graph runs) padded with zero rows to at least one per
+            # part: the kernel's gradient over an empty batch is uninitialised memory, not zeros. A zero row's
+            # outputs are sliced off, so its gradients are exact zeros and change no sum.
+            n = tf.shape(sequences)[0]
+            m = tf.maximum(n, parts)
+            padded = [_pad_rows(t, m - n) for t in (sequences, *initial_state)]
+            bounds = [m * k // parts for k in range(parts + 1)]
+            sizes = tf.stack([hi - lo for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)])
+            # each part batch-major in, batch-major out: its transposes run in parallel with the others'
+            outs, hs, cs = [], [], []
+            for x, h0, c0 in zip(*(tf.split(t, sizes, axis=0, num=parts) for t in padded), strict=True):
+                h, c = block_lstm(tf.transpose(x, (1, 0, 2)), h0, c0, w, b)
+                hs.append(h[-1])
+                cs.append(c[-1])
+                if self.return_sequences:
+                    outs.append(tf.transpose(h, (1, 0, 2)))
+            last_h, last_c = (tf.concat(t, axis=0)[:n] for t in (hs, cs))
+            outputs = tf.concat(outs, axis=0)[:n] if self.return_sequences else last_h[:, None, :]
             return last_h, outputs, [last_h, last_c]
 
     def handle(variable):

@@ -34,6 +34,7 @@ from ..dataset import Split, make_split, thin_classes, tracks_per_class
 from ..errors import ParameterError
 from ..features import FeatureSet, kind_of
 from ..models import CNN_DEVIATION, build, fused_classes, keras_module, plain_config, seeded_keras
+from ..models.fused import LSTM_PARTS
 from ..runs import Run, evaluate_predictions, fit_trust, load_run, runs_dir, save_run
 from .augment import balanced_order, mixup, random_windows, spec_mask, training_runs
 from .recipes import TrainConfig
@@ -90,7 +91,9 @@ def execution(cfg: TrainConfig) -> dict:
     dict
         :func:`compile_options`, ``op_determinism`` (always on), ``fused_kernels`` (those of
         :mod:`mgc.models.fused` and :mod:`mgc.models.fused_conv` the fast path used; the CNN's
-        only if its C++ kernels were built, else ``cnn_kernels`` says why not) and a note on what repeats.
+        only if its C++ kernels were built, else ``cnn_kernels`` says why not), ``lstm_parts`` (the
+        parts of each batch the fused LSTM ran as independent kernels, :data:`mgc.models.fused.LSTM_PARTS`;
+        None without it) and a note on what repeats.
     """
     fused = ((["lstm"] if cfg.model == "lstm" else []) + ["adam"]) if cfg.fast else []
     extra = {}
@@ -106,8 +109,11 @@ def execution(cfg: TrainConfig) -> dict:
         "op_determinism": True,
         "fused_kernels": fused,
         **extra,
-        "note": "the same seed and data give the same history on either path (TrainConfig.fast); "
-        "the two paths differ by float32 rounding (the fast one sums the same products in fused kernels)",
+        "lstm_parts": LSTM_PARTS if "lstm" in fused else None,
+        "note": "the same seed and data give the same history on either path (TrainConfig.fast), on any machine "
+        "(the fused LSTM's parts are fixed, not the cores; the CNN's kernels sum in sample order, whatever the "
+        "threads); the two paths differ by float32 rounding (the fast one sums the same products in fused "
+        "kernels, the LSTM's weight gradients per part)",
     }
 
 
