@@ -723,8 +723,8 @@ def test_a_refit_of_a_twin_in_another_folder_leaves_no_half_run(ff, tmp_path):
 
 
 def test_the_fast_path_is_the_default_and_a_choice():
-    from mgc.models import kernels
     from mgc.models import fused as fused_module
+    from mgc.models import kernels
     from mgc.training.fit import compile_options, execution
 
     assert TrainConfig().fast is True
