@@ -219,7 +219,7 @@ def test_the_cluster_process_holds_the_scheduler_and_takes_the_callers_dask_sett
     """scheduler='processes' runs the scheduler outside the driver, configured as the caller's Dask is."""
     import dask
 
-    from mgc.features.cluster import QUIET_DASK, ClusterProcess
+    from mgc.features.cluster import QUIET_DASK, SHORT_LOGS, ClusterProcess
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 7}):
         cluster = ClusterProcess(2)
@@ -229,6 +229,10 @@ def test_the_cluster_process_holds_the_scheduler_and_takes_the_callers_dask_sett
         assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures) == 7
         workers = client.run(os.getpid)
         assert len(workers) == 2 and os.getpid() not in workers.values()
+        # Dask's developer logs kept short, in the driver's client and in the scheduler: their memory is bounded
+        short = SHORT_LOGS["distributed.admin.low-level-log-length"]
+        assert client.scheduler_comm.recent_message_log.maxlen == short < 1000
+        assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_log.maxlen) == short
         tick = QUIET_DASK["distributed.admin.tick.interval"]  # the cluster's own settings reach its workers
         assert set(client.run(lambda: __import__("dask").config.get("distributed.admin.tick.interval")).values()) == {
             tick
