@@ -1,7 +1,7 @@
 """Benchmark: extraction at collection scale, the process pool against a Dask LocalCluster.
 
-    python bench/scale.py [--sizes 1000,3000,10000] [--workers 2] [--modes pool,dask]
-                          [--format mp3|wav] [--distinct 64] [--project-workers 8,32,128]
+    python bench/scale.py [--sizes 1000,3000,10000] [--workers 2] [--modes pool,dask[,dask-driver]]
+                          [--format mp3|wav] [--seconds 30] [--distinct 64] [--project-workers 8,32,128]
 
 For each size it writes a synthetic dataset of 30-s clips (FMA-like by default: MP3,
 44.1 kHz stereo, 8 genres) into a temporary folder, then, for each mode, runs
@@ -11,14 +11,19 @@ process, and prints one markdown table:
 - seconds per track (wall clock / tracks), and CPU seconds per track (user + system from
   ``/proc``) of the workers and of the rest (driver with Dask's scheduler thread, nannies):
   on a machine shared with other jobs the wall clock follows their load, CPU time much less;
-- peak memory (VmHWM) of the driver and of each worker process, sampled from ``/proc``
+- peak memory (VmHWM) of the driver, of Dask's scheduler process (``dask``: what
+  ``scheduler="processes"`` starts, :class:`mgc.features.cluster.ClusterProcess`, the scheduler
+  and the nannies in a process of their own; ``dask-driver``: a ``LocalCluster`` in the
+  driver, as before, for comparison) and of each worker process, sampled from ``/proc``
   every 0.2 s (the driver holds only the index; rows go to the store);
-- the driver's index in bytes (labels, track numbers, segment positions, offsets);
+- the driver's index in bytes: its arrays (labels, track numbers, segment positions,
+  offsets), and everything the returned source holds per track (those arrays, track ids,
+  paths, store records, skipped files: Python objects included);
 - for Dask, the seconds to start the cluster and import the library on its workers
   (not in the per-track time: a cluster is started once for many runs).
 
 Then the checks the issue asks for: per-track cost flat within 15 % from the smallest to
-the largest size (per mode), the driver's peak not growing beyond its index, Dask's
+the largest size (per mode), the driver's peak not growing beyond its index (all it holds), Dask's
 overhead against the pool under 15 % at the largest size; and a projection of fma_large
 (106,574 tracks) on N workers from the measured CPU seconds per track.
 
@@ -133,27 +138,74 @@ class Sampler(threading.Thread):
             self.sample()
 
 
+def _deep_bytes(obj, seen: set[int] | None = None) -> int:
+    """Bytes an object holds with everything it refers to (containers, dataclasses, arrays), each once."""
+    import dataclasses
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        base = 0 if obj.base is None else _deep_bytes(obj.base, seen)
+        return sys.getsizeof(obj) + (obj.nbytes if obj.base is None and not isinstance(obj, np.memmap) else 0) + base
+    size = sys.getsizeof(obj)
+    if isinstance(obj, dict):
+        size += sum(_deep_bytes(k, seen) + _deep_bytes(v, seen) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        size += sum(_deep_bytes(x, seen) for x in obj)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        size += sum(_deep_bytes(getattr(obj, f.name), seen) for f in dataclasses.fields(obj))
+    return size
+
+
+def index_bytes(src) -> tuple[int, int]:
+    """What the driver keeps per track: the index's arrays, and everything the source holds per track.
+
+    The second counts, besides the arrays, the per-track Python objects (track ids, paths, store
+    records, skipped files); the store object itself (a bounded cache of open memory maps) is left out.
+    """
+    arrays = sum(a.nbytes for a in (src.offsets, src.y, src.track_of_row, src.segment_index))
+    seen = {id(src.store)}
+    held = sum(
+        _deep_bytes(getattr(src, name), seen)
+        for name in ("offsets", "y", "track_of_row", "segment_index", "track_id_list", "records", "arrays", "skipped")
+        + ("track_paths", "official")
+    )
+    return arrays, held
+
+
 def run_one(mode: str, data: Path, store: Path, workers: int) -> dict:
-    """In a fresh driver process: one extraction into an empty store; what it cost."""
+    """In a fresh driver process: one extraction into an empty store; what it cost.
+
+    ``dask`` is what ``scheduler="processes"`` runs (:class:`mgc.features.cluster.ClusterProcess`:
+    the scheduler and the nannies in a process of their own); ``dask-driver`` is the arrangement
+    before, a ``LocalCluster`` in the driver's own process, for comparison.
+    """
     from mgc.features.extract import extract_source
 
     sampler = Sampler()
     sampler.start()
     client = cluster = None
     worker_pids: set[int] = set()
+    scheduler_pid = None
     startup = 0.0
-    if mode == "dask":  # started, and the library imported on the workers, before the clock starts
+    if mode.startswith("dask"):  # started, and the library imported on the workers, before the clock starts
         import dask
         import distributed
 
-        from mgc.features.extract import QUIET_DASK
+        from mgc.features.cluster import QUIET_DASK, ClusterProcess
 
         t0 = time.perf_counter()
-        dask.config.set(QUIET_DASK)  # as scheduler="processes" starts it
-        cluster = distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
-        client = distributed.Client(cluster)
+        if mode == "dask":
+            cluster = ClusterProcess(workers)
+            client, scheduler_pid = cluster.client, cluster.pid
+        else:
+            dask.config.set(QUIET_DASK)  # as the cluster process sets it
+            cluster = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            )
+            client = distributed.Client(cluster)
         client.run(lambda: __import__("mgc.features.extract"))
         worker_pids = set(client.run(os.getpid).values())
         startup = time.perf_counter() - t0
@@ -163,17 +215,19 @@ def run_one(mode: str, data: Path, store: Path, workers: int) -> dict:
     t0 = time.perf_counter()
     src = extract_source(data, cache_dir=store, workers=workers, scheduler=client)
     wall = time.perf_counter() - t0
-    driver_cpu = _cpu_s(os.getpid()) - driver0  # with the Dask scheduler's thread, which runs in the driver
+    driver_cpu = _cpu_s(os.getpid()) - driver0  # dask-driver: with the scheduler's thread, which runs here
     if client is not None:
         worker_pids = set(client.run(os.getpid).values())  # a worker restarted by its nanny counts too
     sampler.stop.set()
     sampler.join()
     sampler.sample()  # last look: the pool's workers have exited (their final CPU was sampled <= 0.2 s before)
+    driver_mb = _hwm_mb(os.getpid())
+    scheduler_mb = _hwm_mb(scheduler_pid) if scheduler_pid else None
     if client is not None:
         client.close()
         cluster.close()
-    index = sum(a.nbytes for a in (src.offsets, src.y, src.track_of_row, src.segment_index))
-    pids = worker_pids if mode == "dask" else set(sampler.peaks)
+    arrays, held = index_bytes(src)
+    pids = worker_pids if mode.startswith("dask") else set(sampler.peaks)
     spent = {p: c - cpu0.get(p, 0.0) for p, c in sampler.cpu.items()}
     worker_cpu = sum(c for p, c in spent.items() if p in pids)
     other_cpu = sum(c for p, c in spent.items() if p not in pids) + driver_cpu
@@ -185,9 +239,11 @@ def run_one(mode: str, data: Path, store: Path, workers: int) -> dict:
         "startup": startup,
         "worker_cpu": worker_cpu,
         "other_cpu": other_cpu,
-        "driver_mb": _hwm_mb(os.getpid()),
+        "driver_mb": driver_mb,
+        "scheduler_mb": scheduler_mb,
         "worker_mb": sorted(sampler.peaks[p] for p in pids if p in sampler.peaks),
-        "index_bytes": index,
+        "index_bytes": arrays,
+        "held_bytes": held,
         "load": os.getloadavg()[0],
     }
 
@@ -196,8 +252,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000,3000,10000", help="tracks per dataset, comma-separated")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--modes", default="pool,dask", help="pool and/or dask")
+    ap.add_argument(
+        "--modes",
+        default="pool,dask",
+        help="pool, dask (what scheduler='processes' runs), dask-driver (a LocalCluster in the driver, as before)",
+    )
     ap.add_argument("--format", choices=["mp3", "wav"], default="mp3", help="mp3: 44.1 kHz stereo (FMA-like)")
+    ap.add_argument("--seconds", type=float, default=30.0, help="clip length (short clips: a quick look at memory)")
     ap.add_argument("--distinct", type=int, default=64, help="different clips behind the track names")
     ap.add_argument("--project-workers", default="8,32,128", help="worker counts for the fma_large projection")
     ap.add_argument("--one", nargs=4, metavar=("MODE", "DATA", "STORE", "WORKERS"), help=argparse.SUPPRESS)
@@ -212,7 +273,9 @@ def main() -> int:
     results: dict[tuple[str, int], dict] = {}
     with tempfile.TemporaryDirectory(prefix="mgc-scale-") as tmp:
         for n in sizes:
-            data = write_clips(Path(tmp) / f"data-{n}", n, fmt=args.format, distinct=args.distinct)
+            data = write_clips(
+                Path(tmp) / f"data-{n}", n, fmt=args.format, distinct=args.distinct, seconds=args.seconds
+            )
             for mode in modes:
                 store = Path(tmp) / f"store-{n}-{mode}"
                 out = subprocess.run(
@@ -235,19 +298,23 @@ def main() -> int:
             subprocess.run(["rm", "-rf", str(data)])
 
     w = args.workers
-    print(f"\n{args.format} clips of 30 s, {w} workers, {os.cpu_count()} cores; load = 1-min load average at the end\n")
+    print(
+        f"\n{args.format} clips of {args.seconds:g} s, {w} workers, {os.cpu_count()} cores; "
+        "load = 1-min load average at the end\n"
+    )
     print(
         "| mode | tracks | skipped | wall s / track | worker CPU s / track | other CPU s / track | start s "
-        "| driver MB | index KB | worker peaks MB | load |"
+        "| driver MB | scheduler process MB | index KB: arrays / all it holds | worker peaks MB | load |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     for (mode, _), r in results.items():
         n = r["tracks"]
         workers_mb = ", ".join(f"{m:.0f}" for m in r["worker_mb"])
+        sched = f"{r['scheduler_mb']:.0f}" if r["scheduler_mb"] else "(in the driver)" if mode == "dask-driver" else ""
         print(
             f"| {mode} | {n} | {r['skipped']} | {r['wall'] / n:.4f} | {r['worker_cpu'] / n:.4f} | "
-            f"{r['other_cpu'] / n:.4f} | {r['startup']:.1f} | {r['driver_mb']:.0f} | "
-            f"{r['index_bytes'] / 1024:.0f} | {workers_mb} | {r['load']:.2f} |"
+            f"{r['other_cpu'] / n:.4f} | {r['startup']:.1f} | {r['driver_mb']:.1f} | {sched} | "
+            f"{r['index_bytes'] / 1024:.0f} / {r['held_bytes'] / 1024:.0f} | {workers_mb} | {r['load']:.2f} |"
         )
 
     print("\n| check | measured | target | holds |")
@@ -262,10 +329,14 @@ def main() -> int:
             print(f"| {mode}: {what} s/track at {hi} vs {lo} | {ratio:.3f} | 0.85-1.15 | {0.85 <= ratio <= 1.15} |")
         grow = b["driver_mb"] - a["driver_mb"]
         index = (b["index_bytes"] - a["index_bytes"]) / 2**20
+        held = (b["held_bytes"] - a["held_bytes"]) / 2**20
         print(
-            f"| {mode}: driver peak growth {lo}->{hi} | {grow:+.1f} MB (index {index:+.2f} MB) | "
-            f"index + 25 MB | {grow <= index + 25} |"
+            f"| {mode}: driver peak growth {lo}->{hi} | {grow:+.1f} MB (index: arrays {index:+.2f} MB, all it "
+            f"holds {held:+.2f} MB; beyond it {grow - held:+.1f} MB) | index + 25 MB | {grow <= held + 25} |"
         )
+        if a["scheduler_mb"] and b["scheduler_mb"]:
+            grow = b["scheduler_mb"] - a["scheduler_mb"]
+            print(f"| {mode}: scheduler process peak growth {lo}->{hi} | {grow:+.1f} MB | (not the driver) | |")
     if {"pool", "dask"} <= set(modes):
         d, p = results[("dask", hi)], results[("pool", hi)]
         over = d["wall"] / p["wall"] - 1

@@ -193,16 +193,63 @@ def test_cli_extract_on_a_dask_scheduler_address(client, data, tmp_path):
     assert len(list((tmp_path / "art" / "cache").glob("store-*/entries/*/*.json"))) == 10
 
 
+def _children() -> set[int]:
+    """Process ids of this process's children (of any of its threads)."""
+    kids = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            kids |= {int(k) for k in (task / "children").read_text().split()}
+        except OSError:
+            continue
+    return kids
+
+
 @pytest.mark.slow
 def test_processes_starts_a_local_cluster_for_the_call_and_closes_it(data, tmp_path):
-    import multiprocessing
-
-    before = {p.pid for p in multiprocessing.active_children()}
+    before = _children()
     local = extract_dataset(data, use_cache=False, workers=1)
     fs = extract_dataset(data, cache_dir=tmp_path / "c", scheduler="processes", workers=2)
     np.testing.assert_array_equal(fs.X, local.X)
     assert [s.track_id for s in fs.skipped] == ["noise.00077"]
-    assert {p.pid for p in multiprocessing.active_children()} <= before  # its workers are gone
+    assert _children() <= before  # its cluster process (and with it the workers) is gone
+
+
+@pytest.mark.slow
+def test_the_cluster_process_holds_the_scheduler_and_takes_the_callers_dask_settings():
+    """scheduler='processes' runs the scheduler outside the driver, configured as the caller's Dask is."""
+    import dask
+
+    from mgc.features.cluster import QUIET_DASK, SHORT_LOGS, ClusterProcess
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 7}):
+        cluster = ClusterProcess(2)
+    try:
+        client = cluster.client
+        assert client.run_on_scheduler(os.getpid) == cluster.pid != os.getpid()
+        assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures) == 7
+        workers = client.run(os.getpid)
+        assert len(workers) == 2 and os.getpid() not in workers.values()
+        # Dask's developer logs kept short, in the driver's client and in the scheduler: their memory is bounded
+        short = SHORT_LOGS["distributed.admin.low-level-log-length"]
+        assert client.scheduler_comm.recent_message_log.maxlen == short < 1000
+        assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_log.maxlen) == short
+        tick = QUIET_DASK["distributed.admin.tick.interval"]  # the cluster's own settings reach its workers
+        assert set(client.run(lambda: __import__("dask").config.get("distributed.admin.tick.interval")).values()) == {
+            tick
+        }
+    finally:
+        cluster.close()
+    assert cluster.pid not in _children()
+    with pytest.raises(ProcessLookupError):
+        os.kill(cluster.pid, 0)
+    cluster.close()  # twice is fine
+
+
+def test_a_cluster_of_no_workers_is_refused():
+    from mgc.features.cluster import ClusterProcess
+
+    with pytest.raises(ParameterError, match=r"workers=0 must be a positive integer"):
+        ClusterProcess(0)
 
 
 @pytest.mark.slow

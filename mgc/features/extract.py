@@ -14,8 +14,9 @@ Where the work runs (``scheduler``):
     A process pool on this machine (``workers`` processes; embeddings in this process,
     since TensorFlow must not be forked).
 ``"processes"``
-    A Dask ``LocalCluster`` of ``workers`` processes started for this call (spawned, so a
-    calling script needs the usual ``if __name__ == "__main__":`` guard).
+    A Dask ``LocalCluster`` of ``workers`` processes started for this call, scheduler and all,
+    in a process of its own (:class:`~mgc.features.cluster.ClusterProcess`): this process
+    holds only a client, and its memory does not grow with the scheduler's state.
 ``"tcp://host:8786"`` or a ``distributed.Client``
     An existing Dask cluster. Its workers write the store themselves, so ``cache_dir``
     must be on a filesystem they share with this process (or pass ``use_cache=False``:
@@ -49,6 +50,7 @@ from ..config import artifacts_dir
 from ..dataset import Dataset, find_tracks
 from ..errors import AudioError, DatasetError, MgcError, ParameterError
 from . import cache as legacy
+from .cluster import ClusterProcess, client_for
 from .embed import EmbeddingParams
 from .kinds import Params, params_from_dict, segments_of
 from .mfcc import STUDY_PARAMS, FeatureParams, mfcc_batch
@@ -60,16 +62,6 @@ Progress = Callable[[int, int, str], None]
 #: Tasks kept in flight per worker: enough to keep workers busy, few enough that the
 #: driver's memory does not grow with the number of tracks.
 IN_FLIGHT_PER_WORKER = 4
-
-#: Dask settings of the LocalCluster ``scheduler="processes"`` starts (bench/scale.py starts its own with them):
-#: Dask's diagnostics at their defaults (the event loop's tick every 20 ms, the system monitor every 0.5 s,
-#: each worker's memory every 0.1 s) cost an idle 2-worker cluster 0.17 CPU-seconds per second, measured here
-#: (2.1 of them in the driver's scheduler, 3.1 in the workers per 30 s); with these 0.09 (0.3 and 2.3).
-QUIET_DASK = {
-    "distributed.admin.tick.interval": "1s",
-    "distributed.admin.system-monitor.interval": "2s",
-    "distributed.worker.memory.monitor-interval": "1s",
-}
 
 #: How long to wait for a Dask scheduler at an address before giving up.
 CONNECT_TIMEOUT = "20s"
@@ -245,19 +237,12 @@ def _dask_client(scheduler: Any, workers: int):
         ) from e
     if isinstance(scheduler, distributed.Client):
         return scheduler, None
-    if scheduler == "processes":
-        import dask
-
-        # spawned (Dask's default, made sure of): the embeddings' TensorFlow must not be forked
-        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn", **QUIET_DASK}):
-            cluster = distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-            )
-        client = distributed.Client(cluster)
-        return client, (client, cluster)
+    if scheduler == "processes":  # its scheduler in a process of its own: the driver holds only the client
+        cluster = ClusterProcess(workers)
+        return cluster.client, (cluster,)
     if isinstance(scheduler, str) and ":" in scheduler:
         try:
-            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+            client = client_for(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as e:
             raise ParameterError(f"scheduler={scheduler!r}: no Dask scheduler answered there ({e})") from e
         return client, (client,)
@@ -517,7 +502,7 @@ def extract_dataset(
         one per CPU core. An existing Dask cluster has its own.
     scheduler : None, "processes", str or distributed.Client
         Where the work runs: ``None`` a process pool here (as before), ``"processes"`` a
-        Dask ``LocalCluster`` started for this call, an address (``"tcp://host:8786"``)
+        Dask ``LocalCluster`` started for this call (in a process of its own), an address (``"tcp://host:8786"``)
         or a ``Client`` an existing Dask cluster (see the module's description).
     on_progress : callable(done, total, message) or None
         Called after each file, as its result arrives.
