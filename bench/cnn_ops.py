@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from _timing import load_line  # bench/ is first on sys.path
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -103,8 +105,7 @@ def main(argv=None) -> int:
         print(f"| {name} | {'x'.join(map(str, shape))} | {ms:.2f} | {fms:.2f} |")
     print(f"| **sum** | | {sum(r[2] for r in tables[False]):.2f} | {sum(r[2] for r in tables[True]):.2f} |")
     if args.layers_only:
-        after = os.getloadavg()
-        print(f"Load (1/5/15 min) after: {after[0]:.2f} / {after[1]:.2f} / {after[2]:.2f}")
+        print(load_line(before))
         return 0
     model = build("cnn", (130, 13), 10)
 
@@ -425,12 +426,8 @@ def main(argv=None) -> int:
     print("|---|---|---:|---|")
     for where, what, ms, eq in ops:
         print(f"| {where} | {what} | {ms:.2f} | {eq} |")
-    after = os.getloadavg()
     print()
-    print(
-        f"Load (1/5/15 min) before: {' / '.join(f'{v:.2f}' for v in before)}; "
-        f"after: {' / '.join(f'{v:.2f}' for v in after)}."
-    )
+    print(load_line(before))
     return 0
 
 

@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _timing import load_line  # bench/ is first on sys.path
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -82,7 +84,6 @@ def main(argv=None) -> int:
             model.fit(x, y, batch_size=32, epochs=args.epochs, verbose=0)
             tf.profiler.experimental.stop()
             per_build[fused] = _op_self_times(logdir)
-    after = os.getloadavg()
 
     plain, fast = per_build[False], per_build[True]
     ranked = sorted(set(plain) | set(fast), key=lambda op: -max(plain.get(op, 0.0), fast.get(op, 0.0)))
@@ -108,10 +109,7 @@ def main(argv=None) -> int:
         print(f"| {len(rest)} other op types | {other_p:.2f} | {other_f:.2f} |")
     print(f"| **total** | **{sum(plain.values()) / 1e3 / steps:.2f}** | **{sum(fast.values()) / 1e3 / steps:.2f}** |")
     print()
-    print(
-        f"Load (1/5/15 min) before: {before[0]:.2f} / {before[1]:.2f} / {before[2]:.2f}; "
-        f"after: {after[0]:.2f} / {after[1]:.2f} / {after[2]:.2f}"
-    )
+    print(load_line(before))
     return 0
 
 

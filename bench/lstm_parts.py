@@ -34,6 +34,7 @@ import sys
 import time
 
 import numpy as np
+from _timing import epoch_clock, load_line  # bench/ is first on sys.path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -67,15 +68,15 @@ def epoch_seconds(setting, *, n: int, batch_size: int, epochs: int, seed: int = 
     wall: list[float] = []
     cpu: list[float] = []
 
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t, self.c = time.perf_counter(), time.process_time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            wall.append(time.perf_counter() - self.t)
-            cpu.append(time.process_time() - self.c)
-
-    model.fit(X, y, epochs=1 + epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=[Clock()])
+    model.fit(
+        X,
+        y,
+        epochs=1 + epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[epoch_clock(keras, wall, cpu)],
+    )
     keras.backend.clear_session()
     return {"wall": wall[1:], "cpu": cpu[1:], "warmup": wall[0]}
 
@@ -239,12 +240,8 @@ def main(argv=None) -> int:
         + ", ".join(f"{k} part{'s' * (k > 1)} {v:.1f} ({v / step_cpu[k]:.0%} of the step)" for k, v in alone.items())
         + "."
     )
-    load1 = os.getloadavg()
     print()
-    print(
-        f"Load (1/5/15 min) before: {' / '.join(f'{v:.2f}' for v in load0)}; "
-        f"after: {' / '.join(f'{v:.2f}' for v in load1)}."
-    )
+    print(load_line(load0))
     return 0
 
 

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _timing import epoch_clock  # bench/ is first on sys.path
 
 from mgc.config import STUDY_MODELS as MODELS  # the networks on 130 x 13 MFCCs (not the transfer head)
 
@@ -87,15 +88,15 @@ def epoch_seconds(
     wall: list[float] = []
     cpu: list[float] = []
 
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t, self.c = time.perf_counter(), time.process_time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            wall.append(time.perf_counter() - self.t)
-            cpu.append(time.process_time() - self.c)
-
-    model.fit(X, y, epochs=1 + epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=[Clock()])
+    model.fit(
+        X,
+        y,
+        epochs=1 + epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[epoch_clock(keras, wall, cpu)],
+    )
     params = int(model.count_params())
     keras.backend.clear_session()
     return wall[1:], cpu[1:], params

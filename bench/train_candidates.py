@@ -31,7 +31,8 @@ import os
 import statistics
 import subprocess
 import sys
-import time
+
+from _timing import epoch_clock, load_line  # bench/ is first on sys.path
 
 #: name -> settings (see the module docstring); ``base`` is the fast path before this benchmark.
 CANDIDATES = {
@@ -90,14 +91,6 @@ def child(spec: dict) -> dict:
     )
     wall, cpu = [], []
 
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t, self.c = time.perf_counter(), time.process_time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            wall.append(time.perf_counter() - self.t)
-            cpu.append(time.process_time() - self.c)
-
     epochs = 1 + spec["epochs"]
     if spec.get("data") == "tfdata":
         ds = (
@@ -106,9 +99,11 @@ def child(spec: dict) -> dict:
             .batch(batch)
             .prefetch(tf.data.AUTOTUNE)
         )
-        h = model.fit(ds, epochs=epochs, verbose=0, callbacks=[Clock()])
+        h = model.fit(ds, epochs=epochs, verbose=0, callbacks=[epoch_clock(keras, wall, cpu)])
     else:
-        h = model.fit(X, y, epochs=epochs, batch_size=batch, shuffle=True, verbose=0, callbacks=[Clock()])
+        h = model.fit(
+            X, y, epochs=epochs, batch_size=batch, shuffle=True, verbose=0, callbacks=[epoch_clock(keras, wall, cpu)]
+        )
     digest = hashlib.sha256()
     for k in sorted(h.history):
         digest.update(np.asarray(h.history[k], dtype=np.float64).tobytes())
@@ -205,12 +200,8 @@ def main(argv=None) -> int:
                 f"| {statistics.median(o['first_wall'] for o in outs):.1f} | {same} "
                 f"| {min(loads):.1f}–{max(loads):.1f} |"
             )
-    after = os.getloadavg()
     print()
-    print(
-        f"Load (1/5/15 min) before: {' / '.join(f'{v:.2f}' for v in before)}; "
-        f"after: {' / '.join(f'{v:.2f}' for v in after)}."
-    )
+    print(load_line(before))
     return 0
 
 
