@@ -26,11 +26,6 @@ import functools
 from . import kernels
 
 
-def kernels_in_use() -> bool:
-    """Whether the layers run the C++ kernels in this process (built and loaded, see :mod:`mgc.models.kernels`)."""
-    return kernels.load() is not None
-
-
 @functools.cache
 def conv_classes():
     """``(FusedConv2D, FusedMaxPooling2D, FusedBatchNormalization)``, defined once Keras is imported (TensorFlow)."""
